@@ -1,0 +1,68 @@
+//! # sync: one thing after another (the baseline)
+//!
+//! **The model.** One thread does every task in turn: the next power starts when the last
+//! one is done, the next download when the last body has arrived. There is no concurrency
+//! at all, which is what makes it the baseline every other model is compared to.
+//!
+//! **Who schedules the work.** Nobody: program order. Each blocking call (a socket read, a
+//! sleep) parks the one thread in the kernel, and nothing else runs meanwhile.
+//!
+//! **What it costs.** Nothing beyond the work itself: one thread, one connection at a time,
+//! the smallest memory of all models. Time is the sum of every task's time: N x 100 ms of
+//! waiting is N x 100 ms of wall time.
+//!
+//! **When to pick it.** When there is one thing to do, or when the things must happen in
+//! order anyway. The seed article's Python sync version took 2.18 s (cpu) and 31.4 s (io).
+//!
+//! ```sh
+//! target/release/sync cpu --n 10
+//! target/release/sync io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
+//! ```
+//!
+//! **What to observe.** cpu takes N times one power; io takes N x URLs x the server delay.
+//! Diff this file against any other model's `main.rs`: what differs is the model.
+
+use anyhow::Result;
+use std::process::ExitCode;
+use workload::blocking::Client;
+use workload::cli::SleepArgs;
+use workload::{cpu, Command, CpuArgs, IoArgs, Tally};
+
+fn main() -> ExitCode {
+    workload::main("sync", |command| match command {
+        Command::Cpu(args) => run_cpu(args),
+        Command::Io(args) => run_io(args),
+        Command::Sleep(args) => run_sleep(args),
+    })
+}
+
+/// N powers, one after another, on this thread.
+fn run_cpu(args: &CpuArgs) -> Result<Tally> {
+    let mut total = Tally::default();
+    for _ in 0..args.n {
+        total = total.add(cpu::task(args.base, args.exp)?);
+    }
+    Ok(total)
+}
+
+/// N tasks, one after another; each downloads its URLs in turn. The first failure stops
+/// the run: there is nothing running beside it to wait for.
+fn run_io(args: &IoArgs) -> Result<Tally> {
+    // One client, so every request after the first reuses the keep-alive connection.
+    let client = Client::new(args.timeout());
+    let mut total = Tally::default();
+    for _ in 0..args.n {
+        total = total.add(client.download_all(&args.urls)?);
+    }
+    Ok(total)
+}
+
+/// N waits, one after another: N x MS of wall time, by design.
+fn run_sleep(args: &SleepArgs) -> Result<Tally> {
+    let mut total = Tally::default();
+    for _ in 0..args.n {
+        std::thread::sleep(args.duration());
+        total = total.add(Tally::task(0, 0));
+    }
+    Ok(total)
+}

@@ -1,0 +1,82 @@
+//! The blocking HTTP client shared by the OS-thread models (sync, threads, procs, rayon).
+//!
+//! `ureq` 3: a small blocking client on plain `std::net` sockets, with rustls and bundled
+//! root certificates for https, so it builds on a fresh machine with no system TLS library.
+//! A call blocks its OS thread until the response has arrived: exactly what these models
+//! are about.
+
+use crate::io::{Cause, FetchError, Verifier};
+use crate::summary::Tally;
+use std::io::Read;
+use std::time::Duration;
+
+/// A blocking client: one `ureq` agent and the per-request timeout.
+///
+/// One client per process: its agent keeps a pool of keep-alive connections, so a task's
+/// second request to the same host reuses the socket of its first. It is `Clone + Send +
+/// Sync`, and clones share the pool, so threads can share one client.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    timeout: Duration,
+}
+
+impl Client {
+    pub fn new(timeout: Duration) -> Client {
+        let agent = ureq::Agent::config_builder()
+            // Connect to last byte: a slow server is an error, not a hang.
+            .timeout_global(Some(timeout))
+            // A 4xx/5xx is a response we check ourselves (the Verifier names it).
+            .http_status_as_error(false)
+            // Many threads may share one agent; let every one of them keep its connection.
+            .max_idle_connections(100_000)
+            .max_idle_connections_per_host(100_000)
+            .build()
+            .into();
+        Client { agent, timeout }
+    }
+
+    /// One task of the io workload: download every URL in turn, each body to its end.
+    pub fn download_all(&self, urls: &[String]) -> Result<Tally, FetchError> {
+        urls.iter().map(|url| self.download(url)).sum()
+    }
+
+    /// Download one URL and verify it.
+    pub fn download(&self, url: &str) -> Result<Tally, FetchError> {
+        let timeout = self.timeout;
+        let mut response = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| FetchError::new(url, classify(&e, timeout)))?;
+        let headers = response.headers().clone();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let mut verifier = Verifier::start(url, response.status().as_u16(), header)?;
+        let mut reader = response.body_mut().as_reader();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return verifier.finish(),
+                Ok(n) => verifier.update(&buf[..n]),
+                Err(e) => {
+                    let cause = match e.get_ref().and_then(|inner| inner.downcast_ref::<ureq::Error>()) {
+                        Some(inner) => classify(inner, timeout),
+                        None => Cause::from_io(&e, timeout),
+                    };
+                    return Err(verifier.broken(cause));
+                }
+            }
+        }
+    }
+}
+
+/// Name the cause of a ureq error in the terms every model uses.
+fn classify(e: &ureq::Error, timeout: Duration) -> Cause {
+    match e {
+        ureq::Error::StatusCode(code) => Cause::Status(*code),
+        ureq::Error::Timeout(_) => Cause::Timeout(timeout),
+        ureq::Error::Io(io) => Cause::from_io(io, timeout),
+        ureq::Error::ConnectionFailed => Cause::Refused,
+        other => Cause::Other(other.to_string()),
+    }
+}

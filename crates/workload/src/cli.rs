@@ -1,0 +1,246 @@
+//! The one command line every model binary accepts.
+//!
+//! ```sh
+//! target/release/threads cpu --n 10 [--base 7777] [--exp 200000]
+//! target/release/threads io --n 10 --url URL [--url URL ...] [--timeout-ms 30000]
+//! target/release/threads sleep --n 1000 --ms 100
+//! ```
+//!
+//! Every value is checked here, before any work starts: a bad value is a one-line error
+//! and exit code 2 (see [`crate::run`]). The caps keep one command from exhausting the
+//! machine; they are documented on each flag and in the README.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Largest N for `cpu`: each task holds a result of about `exp * log2(base) / 8` bytes.
+pub const MAX_CPU_N: u64 = 1_000;
+/// Largest N for `io`: each task holds at least one socket (one open file).
+pub const MAX_IO_N: u64 = 100_000;
+/// Largest N for `sleep`: tasks that only wait are cheap in the async models.
+pub const MAX_SLEEP_N: u64 = 1_000_000;
+/// Largest exponent for `cpu`: ten times the seed article's 200,000.
+pub const MAX_EXP: u32 = 2_000_000;
+/// Largest number of URLs one task downloads.
+pub const MAX_URLS: usize = 100;
+/// Largest per-request timeout (10 minutes) and largest sleep.
+pub const MAX_MS: u64 = 600_000;
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Run one workload under this binary's concurrency model; prints one JSON summary line on stdout."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Also append the summary line to this file (the bench driver collects memory from it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub summary_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// CPU-bound: compute BASE ** EXP as a big integer, N times.
+    Cpu(CpuArgs),
+    /// I/O-bound: N tasks, each downloading every URL one after another.
+    Io(IoArgs),
+    /// Waiting only: N tasks, each sleeping MS milliseconds on the model's own timer.
+    Sleep(SleepArgs),
+}
+
+impl Command {
+    /// The workload's name as it appears in the summary line and the CSVs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Cpu(_) => "cpu",
+            Command::Io(_) => "io",
+            Command::Sleep(_) => "sleep",
+        }
+    }
+
+    /// The arguments that run exactly one task of this workload with the same settings:
+    /// how a multi-process model hands one task to a worker process.
+    pub fn one_task_argv(&self) -> Vec<String> {
+        let mut argv: Vec<String> = vec![self.name().into(), "--n".into(), "1".into()];
+        match self {
+            Command::Cpu(a) => argv.extend([
+                "--base".into(),
+                a.base.to_string(),
+                "--exp".into(),
+                a.exp.to_string(),
+            ]),
+            Command::Io(a) => {
+                argv.extend(["--timeout-ms".into(), a.timeout_ms.to_string()]);
+                for url in &a.urls {
+                    argv.extend(["--url".into(), url.clone()]);
+                }
+            }
+            Command::Sleep(a) => argv.extend(["--ms".into(), a.ms.to_string()]),
+        }
+        argv
+    }
+
+    pub fn n(&self) -> u64 {
+        match self {
+            Command::Cpu(a) => a.n,
+            Command::Io(a) => a.n,
+            Command::Sleep(a) => a.n,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CpuArgs {
+    /// Number of tasks (1..=1000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_CPU_N as u64))]
+    pub n: u64,
+    /// The base (2..=4294967295).
+    #[arg(long, default_value_t = 7777, value_parser = clap::value_parser!(u64).range(2..=u32::MAX as u64))]
+    pub base: u64,
+    /// The exponent (1..=2000000).
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u32).range(1..=MAX_EXP as i64))]
+    pub exp: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IoArgs {
+    /// Number of tasks (1..=100000); each downloads every URL in turn.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_IO_N as u64))]
+    pub n: u64,
+    /// A URL to download (http or https); repeat the flag for a list (at most 100).
+    #[arg(long = "url", required = true, value_name = "URL", value_parser = parse_url)]
+    pub urls: Vec<String>,
+    /// Per-request timeout in milliseconds, connect to last byte (1..=600000).
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=MAX_MS as u64))]
+    pub timeout_ms: u64,
+}
+
+impl IoArgs {
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SleepArgs {
+    /// Number of tasks (1..=1000000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_SLEEP_N as u64))]
+    pub n: u64,
+    /// How long each task waits, in milliseconds (0..=600000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=MAX_MS as u64))]
+    pub ms: u64,
+}
+
+impl SleepArgs {
+    pub fn duration(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.ms)
+    }
+}
+
+/// Accept `http://host[:port]/...` and `https://...` only: the clients speak nothing else,
+/// and a typo should fail here, not as N identical network errors.
+pub fn parse_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or_else(|| format!("'{s}' is not an http:// or https:// URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+            if !port.is_empty() && port.parse::<u16>().is_err() {
+                return Err(format!("'{s}' has a bad port '{port}'"));
+            }
+            host
+        }
+        _ => authority,
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) || s.contains(char::is_whitespace) {
+        return Err(format!("'{s}' has no valid host"));
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("model").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cpu_defaults_are_the_seed_articles() {
+        let Command::Cpu(a) = parse(&["cpu"]).unwrap().command else {
+            panic!("not cpu")
+        };
+        assert_eq!((a.n, a.base, a.exp), (10, 7777, 200_000));
+    }
+
+    #[test]
+    fn one_task_argv_round_trips_with_n_of_one() {
+        for args in [
+            &["cpu", "--n", "7", "--base", "3", "--exp", "99"][..],
+            &[
+                "io",
+                "--n",
+                "5",
+                "--url",
+                "http://a/1",
+                "--url",
+                "https://b/2",
+                "--timeout-ms",
+                "77",
+            ],
+            &["sleep", "--n", "9", "--ms", "12"],
+        ] {
+            let cmd = parse(args).unwrap().command;
+            let argv = cmd.one_task_argv();
+            let again = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>())
+                .unwrap()
+                .command;
+            assert_eq!(again.n(), 1);
+            assert_eq!(
+                format!("{:?}", again).replace("n: 1,", ""),
+                format!("{:?}", cmd).replacen(&format!("n: {},", cmd.n()), "", 1)
+            );
+        }
+    }
+
+    #[test]
+    fn bad_numbers_are_rejected() {
+        for args in [
+            &["cpu", "--n", "0"][..],
+            &["cpu", "--n", "1001"],
+            &["cpu", "--n", "-3"],
+            &["cpu", "--n", "ten"],
+            &["cpu", "--exp", "0"],
+            &["cpu", "--base", "1"],
+            &["sleep", "--n", "1000001"],
+            &["io", "--n", "0", "--url", "http://a/"],
+            &["io", "--url", "http://a/", "--timeout-ms", "0"],
+        ] {
+            assert!(parse(args).is_err(), "accepted {args:?}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_http_or_https_with_a_host() {
+        assert!(parse_url("http://127.0.0.1:8080/delay/1/bytes/2").is_ok());
+        assert!(parse_url("https://example.com").is_ok());
+        assert!(parse_url("http://[::1]:80/x").is_ok());
+        for bad in [
+            "ftp://x/",
+            "example.com",
+            "http://",
+            "http:///path",
+            "http://h:99999/",
+            "http://a b/",
+        ] {
+            assert!(parse_url(bad).is_err(), "accepted {bad}");
+        }
+        assert!(parse(&["io"]).is_err(), "io without --url must fail");
+    }
+}

@@ -1,0 +1,30 @@
+//! The workloads every concurrency model runs, written once.
+//!
+//! A model crate (`crates/models/*`) owns only its concurrency: how it spawns, waits for and
+//! joins N tasks. Everything that does not depend on the model lives here, so that two
+//! models differ in nothing but the model:
+//!
+//! - [`cli`]: the one command line every binary accepts (`cpu`, `io`), validated before
+//!   any work starts.
+//! - [`cpu`]: the CPU-bound task, `base ** exp` as a big integer, verified on every run.
+//! - [`io`]: the I/O-bound task's verification: status, length and checksum of every body,
+//!   and the error that names the URL and the cause.
+//! - [`blocking`] (feature `blocking`): the blocking `ureq` client the OS-thread models share.
+//! - [`summary`]: the tally of finished tasks and the one JSON line printed at the end.
+//! - [`mem`]: peak memory of this process.
+//! - [`run`]: the `main` every model calls: parse, time, run, print, exit.
+
+pub mod cli;
+pub mod cpu;
+pub mod io;
+pub mod mem;
+pub mod summary;
+
+#[cfg(feature = "blocking")]
+pub mod blocking;
+
+mod run;
+
+pub use cli::{Command, CpuArgs, IoArgs};
+pub use run::{gather, joined, main};
+pub use summary::{Summary, Tally};

@@ -1,0 +1,182 @@
+//! The `main` every model binary calls, so that parsing, timing, checking, printing and
+//! exiting are written once and behave the same in every model.
+
+use crate::cli::{Cli, Command};
+use crate::summary::{Summary, Tally};
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Parse the command line, run the workload under `model`'s `run`, check that every task
+/// finished, print the summary line on stdout and exit.
+///
+/// Exit codes: 0 success; 1 the run failed (a wrong result, a failed request: one line on
+/// stderr names the cause); 2 bad arguments (one line on stderr).
+pub fn main(model: &str, run: impl FnOnce(&Command) -> Result<Tally>) -> ExitCode {
+    one_line_panics(model);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(model, e),
+    };
+    match execute(model, &cli, run) {
+        Ok(summary) => {
+            println!("{}", summary.to_line());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            // `{:#}` prints anyhow's context chain on one line: "outer: inner: cause".
+            eprintln!("{model}: error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(model: &str, cli: &Cli, run: impl FnOnce(&Command) -> Result<Tally>) -> Result<Summary> {
+    // Thousands of sockets need thousands of file descriptors; the default soft limit is
+    // often 1024 while the hard limit allows far more.
+    crate::mem::raise_nofile_limit();
+    let started = Instant::now();
+    let tally = run(&cli.command)?;
+    let wall = started.elapsed();
+
+    let expected = match &cli.command {
+        Command::Io(a) => a.n * a.urls.len() as u64,
+        other => other.n(),
+    };
+    if tally.tasks != expected {
+        bail!("{model} finished {} of {expected} tasks", tally.tasks);
+    }
+    if let Command::Sleep(a) = &cli.command {
+        // Every task waits at least MS: a shorter run means some task did not wait.
+        if wall < a.duration() {
+            bail!(
+                "{model} finished sleep in {wall:?}, shorter than one task's {} ms",
+                a.ms
+            );
+        }
+    }
+    let summary = Summary {
+        model: model.to_string(),
+        workload: cli.command.name().to_string(),
+        n: cli.command.n(),
+        wall_ms: wall.as_secs_f64() * 1e3,
+        checksum: format!("{:#x}", tally.checksum),
+        bytes: tally.bytes,
+        tasks: tally.tasks,
+        processes: 1 + tally.child_processes,
+        peak_rss_bytes: crate::mem::peak_rss_bytes() + tally.child_peak_rss_bytes,
+    };
+    if let Some(path) = &cli.summary_file {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open --summary-file {}", path.display()))?;
+        writeln!(file, "{}", summary.to_line())
+            .with_context(|| format!("cannot write --summary-file {}", path.display()))?;
+    }
+    Ok(summary)
+}
+
+/// Add up the results of every task. If any failed, fail with how many and the first
+/// error, which names the URL and the cause.
+pub fn gather<E>(results: impl IntoIterator<Item = Result<Tally, E>>) -> Result<Tally>
+where
+    E: Into<anyhow::Error>,
+{
+    let (mut total, mut failed, mut first) = (Tally::default(), 0u64, None);
+    let mut count = 0u64;
+    for result in results {
+        count += 1;
+        match result {
+            Ok(t) => total = total.add(t),
+            Err(e) => {
+                failed += 1;
+                first.get_or_insert(e.into());
+            }
+        }
+    }
+    match first {
+        None => Ok(total),
+        Some(e) => Err(e.context(format!("{failed} of {count} tasks failed; the first"))),
+    }
+}
+
+/// What a joined thread returned: its result, or an error if it panicked (the panic hook
+/// has already printed the panic's message).
+pub fn joined<E: Into<anyhow::Error>>(result: std::thread::Result<Result<Tally, E>>) -> Result<Tally> {
+    match result {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => bail!("a task panicked"),
+    }
+}
+
+fn usage_error(model: &str, e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind::{DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion};
+    match e.kind() {
+        DisplayHelp | DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        kind => {
+            let text = e.render().to_string();
+            let line = match kind {
+                DisplayHelpOnMissingArgumentOrSubcommand => {
+                    "a workload is required: cpu, io or sleep (see --help)"
+                }
+                _ => text
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("bad arguments"),
+            };
+            eprintln!("{model}: {}", line.trim_start_matches("error: ").trim());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A panic is a bug, but the user still gets one line, not a backtrace.
+fn one_line_panics(model: &str) {
+    let model = model.to_string();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("{model}: internal error: {}{at}", msg.replace('\n', " "));
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::{Cause, FetchError};
+
+    #[test]
+    fn gather_adds_successes() {
+        let t = gather([Ok::<_, anyhow::Error>(Tally::task(1, 1)), Ok(Tally::task(2, 2))]).unwrap();
+        assert_eq!((t.tasks, t.bytes), (2, 3));
+    }
+
+    #[test]
+    fn gather_fails_naming_count_and_first_cause() {
+        let results = vec![
+            Ok(Tally::task(1, 1)),
+            Err(FetchError::new("http://a/", Cause::Refused)),
+            Err(FetchError::new("http://b/", Cause::Status(500))),
+        ];
+        let err = format!("{:#}", gather(results).unwrap_err());
+        assert_eq!(
+            err,
+            "2 of 3 tasks failed; the first: GET http://a/: connection refused"
+        );
+    }
+}

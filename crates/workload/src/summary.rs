@@ -1,0 +1,131 @@
+//! What a run produced: the [`Tally`] models add up, and the one [`Summary`] line printed.
+
+use serde::{Deserialize, Serialize};
+
+/// What finished tasks produced, added up. Order-independent, so models that finish tasks
+/// in any order report the same checksum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Finished, verified units of work (one power, one download, one sleep).
+    pub tasks: u64,
+    /// Bytes produced: big-integer results for cpu, body bytes for io.
+    pub bytes: u64,
+    /// Wrapping sum of every unit's checksum.
+    pub checksum: u64,
+    /// Other processes this model ran (procs' workers): how many, and their peak RSS summed.
+    pub child_processes: u64,
+    pub child_peak_rss_bytes: u64,
+}
+
+impl Tally {
+    /// One verified unit of work.
+    pub fn task(bytes: u64, checksum: u64) -> Tally {
+        Tally {
+            tasks: 1,
+            bytes,
+            checksum,
+            ..Tally::default()
+        }
+    }
+
+    /// Add another tally into this one.
+    pub fn add(mut self, other: Tally) -> Tally {
+        self.tasks += other.tasks;
+        self.bytes += other.bytes;
+        self.checksum = self.checksum.wrapping_add(other.checksum);
+        self.child_processes += other.child_processes;
+        self.child_peak_rss_bytes += other.child_peak_rss_bytes;
+        self
+    }
+}
+
+impl std::iter::Sum for Tally {
+    fn sum<I: Iterator<Item = Tally>>(iter: I) -> Tally {
+        iter.fold(Tally::default(), Tally::add)
+    }
+}
+
+/// The one JSON line every binary prints on stdout at the end of a successful run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub model: String,
+    pub workload: String,
+    pub n: u64,
+    /// Wall time measured inside the process, from before the first task to after the last.
+    pub wall_ms: f64,
+    /// The tally's checksum, as hex.
+    pub checksum: String,
+    pub bytes: u64,
+    /// Verified units of work (n for cpu and sleep, n x URLs for io).
+    pub tasks: u64,
+    /// Processes that did the work: 1, or 1 + workers for a multi-process model.
+    pub processes: u64,
+    /// Peak resident memory of the whole model: this process plus every worker process.
+    pub peak_rss_bytes: u64,
+}
+
+impl Summary {
+    pub fn to_line(&self) -> String {
+        // Serialising plain numbers and strings cannot fail.
+        serde_json::to_string(self).expect("summary serialises")
+    }
+
+    pub fn from_line(line: &str) -> Result<Summary, serde_json::Error> {
+        serde_json::from_str(line.trim())
+    }
+
+    /// A worker process's summary, as a tally its parent adds to its own: the worker's
+    /// tasks, and its processes and peak memory as children.
+    pub fn as_child_tally(&self) -> Option<Tally> {
+        let checksum = u64::from_str_radix(self.checksum.trim_start_matches("0x"), 16).ok()?;
+        Some(Tally {
+            tasks: self.tasks,
+            bytes: self.bytes,
+            checksum,
+            child_processes: self.processes,
+            child_peak_rss_bytes: self.peak_rss_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tallies_add_in_any_order() {
+        let a = Tally::task(3, u64::MAX);
+        let b = Tally::task(4, 2);
+        assert_eq!(a.add(b), b.add(a));
+        let s: Tally = [a, b].into_iter().sum();
+        assert_eq!((s.tasks, s.bytes, s.checksum), (2, 7, 1));
+    }
+
+    #[test]
+    fn summary_line_round_trips() {
+        let s = Summary {
+            model: "sync".into(),
+            workload: "cpu".into(),
+            n: 10,
+            wall_ms: 512.5,
+            checksum: "0x3dd5b76340df2bf".into(),
+            bytes: 3,
+            tasks: 10,
+            processes: 1,
+            peak_rss_bytes: 4096,
+        };
+        let line = s.to_line();
+        assert!(!line.contains('\n'));
+        assert_eq!(Summary::from_line(&line).unwrap(), s);
+        let child = s.as_child_tally().unwrap();
+        assert_eq!(
+            (
+                child.tasks,
+                child.checksum,
+                child.child_processes,
+                child.child_peak_rss_bytes
+            ),
+            (10, 0x3dd5b76340df2bf, 1, 4096)
+        );
+    }
+}
