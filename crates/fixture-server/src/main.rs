@@ -70,7 +70,9 @@ fn main() -> std::process::ExitCode {
         }
     };
     // Two workers, one per core: the server competes with the clients for the same cores.
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
     match runtime
         .map_err(anyhow::Error::from)
         .and_then(|rt| rt.block_on(serve(args)))

@@ -37,7 +37,10 @@ pub fn pattern_byte(i: u64) -> u8 {
 
 /// Route one request. An `Err` makes hyper drop the connection without an answer, which is
 /// exactly what `/reset` wants; every other route answers.
-pub async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Body>, io::Error> {
+pub async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Body>, io::Error> {
     if req.method() != Method::GET {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n"));
     }
@@ -47,7 +50,10 @@ pub async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Respons
         ["delay", ms, "bytes", n] => match (ms.parse::<u64>(), n.parse::<u64>()) {
             (Ok(ms), _) if ms > state.max_delay_ms => text(
                 StatusCode::BAD_REQUEST,
-                &format!("delay {ms} ms is over the cap of {} ms\n", state.max_delay_ms),
+                &format!(
+                    "delay {ms} ms is over the cap of {} ms\n",
+                    state.max_delay_ms
+                ),
             ),
             (_, Ok(n)) if n > state.max_bytes => text(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -67,7 +73,9 @@ pub async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Respons
             .ok()
             .and_then(|c| StatusCode::from_u16(c).ok())
         {
-            Some(code) if code.as_u16() >= 200 => text(code, &format!("status {}\n", code.as_u16())),
+            Some(code) if code.as_u16() >= 200 => {
+                text(code, &format!("status {}\n", code.as_u16()))
+            }
             _ => text(StatusCode::BAD_REQUEST, "usage: /status/{200..599}\n"),
         },
         ["truncate", n] => match n.parse::<u64>() {
@@ -77,7 +85,12 @@ pub async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Respons
                 "usage: /truncate/{n} with 2 <= n <= the byte cap\n",
             ),
         },
-        ["reset"] => return Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset on request")),
+        ["reset"] => {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "reset on request",
+            ))
+        }
         _ => text(
             StatusCode::NOT_FOUND,
             "routes: /health /delay/{ms}/bytes/{n} /status/{code} /truncate/{n} /reset\n",
@@ -110,7 +123,10 @@ fn truncated(state: &State, n: u64) -> Response<Body> {
     let half = state.pattern.slice(..(n / 2) as usize);
     let frames = futures_util::stream::iter([
         Ok(Frame::data(half)),
-        Err(io::Error::new(io::ErrorKind::BrokenPipe, "truncated on request")),
+        Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "truncated on request",
+        )),
     ]);
     Response::builder()
         .header("content-length", n)

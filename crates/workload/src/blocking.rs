@@ -59,7 +59,10 @@ impl Client {
                 Ok(0) => return verifier.finish(),
                 Ok(n) => verifier.update(&buf[..n]),
                 Err(e) => {
-                    let cause = match e.get_ref().and_then(|inner| inner.downcast_ref::<ureq::Error>()) {
+                    let cause = match e
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+                    {
                         Some(inner) => classify(inner, timeout),
                         None => Cause::from_io(&e, timeout),
                     };

@@ -106,7 +106,9 @@ mod tests {
     fn a_wrong_result_is_caught() {
         let x = power(7777, 2000);
         assert!(verify(7777, 2000, &x).is_ok());
-        let err = verify(7777, 2000, &(x.clone() + 1u32)).unwrap_err().to_string();
+        let err = verify(7777, 2000, &(x.clone() + 1u32))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is wrong"), "{err}");
         // Adding a multiple of M61 keeps the residue: only the bit length catches this one.
         let fooled = x + (BigUint::from(M61) << 30_000u32);

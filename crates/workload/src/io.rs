@@ -41,7 +41,10 @@ impl fmt::Display for Cause {
                 write!(f, "truncated body: {got} of {expected} bytes")
             }
             Cause::Checksum { expected, got } => {
-                write!(f, "body checksum {got:#018x}, server announced {expected:#018x}")
+                write!(
+                    f,
+                    "body checksum {got:#018x}, server announced {expected:#018x}"
+                )
             }
             Cause::Refused => f.write_str("connection refused"),
             Cause::Reset => f.write_str("connection reset or closed by the server"),
@@ -120,7 +123,8 @@ impl Verifier {
             return Err(FetchError::new(url, Cause::Status(status)));
         }
         let number = |name: &str, radix| {
-            header(name).and_then(|v| u64::from_str_radix(v.trim().trim_start_matches("0x"), radix).ok())
+            header(name)
+                .and_then(|v| u64::from_str_radix(v.trim().trim_start_matches("0x"), radix).ok())
         };
         Ok(Verifier {
             url: url.to_string(),
@@ -164,10 +168,12 @@ impl Verifier {
     /// arrived and the connection broke, name it for what the user sees: a truncated body.
     pub fn broken(self, cause: Cause) -> FetchError {
         let cause = match (cause, self.content_length) {
-            (Cause::Reset | Cause::Other(_), Some(expected)) if self.bytes < expected => Cause::Truncated {
-                expected,
-                got: self.bytes,
-            },
+            (Cause::Reset | Cause::Other(_), Some(expected)) if self.bytes < expected => {
+                Cause::Truncated {
+                    expected,
+                    got: self.bytes,
+                }
+            }
             (cause, _) => cause,
         };
         FetchError::new(&self.url, cause)
@@ -216,21 +222,29 @@ mod tests {
 
     #[test]
     fn short_body_is_truncated() {
-        let mut v = Verifier::start("http://h/", 200, headers(&[("content-length", "10")])).unwrap();
+        let mut v =
+            Verifier::start("http://h/", 200, headers(&[("content-length", "10")])).unwrap();
         v.update(b"12345");
         assert_eq!(
             v.finish().unwrap_err().cause,
-            Cause::Truncated { expected: 10, got: 5 }
+            Cause::Truncated {
+                expected: 10,
+                got: 5
+            }
         );
     }
 
     #[test]
     fn a_connection_broken_mid_body_is_a_truncation() {
-        let mut v = Verifier::start("http://h/", 200, headers(&[("content-length", "10")])).unwrap();
+        let mut v =
+            Verifier::start("http://h/", 200, headers(&[("content-length", "10")])).unwrap();
         v.update(b"123");
         assert_eq!(
             v.broken(Cause::Reset).cause,
-            Cause::Truncated { expected: 10, got: 3 }
+            Cause::Truncated {
+                expected: 10,
+                got: 3
+            }
         );
         let v = Verifier::start("http://h/", 200, headers(&[])).unwrap();
         let t = Duration::from_secs(1);
@@ -242,7 +256,10 @@ mod tests {
         let h = [("content-length", "6"), ("x-checksum", "85944171f73967e8")];
         let mut v = Verifier::start("http://h/", 200, headers(&h)).unwrap();
         v.update(b"foobaz");
-        assert!(matches!(v.finish().unwrap_err().cause, Cause::Checksum { .. }));
+        assert!(matches!(
+            v.finish().unwrap_err().cause,
+            Cause::Checksum { .. }
+        ));
     }
 
     #[test]

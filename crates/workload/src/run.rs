@@ -106,7 +106,9 @@ where
 
 /// What a joined thread returned: its result, or an error if it panicked (the panic hook
 /// has already printed the panic's message).
-pub fn joined<E: Into<anyhow::Error>>(result: std::thread::Result<Result<Tally, E>>) -> Result<Tally> {
+pub fn joined<E: Into<anyhow::Error>>(
+    result: std::thread::Result<Result<Tally, E>>,
+) -> Result<Tally> {
     match result {
         Ok(result) => result.map_err(Into::into),
         Err(_) => bail!("a task panicked"),
@@ -114,7 +116,9 @@ pub fn joined<E: Into<anyhow::Error>>(result: std::thread::Result<Result<Tally, 
 }
 
 fn usage_error(model: &str, e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind::{DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion};
+    use clap::error::ErrorKind::{
+        DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
+    };
     match e.kind() {
         DisplayHelp | DisplayVersion => {
             let _ = e.print();
@@ -162,7 +166,11 @@ mod tests {
 
     #[test]
     fn gather_adds_successes() {
-        let t = gather([Ok::<_, anyhow::Error>(Tally::task(1, 1)), Ok(Tally::task(2, 2))]).unwrap();
+        let t = gather([
+            Ok::<_, anyhow::Error>(Tally::task(1, 1)),
+            Ok(Tally::task(2, 2)),
+        ])
+        .unwrap();
         assert_eq!((t.tasks, t.bytes), (2, 3));
     }
 

@@ -61,7 +61,10 @@ impl Workers {
     /// Wait for every worker in start order; each yields its tally or its error.
     pub fn wait_all(mut self) -> Vec<Result<Tally>> {
         let running = std::mem::take(&mut self.running);
-        running.into_iter().map(|(i, child)| reap(i, child)).collect()
+        running
+            .into_iter()
+            .map(|(i, child)| reap(i, child))
+            .collect()
     }
 }
 
@@ -93,7 +96,11 @@ fn reap(i: usize, child: Child) -> Result<Tally> {
         );
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
     Summary::from_line(line)
         .ok()
         .and_then(|s| s.as_child_tally())
