@@ -1,1 +1,76 @@
-fn main() {}
+//! benchkit: the parts of `scripts/bench.sh` that need real parsing.
+//!
+//! ```sh
+//! target/release/benchkit models                 # model binaries, sync first
+//! target/release/benchkit wait-health 127.0.0.1:PORT
+//! target/release/benchkit collect results/runs/STAMP
+//! ```
+//!
+//! - [`models`]: which binaries are models, read from `cargo metadata` (every package
+//!   under `crates/models/`), so the list is never written twice by hand.
+//! - [`collect`]: hyperfine's JSON (times) and the models' own summary lines (peak memory
+//!   of the whole model, which hyperfine 1.20 cannot measure right) into CSV.
+
+mod collect;
+mod models;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(about = "Helpers for scripts/bench.sh")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Print the model binaries of the workspace, one per line, sync (the baseline) first.
+    Models,
+    /// Wait until the fixture server at ADDR answers /health (exit 1 after the timeout).
+    WaitHealth {
+        addr: String,
+        #[arg(long, default_value_t = 10)]
+        timeout_s: u64,
+    },
+    /// Write <workload>.csv for every workload measured in RUN_DIR, and summary.csv.
+    Collect { run_dir: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            eprintln!("benchkit: {}", text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("benchkit: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Cmd::Models => {
+            for model in models::discover()? {
+                println!("{model}");
+            }
+            Ok(())
+        }
+        Cmd::WaitHealth { addr, timeout_s } => models::wait_health(&addr, std::time::Duration::from_secs(timeout_s)),
+        Cmd::Collect { run_dir } => collect::collect(&run_dir),
+    }
+}

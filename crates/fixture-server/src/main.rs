@@ -91,6 +91,9 @@ async fn serve(args: Args) -> Result<()> {
     let listener =
         bind(args.port, backlog).with_context(|| format!("cannot bind 127.0.0.1:{}", args.port))?;
     let addr = listener.local_addr()?;
+    // Handle SIGINT/SIGTERM from before anyone can know our address, so that a signal
+    // sent right after the address appears still means a clean exit.
+    let mut shutdown = std::pin::pin!(shutdown_signal()?);
     // The first stdout line is the contract with scripts and tests: the bound address.
     println!("{addr}");
     std::io::stdout().flush()?;
@@ -100,7 +103,6 @@ async fn serve(args: Args) -> Result<()> {
     );
 
     let state = Arc::new(routes::State::new(args.max_delay_ms, args.max_bytes));
-    let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -146,14 +148,15 @@ fn kernel_backlog() -> u32 {
         .unwrap_or(4096)
 }
 
-async fn shutdown_signal() -> &'static str {
+/// Register the signal handlers now; the returned future resolves on the first signal.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    })
 }

@@ -118,18 +118,19 @@ fn bytes(state: &State, n: u64) -> Response<Body> {
         .expect("static headers are valid")
 }
 
-/// Announce `n` bytes, send half, then fail the body so hyper drops the connection.
+/// Announce `n` bytes, send half, then fail the body so hyper drops the connection. The
+/// pause lets the half reach the client first, as from a server that dies mid-body.
 fn truncated(state: &State, n: u64) -> Response<Body> {
+    use futures_util::StreamExt;
     let half = state.pattern.slice(..(n / 2) as usize);
-    let frames = futures_util::stream::iter([
-        Ok(Frame::data(half)),
-        Err(io::Error::new(
-            io::ErrorKind::BrokenPipe,
-            "truncated on request",
-        )),
-    ]);
+    let frames = futures_util::stream::once(async move { Ok(Frame::data(half)) }).chain(
+        futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(io::Error::new(io::ErrorKind::BrokenPipe, "truncated on request"))
+        }),
+    );
     Response::builder()
         .header("content-length", n)
-        .body(StreamBody::new(frames).boxed())
+        .body(BodyExt::boxed(StreamBody::new(frames)))
         .expect("static headers are valid")
 }

@@ -91,7 +91,7 @@ where
     for result in results {
         count += 1;
         match result {
-            Ok(t) => total = total.add(t),
+            Ok(t) => total += t,
             Err(e) => {
                 failed += 1;
                 first.get_or_insert(e.into());

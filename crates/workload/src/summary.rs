@@ -28,20 +28,29 @@ impl Tally {
         }
     }
 
-    /// Add another tally into this one.
-    pub fn add(mut self, other: Tally) -> Tally {
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, other: Tally) {
         self.tasks += other.tasks;
         self.bytes += other.bytes;
         self.checksum = self.checksum.wrapping_add(other.checksum);
         self.child_processes += other.child_processes;
         self.child_peak_rss_bytes += other.child_peak_rss_bytes;
+    }
+}
+
+impl std::ops::Add for Tally {
+    type Output = Tally;
+    fn add(mut self, other: Tally) -> Tally {
+        self += other;
         self
     }
 }
 
 impl std::iter::Sum for Tally {
     fn sum<I: Iterator<Item = Tally>>(iter: I) -> Tally {
-        iter.fold(Tally::default(), Tally::add)
+        iter.fold(Tally::default(), |a, b| a + b)
     }
 }
 
@@ -96,7 +105,7 @@ mod tests {
     fn tallies_add_in_any_order() {
         let a = Tally::task(3, u64::MAX);
         let b = Tally::task(4, 2);
-        assert_eq!(a.add(b), b.add(a));
+        assert_eq!(a + b, b + a);
         let s: Tally = [a, b].into_iter().sum();
         assert_eq!((s.tasks, s.bytes, s.checksum), (2, 7, 1));
     }

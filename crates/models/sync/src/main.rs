@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 fn run_cpu(args: &CpuArgs) -> Result<Tally> {
     let mut total = Tally::default();
     for _ in 0..args.n {
-        total = total.add(cpu::task(args.base, args.exp)?);
+        total += cpu::task(args.base, args.exp)?;
     }
     Ok(total)
 }
@@ -52,7 +52,7 @@ fn run_io(args: &IoArgs) -> Result<Tally> {
     let client = Client::new(args.timeout());
     let mut total = Tally::default();
     for _ in 0..args.n {
-        total = total.add(client.download_all(&args.urls)?);
+        total += client.download_all(&args.urls)?;
     }
     Ok(total)
 }
@@ -62,7 +62,7 @@ fn run_sleep(args: &SleepArgs) -> Result<Tally> {
     let mut total = Tally::default();
     for _ in 0..args.n {
         std::thread::sleep(args.duration());
-        total = total.add(Tally::task(0, 0));
+        total += Tally::task(0, 0);
     }
     Ok(total)
 }

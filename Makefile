@@ -1,0 +1,23 @@
+# Every target a user or CI needs; `make help` lists them.
+.PHONY: help build bench bench-quick test lint
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
+
+build: ## Build every binary in release (target/release/<model>)
+	cargo build --release --workspace
+
+bench: ## Full benchmark, the seed's settings (N=10, 4 URLs, 100 ms, 50 KiB): results/*.csv
+	scripts/bench.sh full
+
+bench-quick: ## Smoke benchmark in seconds: results/runs/<time>-quick-<pid>/
+	scripts/bench.sh quick
+
+test: ## Build, then run every unit and end-to-end test
+	cargo build --release --workspace
+	cargo test --release --workspace
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	cargo fmt --all --check
+	cargo clippy --release --workspace --all-targets -- -D warnings

@@ -1,0 +1,110 @@
+//! Finding the model binaries, and waiting for the fixture server.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+#[derive(Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    manifest_path: String,
+    targets: Vec<Target>,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    name: String,
+    kind: Vec<String>,
+}
+
+/// Every binary of every package under `crates/models/`, sync first, the rest by name.
+pub fn discover() -> Result<Vec<String>> {
+    let output = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let metadata: Metadata = serde_json::from_slice(&output.stdout).context("cannot read cargo metadata")?;
+    Ok(model_binaries(&metadata))
+}
+
+fn model_binaries(metadata: &Metadata) -> Vec<String> {
+    let mut bins: Vec<String> = metadata
+        .packages
+        .iter()
+        .filter(|p| p.manifest_path.replace('\\', "/").contains("/crates/models/"))
+        .flat_map(|p| &p.targets)
+        .filter(|t| t.kind.iter().any(|k| k == "bin"))
+        .map(|t| t.name.clone())
+        .collect();
+    // sync is the baseline: first in every table.
+    bins.sort_by_key(|name| (name != "sync", name.clone()));
+    bins
+}
+
+/// Poll `GET /health` until it answers 200, or fail after `timeout`.
+pub fn wait_health(addr: &str, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match health(addr) {
+            Ok(true) => return Ok(()),
+            _ if Instant::now() >= deadline => {
+                bail!("fixture server at {addr} did not answer /health within {timeout:?}")
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn health(addr: &str) -> std::io::Result<bool> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+    write!(stream, "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer.starts_with("HTTP/1.1 200"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_are_the_bins_under_crates_models_sync_first() {
+        let json = r#"{"packages": [
+            {"manifest_path": "/w/crates/models/threads/Cargo.toml", "targets": [{"name": "threads", "kind": ["bin"]}]},
+            {"manifest_path": "/w/crates/workload/Cargo.toml", "targets": [{"name": "workload", "kind": ["lib"]}]},
+            {"manifest_path": "/w/crates/fixture-server/Cargo.toml", "targets": [{"name": "fixture-server", "kind": ["bin"]}]},
+            {"manifest_path": "/w/crates/models/sync/Cargo.toml", "targets": [{"name": "sync", "kind": ["bin"]}]},
+            {"manifest_path": "/w/crates/models/rayon/Cargo.toml", "targets": [{"name": "rayon", "kind": ["bin"]}]}
+        ]}"#;
+        let metadata: Metadata = serde_json::from_str(json).unwrap();
+        assert_eq!(model_binaries(&metadata), ["sync", "rayon", "threads"]);
+    }
+
+    #[test]
+    fn this_workspace_has_the_first_models() {
+        let found = discover().unwrap();
+        assert_eq!(found.first().map(String::as_str), Some("sync"));
+        for model in ["threads", "procs", "rayon"] {
+            assert!(found.iter().any(|m| m == model), "{model} missing from {found:?}");
+        }
+        assert!(!found.iter().any(|m| m == "fixture-server" || m == "benchkit"));
+    }
+
+    #[test]
+    fn a_dead_address_fails_within_the_timeout() {
+        let started = Instant::now();
+        let err = wait_health("127.0.0.1:1", Duration::from_millis(200)).unwrap_err();
+        assert!(err.to_string().contains("did not answer /health"));
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}

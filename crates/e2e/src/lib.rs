@@ -1,0 +1,120 @@
+//! Test support for the end-to-end suites: find the release binaries, start the real
+//! fixture server on a free loopback port, run a model and read what it printed.
+//!
+//! The binaries must be built first: `make test` runs `cargo build --release --workspace`
+//! before `cargo test --release --workspace`.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use workload::Summary;
+
+/// `target/release` (or whichever profile these tests were built in): this test
+/// executable lives in its `deps/` folder.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps").to_path_buf()
+}
+
+/// Path of a workspace binary, checked to exist.
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (`cargo build --release --workspace`; `make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// The model binaries, as the bench driver discovers them.
+pub fn models() -> Vec<String> {
+    let out = Command::new(bin("benchkit")).arg("models").output().expect("run benchkit models");
+    assert!(out.status.success(), "benchkit models: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+}
+
+/// Ask the kernel to kill a child if the test process dies first, so no server or model
+/// outlives a crashed or killed test run.
+pub fn die_with_parent(command: &mut Command) -> &mut Command {
+    // SAFETY: prctl is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        })
+    }
+}
+
+/// The real fixture server on 127.0.0.1, a free port; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let mut command = Command::new(bin("fixture-server"));
+        command.args(["--port", "0", "--max-bytes", "1048576"]).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut child = die_with_parent(&mut command).spawn().expect("start fixture-server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read bound address");
+        let addr = line.trim().to_string();
+        assert!(addr.starts_with("127.0.0.1:"), "fixture-server printed {addr:?}");
+        Server { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What one run of a model showed.
+pub struct Run {
+    pub output: Output,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// The summary line; panics with the model's stderr if the run failed.
+    pub fn summary(&self) -> Summary {
+        assert!(self.output.status.success(), "run failed: {}", self.stderr());
+        let stdout = String::from_utf8_lossy(&self.output.stdout);
+        assert_eq!(stdout.lines().count(), 1, "exactly one line on stdout: {stdout:?}");
+        Summary::from_line(&stdout).expect("a summary line")
+    }
+}
+
+/// Run `model` with `args` and wait for it (with a generous safety timeout).
+pub fn run(model: &str, args: &[&str]) -> Run {
+    let started = Instant::now();
+    let mut command = Command::new(bin(model));
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = die_with_parent(&mut command).spawn().expect("start model");
+    let output = child.wait_with_output().expect("wait for model");
+    Run { output, elapsed: started.elapsed() }
+}
+
+/// The fixture server's body of `n` bytes, checksummed the way the models do: an
+/// independent check of what they report.
+pub fn expected_checksum(n: u64) -> u64 {
+    let body: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    workload::io::fnv1a(workload::io::FNV_START, &body)
+}

@@ -1,0 +1,69 @@
+//! # rayon: a pool of worker threads, one per core, fed by a parallel iterator
+//!
+//! **The model.** Data parallelism: `(0..n).into_par_iter().map(task)` splits the range over
+//! a fixed pool of worker threads (one per core) that steal work from each other. It is the
+//! counterpart of Python's `multiprocessing.Pool.map`, with threads instead of processes.
+//!
+//! **Who schedules the work.** rayon's work-stealing scheduler, over as many OS threads as
+//! cores. A task runs to completion on its worker; a task that blocks (a socket read, a
+//! sleep) blocks that worker, and nothing else runs on it meanwhile.
+//!
+//! **What it costs.** One pool for the whole process, no thread per task: the cheapest
+//! way to keep every core busy with CPU work. For waiting it is the wrong tool: at most
+//! `cores` tasks wait at once, so io and sleep take about N / cores x one task's time.
+//!
+//! **When to pick it.** CPU-bound work over a collection. Not for I/O: the seed article's
+//! advice (processes for CPU, threads or async for I/O) holds here, with rayon in the
+//! place of its process pool.
+//!
+//! ```sh
+//! target/release/rayon cpu --n 10
+//! target/release/rayon io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
+//! ```
+//!
+//! **What to observe.** cpu as fast as `threads`, with fewer threads. io about N / cores
+//! times one task's time: 10 tasks on 2 workers take 5 rounds of 4 x 100 ms, about 2 s.
+
+use anyhow::Result;
+use rayon::prelude::*;
+use std::process::ExitCode;
+use workload::blocking::Client;
+use workload::cli::SleepArgs;
+use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
+
+fn main() -> ExitCode {
+    workload::main("rayon", |command| match command {
+        Command::Cpu(args) => run_cpu(args),
+        Command::Io(args) => run_io(args),
+        Command::Sleep(args) => run_sleep(args),
+    })
+}
+
+/// N powers over the global pool: one worker per core, each stealing the next task.
+fn run_cpu(args: &CpuArgs) -> Result<Tally> {
+    // The global pool starts on first use with one thread per core (RAYON_NUM_THREADS
+    // overrides it). collect() waits for every task: that is the join.
+    let results: Vec<_> = (0..args.n).into_par_iter().map(|_| cpu::task(args.base, args.exp)).collect();
+    gather(results)
+}
+
+/// N download tasks over the same pool. It works, but each blocking request holds a
+/// worker, so only `cores` tasks are ever waiting at once: the pitfall to see.
+fn run_io(args: &IoArgs) -> Result<Tally> {
+    // One client shared by the workers (it is Sync): one connection pool for the process.
+    let client = Client::new(args.timeout());
+    let results: Vec<_> = (0..args.n).into_par_iter().map(|_| client.download_all(&args.urls)).collect();
+    gather(results)
+}
+
+/// N waits over the pool: a sleeping worker is a lost core, so N / cores rounds of MS.
+fn run_sleep(args: &SleepArgs) -> Result<Tally> {
+    let results: Vec<_> = (0..args.n)
+        .into_par_iter()
+        .map(|_| {
+            std::thread::sleep(args.duration());
+            Ok::<_, anyhow::Error>(Tally::task(0, 0))
+        })
+        .collect();
+    gather(results)
+}

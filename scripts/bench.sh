@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Benchmark every model binary on the cpu and io workloads with hyperfine.
+#
+#   scripts/bench.sh          # the seed's settings: N=10, 4 URLs, 100 ms delay, 50 KiB bodies
+#   scripts/bench.sh quick    # a smoke run in seconds: N=2, 2 URLs, 20 ms, 1 KiB, 2 runs
+#
+# Each run writes to its own folder, results/runs/<UTC time>-<mode>/, so no earlier run is
+# ever overwritten; a full run then copies its cpu.csv, io.csv and summary.csv to results/.
+# Environment: RESULTS_DIR (default results), RUNS, WARMUP, N to override the mode's values;
+# IO_URLS="https://a/ https://b/" to download real URLs instead of the fixture server's.
+# Exit status: 0 if every cell was measured, 1 if any model failed (its row says why).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-full}
+case "$mode" in
+  full)  n=10; runs=5; warmup=1; delay=100; size=51200; urls=4 ;;
+  quick) n=2;  runs=2; warmup=0; delay=20;  size=1024;  urls=2 ;;
+  *) echo "usage: scripts/bench.sh [full|quick]" >&2; exit 2 ;;
+esac
+n=${N:-$n}; runs=${RUNS:-$runs}; warmup=${WARMUP:-$warmup}
+results=${RESULTS_DIR:-results}
+
+echo "== building (release)" >&2
+cargo build --release --workspace --quiet
+bin=target/release
+
+# hyperfine: from PATH, or installed once into target/tools (1.20: 2.x needs a newer rustc).
+hyperfine=$(command -v hyperfine || true)
+if [ -z "$hyperfine" ]; then
+  hyperfine=target/tools/bin/hyperfine
+  if [ ! -x "$hyperfine" ]; then
+    echo "== installing hyperfine 1.20.0 into target/tools (once)" >&2
+    cargo install hyperfine --locked --version 1.20.0 --root target/tools --quiet
+  fi
+fi
+
+run_dir="$results/runs/$(date -u +%Y%m%dT%H%M%SZ)-$mode-$$"
+mkdir -p "$results/runs"
+mkdir "$run_dir"  # fails rather than reuse a folder
+mkdir "$run_dir/json" "$run_dir/summaries"
+
+# The fixture server: started here, stopped on any exit, error or Ctrl-C.
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+trap 'echo "== interrupted; results so far are in $run_dir" >&2; exit 130' INT TERM
+"$bin/fixture-server" --port 0 >"$run_dir/server.addr" 2>"$run_dir/server.log" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$run_dir/server.addr" ] && break; sleep 0.05; done
+addr=$(head -n 1 "$run_dir/server.addr")
+[ -n "$addr" ] || { echo "fixture server did not start: $(cat "$run_dir/server.log")" >&2; exit 1; }
+"$bin/benchkit" wait-health "$addr"
+
+url_args=""
+if [ -n "${IO_URLS:-}" ]; then
+  for u in $IO_URLS; do url_args="$url_args --url $u"; done
+else
+  for _ in $(seq "$urls"); do url_args="$url_args --url http://$addr/delay/$delay/bytes/$size"; done
+fi
+mapfile -t models < <("$bin/benchkit" models)
+echo "== models: ${models[*]}" >&2
+echo "== run folder: $run_dir" >&2
+cat >"$run_dir/settings.txt" <<SETTINGS
+mode=$mode n=$n runs=$runs warmup=$warmup delay_ms=$delay body_bytes=$size urls=$urls io_urls=${IO_URLS:-fixture}
+hyperfine=$("$hyperfine" --version)
+SETTINGS
+
+failures=0
+for workload in cpu io; do
+  case "$workload" in
+    cpu) args="cpu --n $n" ;;
+    io)  args="io --n $n$url_args" ;;
+  esac
+  i=0
+  for model in "${models[@]}"; do
+    i=$((i + 1))
+    echo "== $workload [$i/${#models[@]}] $model: $warmup warm-up + $runs runs" >&2
+    cell="$workload-$model"
+    # One hyperfine per cell: a failing model loses only its own cell. -N runs the
+    # command without a shell; every run appends its summary line (time, peak memory of
+    # the whole model, checksum) to the cell's .jsonl.
+    if ! "$hyperfine" -N --style basic --warmup "$warmup" --runs "$runs" \
+         --export-json "$run_dir/json/$cell.json" --command-name "$model" \
+         "$bin/$model $args --summary-file $run_dir/summaries/$cell.jsonl" \
+         >&2 2>"$run_dir/$cell.err"; then
+      # hyperfine hides the command's own stderr; run it once more for its one-line error.
+      reason=$("$bin/$model" $args 2>&1 >/dev/null | tail -n 1 | tr '\t' ' ') || true
+      [ -n "$reason" ] || reason=$(grep -v '^\s*$' "$run_dir/$cell.err" | tail -n 1 | tr '\t' ' ')
+      printf '%s\t%s\t%s\n' "$workload" "$model" "$reason" >>"$run_dir/failed.tsv"
+      rm -f "$run_dir/json/$cell.json"
+      echo "   FAILED: $reason" >&2
+      failures=$((failures + 1))
+    fi
+  done
+  # Collect after each workload, so an interruption later loses nothing already measured.
+  "$bin/benchkit" collect "$run_dir"
+done
+
+if [ "$mode" = full ]; then
+  cp "$run_dir"/cpu.csv "$run_dir"/io.csv "$run_dir"/summary.csv "$results"/
+  echo "== results: $results/cpu.csv $results/io.csv $results/summary.csv (and $run_dir)" >&2
+else
+  echo "== results: $run_dir/summary.csv" >&2
+fi
+[ "$failures" -eq 0 ] || { echo "== $failures cell(s) failed; see failed.tsv in $run_dir" >&2; exit 1; }
