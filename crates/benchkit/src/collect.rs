@@ -65,13 +65,20 @@ pub fn collect(run_dir: &Path) -> Result<()> {
         let these: Vec<&Row> = rows.iter().filter(|r| r.workload == workload).collect();
         write_csv(&run_dir.join(format!("{workload}.csv")), &these)?;
     }
-    write_csv(&run_dir.join("summary.csv"), &rows.iter().collect::<Vec<_>>())?;
+    write_csv(
+        &run_dir.join("summary.csv"),
+        &rows.iter().collect::<Vec<_>>(),
+    )?;
     for row in &rows {
         eprintln!(
             "  {:<8} {:<16} {:>9}  {}",
             row.workload,
             row.model,
-            if row.status == "ok" { format!("{:.3} s", row.mean_s) } else { row.status.clone() },
+            if row.status == "ok" {
+                format!("{:.3} s", row.mean_s)
+            } else {
+                row.status.clone()
+            },
             row.reason
         );
     }
@@ -83,7 +90,9 @@ pub fn read_rows(run_dir: &Path) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let json_dir = run_dir.join("json");
     if json_dir.is_dir() {
-        for entry in std::fs::read_dir(&json_dir).with_context(|| format!("cannot read {}", json_dir.display()))? {
+        for entry in std::fs::read_dir(&json_dir)
+            .with_context(|| format!("cannot read {}", json_dir.display()))?
+        {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "json") {
                 rows.push(read_cell(run_dir, &path)?);
@@ -92,43 +101,86 @@ pub fn read_rows(run_dir: &Path) -> Result<Vec<Row>> {
     }
     let failed = run_dir.join("failed.tsv");
     if failed.exists() {
-        let text = std::fs::read_to_string(&failed).with_context(|| format!("cannot read {}", failed.display()))?;
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let text = std::fs::read_to_string(&failed)
+            .with_context(|| format!("cannot read {}", failed.display()))?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
             let mut fields = line.splitn(3, '\t');
-            let (Some(workload), Some(model), reason) = (fields.next(), fields.next(), fields.next()) else {
-                bail!("{}:{}: expected workload<TAB>model<TAB>reason", failed.display(), i + 1);
+            let (Some(workload), Some(model), reason) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                bail!(
+                    "{}:{}: expected workload<TAB>model<TAB>reason",
+                    failed.display(),
+                    i + 1
+                );
             };
             rows.retain(|r| !(r.workload == workload && r.model == model));
             let reason = reason.unwrap_or("").to_string();
-            rows.push(Row { model: model.into(), workload: workload.into(), status: "failed".into(), reason, ..Row::default() });
+            rows.push(Row {
+                model: model.into(),
+                workload: workload.into(),
+                status: "failed".into(),
+                reason,
+                ..Row::default()
+            });
         }
     }
-    rows.sort_by_key(|r| (workload_rank(&r.workload), r.model != "sync", r.model.clone()));
+    rows.sort_by_key(|r| {
+        (
+            workload_rank(&r.workload),
+            r.model != "sync",
+            r.model.clone(),
+        )
+    });
     compare_with_sync(&mut rows);
     Ok(rows)
 }
 
 fn workload_rank(workload: &str) -> (usize, String) {
-    let rank = ["cpu", "io", "sleep"].iter().position(|w| *w == workload).unwrap_or(usize::MAX);
+    let rank = ["cpu", "io", "sleep"]
+        .iter()
+        .position(|w| *w == workload)
+        .unwrap_or(usize::MAX);
     (rank, workload.to_string())
 }
 
 /// One cell from its hyperfine JSON and its summary lines.
 fn read_cell(run_dir: &Path, json: &Path) -> Result<Row> {
-    let stem = json.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    let (workload, model) = stem.split_once('-').with_context(|| format!("{}: name is not <workload>-<model>.json", json.display()))?;
-    let text = std::fs::read_to_string(json).with_context(|| format!("cannot read {}", json.display()))?;
-    let export: Export = serde_json::from_str(&text).with_context(|| format!("{}: not hyperfine JSON", json.display()))?;
-    let Some(r) = export.results.first() else { bail!("{}: no results", json.display()) };
+    let stem = json
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let (workload, model) = stem
+        .split_once('-')
+        .with_context(|| format!("{}: name is not <workload>-<model>.json", json.display()))?;
+    let text =
+        std::fs::read_to_string(json).with_context(|| format!("cannot read {}", json.display()))?;
+    let export: Export = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not hyperfine JSON", json.display()))?;
+    let Some(r) = export.results.first() else {
+        bail!("{}: no results", json.display())
+    };
 
     let lines_path = run_dir.join("summaries").join(format!("{stem}.jsonl"));
-    let lines = std::fs::read_to_string(&lines_path).with_context(|| format!("cannot read {}", lines_path.display()))?;
+    let lines = std::fs::read_to_string(&lines_path)
+        .with_context(|| format!("cannot read {}", lines_path.display()))?;
     let mut summaries = Vec::new();
-    for (i, line) in lines.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let s = Summary::from_line(line).with_context(|| format!("{}:{}: not a summary line", lines_path.display(), i + 1))?;
+    for (i, line) in lines
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let s = Summary::from_line(line)
+            .with_context(|| format!("{}:{}: not a summary line", lines_path.display(), i + 1))?;
         summaries.push(s);
     }
-    let Some(first) = summaries.first() else { bail!("{}: no summary lines", lines_path.display()) };
+    let Some(first) = summaries.first() else {
+        bail!("{}: no summary lines", lines_path.display())
+    };
     let mut row = Row {
         model: model.to_string(),
         workload: workload.to_string(),
@@ -142,7 +194,11 @@ fn read_cell(run_dir: &Path, json: &Path) -> Result<Row> {
         max_s: r.max,
         user_s: r.user,
         system_s: r.system,
-        peak_rss_bytes: summaries.iter().map(|s| s.peak_rss_bytes).max().unwrap_or(0),
+        peak_rss_bytes: summaries
+            .iter()
+            .map(|s| s.peak_rss_bytes)
+            .max()
+            .unwrap_or(0),
         checksum: first.checksum.clone(),
         ..Row::default()
     };
@@ -183,9 +239,17 @@ fn write_csv(path: &Path, rows: &[&Row]) -> Result<()> {
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.model,
             r.workload,
-            if r.n > 0 { r.n.to_string() } else { String::new() },
+            if r.n > 0 {
+                r.n.to_string()
+            } else {
+                String::new()
+            },
             r.status,
-            if ok { r.runs.to_string() } else { String::new() },
+            if ok {
+                r.runs.to_string()
+            } else {
+                String::new()
+            },
             num(r.mean_s),
             num(r.stddev_s),
             num(r.median_s),
@@ -193,8 +257,15 @@ fn write_csv(path: &Path, rows: &[&Row]) -> Result<()> {
             num(r.max_s),
             num(r.user_s),
             num(r.system_s),
-            if ok { r.peak_rss_bytes.to_string() } else { String::new() },
-            r.speedup_vs_sync.filter(|_| ok).map(|s| format!("{s:.3}")).unwrap_or_default(),
+            if ok {
+                r.peak_rss_bytes.to_string()
+            } else {
+                String::new()
+            },
+            r.speedup_vs_sync
+                .filter(|_| ok)
+                .map(|s| format!("{s:.3}"))
+                .unwrap_or_default(),
             r.checksum,
             csv_field(&r.reason),
         );
@@ -230,7 +301,11 @@ mod tests {
                 ) + "\n"
             })
             .collect();
-        std::fs::write(dir.join(format!("summaries/{workload}-{model}.jsonl")), lines).unwrap();
+        std::fs::write(
+            dir.join(format!("summaries/{workload}-{model}.jsonl")),
+            lines,
+        )
+        .unwrap();
     }
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -246,7 +321,11 @@ mod tests {
         cell(&dir, "cpu", "sync", 0.5, "0xab", &[5]);
         cell(&dir, "cpu", "procs", 0.3, "0xcd", &[50]);
         cell(&dir, "io", "sync", 4.0, "0x1", &[5]);
-        std::fs::write(dir.join("failed.tsv"), "io\tthreads\tthreads: error: GET http://x/: connection refused\n").unwrap();
+        std::fs::write(
+            dir.join("failed.tsv"),
+            "io\tthreads\tthreads: error: GET http://x/: connection refused\n",
+        )
+        .unwrap();
         collect(&dir).unwrap();
 
         let cpu = std::fs::read_to_string(dir.join("cpu.csv")).unwrap();
@@ -254,14 +333,26 @@ mod tests {
         assert_eq!(lines[0], HEADER);
         assert!(lines[1].starts_with("sync,cpu,10,ok,2,"), "{}", lines[1]);
         let threads = lines.iter().find(|l| l.starts_with("threads,")).unwrap();
-        assert!(threads.contains(",30,2.000,0xab,"), "peak is the max of the runs, speedup 0.5/0.25: {threads}");
+        assert!(
+            threads.contains(",30,2.000,0xab,"),
+            "peak is the max of the runs, speedup 0.5/0.25: {threads}"
+        );
         let procs = lines.iter().find(|l| l.starts_with("procs,")).unwrap();
-        assert!(procs.contains(",failed,") && procs.contains("differs from sync"), "{procs}");
+        assert!(
+            procs.contains(",failed,") && procs.contains("differs from sync"),
+            "{procs}"
+        );
 
         let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
         assert_eq!(summary.lines().count(), 1 + 5);
-        let failed = summary.lines().find(|l| l.starts_with("threads,io")).unwrap();
-        assert!(failed.contains(",failed,") && failed.ends_with("connection refused"), "{failed}");
+        let failed = summary
+            .lines()
+            .find(|l| l.starts_with("threads,io"))
+            .unwrap();
+        assert!(
+            failed.contains(",failed,") && failed.ends_with("connection refused"),
+            "{failed}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -269,9 +360,16 @@ mod tests {
     fn a_malformed_summary_line_is_named_with_file_and_line() {
         let dir = temp_dir("bad");
         cell(&dir, "cpu", "sync", 0.5, "0xab", &[5]);
-        std::fs::write(dir.join("summaries/cpu-sync.jsonl"), "{\"model\":\"sync\"}\n").unwrap();
+        std::fs::write(
+            dir.join("summaries/cpu-sync.jsonl"),
+            "{\"model\":\"sync\"}\n",
+        )
+        .unwrap();
         let err = format!("{:#}", collect(&dir).unwrap_err());
-        assert!(err.contains("cpu-sync.jsonl:1: not a summary line"), "{err}");
+        assert!(
+            err.contains("cpu-sync.jsonl:1: not a summary line"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -279,7 +377,10 @@ mod tests {
     fn an_empty_run_is_an_error() {
         let dir = temp_dir("empty");
         std::fs::create_dir_all(&dir).unwrap();
-        assert!(collect(&dir).unwrap_err().to_string().contains("nothing measured"));
+        assert!(collect(&dir)
+            .unwrap_err()
+            .to_string()
+            .contains("nothing measured"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -49,7 +49,13 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let text = e.render().to_string();
-            eprintln!("benchkit: {}", text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: "));
+            eprintln!(
+                "benchkit: {}",
+                text.lines()
+                    .next()
+                    .unwrap_or("bad arguments")
+                    .trim_start_matches("error: ")
+            );
             return ExitCode::from(2);
         }
     };
@@ -70,7 +76,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::WaitHealth { addr, timeout_s } => models::wait_health(&addr, std::time::Duration::from_secs(timeout_s)),
+        Cmd::WaitHealth { addr, timeout_s } => {
+            models::wait_health(&addr, std::time::Duration::from_secs(timeout_s))
+        }
         Cmd::Collect { run_dir } => collect::collect(&run_dir),
     }
 }

@@ -25,14 +25,25 @@ struct Target {
 
 /// Every binary of every package under `crates/models/`, sync first, the rest by name.
 pub fn discover() -> Result<Vec<String>> {
-    let output = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
-        .output()
-        .context("cannot run cargo metadata")?;
+    let output =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "metadata",
+                "--no-deps",
+                "--format-version",
+                "1",
+                "--offline",
+            ])
+            .output()
+            .context("cannot run cargo metadata")?;
     if !output.status.success() {
-        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
-    let metadata: Metadata = serde_json::from_slice(&output.stdout).context("cannot read cargo metadata")?;
+    let metadata: Metadata =
+        serde_json::from_slice(&output.stdout).context("cannot read cargo metadata")?;
     Ok(model_binaries(&metadata))
 }
 
@@ -40,7 +51,11 @@ fn model_binaries(metadata: &Metadata) -> Vec<String> {
     let mut bins: Vec<String> = metadata
         .packages
         .iter()
-        .filter(|p| p.manifest_path.replace('\\', "/").contains("/crates/models/"))
+        .filter(|p| {
+            p.manifest_path
+                .replace('\\', "/")
+                .contains("/crates/models/")
+        })
         .flat_map(|p| &p.targets)
         .filter(|t| t.kind.iter().any(|k| k == "bin"))
         .map(|t| t.name.clone())
@@ -67,7 +82,10 @@ pub fn wait_health(addr: &str, timeout: Duration) -> Result<()> {
 fn health(addr: &str) -> std::io::Result<bool> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(1)))?;
-    write!(stream, "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     Ok(answer.starts_with("HTTP/1.1 200"))
@@ -95,9 +113,14 @@ mod tests {
         let found = discover().unwrap();
         assert_eq!(found.first().map(String::as_str), Some("sync"));
         for model in ["threads", "procs", "rayon"] {
-            assert!(found.iter().any(|m| m == model), "{model} missing from {found:?}");
+            assert!(
+                found.iter().any(|m| m == model),
+                "{model} missing from {found:?}"
+            );
         }
-        assert!(!found.iter().any(|m| m == "fixture-server" || m == "benchkit"));
+        assert!(!found
+            .iter()
+            .any(|m| m == "fixture-server" || m == "benchkit"));
     }
 
     #[test]

@@ -15,7 +15,10 @@ use workload::Summary;
 /// executable lives in its `deps/` folder.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps").to_path_buf()
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps")
+        .to_path_buf()
 }
 
 /// Path of a workspace binary, checked to exist.
@@ -31,9 +34,20 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// The model binaries, as the bench driver discovers them.
 pub fn models() -> Vec<String> {
-    let out = Command::new(bin("benchkit")).arg("models").output().expect("run benchkit models");
-    assert!(out.status.success(), "benchkit models: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+    let out = Command::new(bin("benchkit"))
+        .arg("models")
+        .output()
+        .expect("run benchkit models");
+    assert!(
+        out.status.success(),
+        "benchkit models: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// Ask the kernel to kill a child if the test process dies first, so no server or model
@@ -57,12 +71,22 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         let mut command = Command::new(bin("fixture-server"));
-        command.args(["--port", "0", "--max-bytes", "1048576"]).stdout(Stdio::piped()).stderr(Stdio::null());
-        let mut child = die_with_parent(&mut command).spawn().expect("start fixture-server");
+        command
+            .args(["--port", "0", "--max-bytes", "1048576"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = die_with_parent(&mut command)
+            .spawn()
+            .expect("start fixture-server");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read bound address");
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read bound address");
         let addr = line.trim().to_string();
-        assert!(addr.starts_with("127.0.0.1:"), "fixture-server printed {addr:?}");
+        assert!(
+            addr.starts_with("127.0.0.1:"),
+            "fixture-server printed {addr:?}"
+        );
         Server { child, addr }
     }
 
@@ -95,9 +119,17 @@ impl Run {
 
     /// The summary line; panics with the model's stderr if the run failed.
     pub fn summary(&self) -> Summary {
-        assert!(self.output.status.success(), "run failed: {}", self.stderr());
+        assert!(
+            self.output.status.success(),
+            "run failed: {}",
+            self.stderr()
+        );
         let stdout = String::from_utf8_lossy(&self.output.stdout);
-        assert_eq!(stdout.lines().count(), 1, "exactly one line on stdout: {stdout:?}");
+        assert_eq!(
+            stdout.lines().count(),
+            1,
+            "exactly one line on stdout: {stdout:?}"
+        );
         Summary::from_line(&stdout).expect("a summary line")
     }
 }
@@ -106,10 +138,17 @@ impl Run {
 pub fn run(model: &str, args: &[&str]) -> Run {
     let started = Instant::now();
     let mut command = Command::new(bin(model));
-    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let child = die_with_parent(&mut command).spawn().expect("start model");
     let output = child.wait_with_output().expect("wait for model");
-    Run { output, elapsed: started.elapsed() }
+    Run {
+        output,
+        elapsed: started.elapsed(),
+    }
 }
 
 /// The fixture server's body of `n` bytes, checksummed the way the models do: an

@@ -9,7 +9,10 @@ use workload::cpu::{modpow, M61};
 /// The models that run waiting tasks concurrently without bound: all but the serial
 /// baseline and rayon, whose pool admits one waiting task per core by design.
 fn concurrent_models() -> Vec<String> {
-    models().into_iter().filter(|m| m != "sync" && m != "rayon").collect()
+    models()
+        .into_iter()
+        .filter(|m| m != "sync" && m != "rayon")
+        .collect()
 }
 
 /// Three powers, checked against a residue the test computes without any big integer:
@@ -19,9 +22,16 @@ fn cpu_results_are_verified_and_agree() {
     let want = modpow(7777, 20_000, M61).wrapping_mul(3);
     for model in models() {
         let s = run(&model, &["cpu", "--n", "3", "--exp", "20000"]).summary();
-        assert_eq!((s.model.as_str(), s.workload.as_str(), s.n, s.tasks), (model.as_str(), "cpu", 3, 3));
+        assert_eq!(
+            (s.model.as_str(), s.workload.as_str(), s.n, s.tasks),
+            (model.as_str(), "cpu", 3, 3)
+        );
         assert_eq!(s.checksum, format!("{want:#x}"), "{model}");
-        assert!(s.peak_rss_bytes > 1 << 20, "{model} peak memory {}", s.peak_rss_bytes);
+        assert!(
+            s.peak_rss_bytes > 1 << 20,
+            "{model} peak memory {}",
+            s.peak_rss_bytes
+        );
         if model == "procs" {
             assert_eq!(s.processes, 4, "procs runs one worker per task");
         }
@@ -33,11 +43,20 @@ fn cpu_results_are_verified_and_agree() {
 #[test]
 fn io_downloads_are_verified_end_to_end() {
     let server = Server::start();
-    let (a, b) = (server.url("/delay/10/bytes/5000"), server.url("/delay/10/bytes/7000"));
-    let want = expected_checksum(5000).wrapping_add(expected_checksum(7000)).wrapping_mul(3);
+    let (a, b) = (
+        server.url("/delay/10/bytes/5000"),
+        server.url("/delay/10/bytes/7000"),
+    );
+    let want = expected_checksum(5000)
+        .wrapping_add(expected_checksum(7000))
+        .wrapping_mul(3);
     for model in models() {
         let s = run(&model, &["io", "--n", "3", "--url", &a, "--url", &b]).summary();
-        assert_eq!((s.workload.as_str(), s.n, s.tasks, s.bytes), ("io", 3, 6, 36_000), "{model}");
+        assert_eq!(
+            (s.workload.as_str(), s.n, s.tasks, s.bytes),
+            ("io", 3, 6, 36_000),
+            "{model}"
+        );
         assert_eq!(s.checksum, format!("{want:#x}"), "{model}");
     }
 }
@@ -50,7 +69,11 @@ fn sleep_runs_every_task() {
         assert_eq!(s.tasks, 4, "{model}");
         assert!(s.wall_ms >= 50.0, "{model} slept {} ms", s.wall_ms);
         if model == "sync" {
-            assert!(s.wall_ms >= 200.0, "sync must wait 4 x 50 ms in turn, took {} ms", s.wall_ms);
+            assert!(
+                s.wall_ms >= 200.0,
+                "sync must wait 4 x 50 ms in turn, took {} ms",
+                s.wall_ms
+            );
         }
     }
 }
@@ -64,18 +87,38 @@ fn every_fault_is_one_line_naming_url_and_cause() {
         (server.url("/status/503"), "HTTP status 503"),
         (server.url("/truncate/40000"), "truncated body"),
         (server.url("/reset"), "reset or closed"),
-        ("http://127.0.0.1:1/refused".to_string(), "connection refused"),
+        (
+            "http://127.0.0.1:1/refused".to_string(),
+            "connection refused",
+        ),
         (server.url("/delay/5000/bytes/10"), "timed out after 300 ms"),
     ];
     for model in models() {
         for (url, cause) in &faults {
-            let r = run(&model, &["io", "--n", "2", "--url", url, "--timeout-ms", "300"]);
+            let r = run(
+                &model,
+                &["io", "--n", "2", "--url", url, "--timeout-ms", "300"],
+            );
             let stderr = r.stderr();
             assert_eq!(r.code(), Some(1), "{model} {url}: {stderr}");
-            assert_eq!(stderr.lines().count(), 1, "{model} {url}: one line, got {stderr:?}");
-            assert!(stderr.contains(url.as_str()) && stderr.contains(cause), "{model} {url}: want {cause:?} in {stderr:?}");
-            assert!(r.output.stdout.is_empty(), "{model} {url}: no summary line for a failed run");
-            assert!(r.elapsed < Duration::from_secs(5), "{model} {url}: took {:?}", r.elapsed);
+            assert_eq!(
+                stderr.lines().count(),
+                1,
+                "{model} {url}: one line, got {stderr:?}"
+            );
+            assert!(
+                stderr.contains(url.as_str()) && stderr.contains(cause),
+                "{model} {url}: want {cause:?} in {stderr:?}"
+            );
+            assert!(
+                r.output.stdout.is_empty(),
+                "{model} {url}: no summary line for a failed run"
+            );
+            assert!(
+                r.elapsed < Duration::from_secs(5),
+                "{model} {url}: took {:?}",
+                r.elapsed
+            );
         }
     }
 }
@@ -111,9 +154,17 @@ fn waiting_tasks_overlap() {
     let url = server.url("/delay/300/bytes/1024");
     for model in concurrent_models() {
         let io = run(&model, &["io", "--n", "200", "--url", &url]);
-        assert!(io.elapsed < Duration::from_secs(3), "{model} io 200 x 300 ms took {:?}", io.elapsed);
+        assert!(
+            io.elapsed < Duration::from_secs(3),
+            "{model} io 200 x 300 ms took {:?}",
+            io.elapsed
+        );
         assert_eq!(io.summary().tasks, 200);
         let sleep = run(&model, &["sleep", "--n", "200", "--ms", "300"]);
-        assert!(sleep.elapsed < Duration::from_secs(3), "{model} sleep 200 x 300 ms took {:?}", sleep.elapsed);
+        assert!(
+            sleep.elapsed < Duration::from_secs(3),
+            "{model} sleep 200 x 300 ms took {:?}",
+            sleep.elapsed
+        );
     }
 }

@@ -25,12 +25,20 @@ fn killed_parent_leaves_no_worker_behind() {
     let marker = format!("E2E_PROCS_MARKER={}", std::process::id());
     let (key, value) = marker.split_once('=').unwrap();
     let mut command = Command::new(bin("procs"));
-    command.args(["sleep", "--n", "3", "--ms", "30000"]).env(key, value).stdout(Stdio::null()).stderr(Stdio::null());
+    command
+        .args(["sleep", "--n", "3", "--ms", "30000"])
+        .env(key, value)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let mut parent = die_with_parent(&mut command).spawn().unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(5);
     while with_marker(&marker).len() < 4 {
-        assert!(Instant::now() < deadline, "workers did not start: {:?}", with_marker(&marker));
+        assert!(
+            Instant::now() < deadline,
+            "workers did not start: {:?}",
+            with_marker(&marker)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     parent.kill().unwrap(); // SIGKILL
@@ -38,7 +46,11 @@ fn killed_parent_leaves_no_worker_behind() {
 
     let deadline = Instant::now() + Duration::from_secs(3);
     while !with_marker(&marker).is_empty() {
-        assert!(Instant::now() < deadline, "workers outlived their parent: {:?}", with_marker(&marker));
+        assert!(
+            Instant::now() < deadline,
+            "workers outlived their parent: {:?}",
+            with_marker(&marker)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -126,7 +126,10 @@ fn truncated(state: &State, n: u64) -> Response<Body> {
     let frames = futures_util::stream::once(async move { Ok(Frame::data(half)) }).chain(
         futures_util::stream::once(async {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            Err(io::Error::new(io::ErrorKind::BrokenPipe, "truncated on request"))
+            Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "truncated on request",
+            ))
         }),
     );
     Response::builder()

@@ -27,7 +27,6 @@ impl Tally {
             ..Tally::default()
         }
     }
-
 }
 
 impl std::ops::AddAssign for Tally {

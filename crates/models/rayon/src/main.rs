@@ -43,7 +43,10 @@ fn main() -> ExitCode {
 fn run_cpu(args: &CpuArgs) -> Result<Tally> {
     // The global pool starts on first use with one thread per core (RAYON_NUM_THREADS
     // overrides it). collect() waits for every task: that is the join.
-    let results: Vec<_> = (0..args.n).into_par_iter().map(|_| cpu::task(args.base, args.exp)).collect();
+    let results: Vec<_> = (0..args.n)
+        .into_par_iter()
+        .map(|_| cpu::task(args.base, args.exp))
+        .collect();
     gather(results)
 }
 
@@ -52,7 +55,10 @@ fn run_cpu(args: &CpuArgs) -> Result<Tally> {
 fn run_io(args: &IoArgs) -> Result<Tally> {
     // One client shared by the workers (it is Sync): one connection pool for the process.
     let client = Client::new(args.timeout());
-    let results: Vec<_> = (0..args.n).into_par_iter().map(|_| client.download_all(&args.urls)).collect();
+    let results: Vec<_> = (0..args.n)
+        .into_par_iter()
+        .map(|_| client.download_all(&args.urls))
+        .collect();
     gather(results)
 }
 
