@@ -1,5 +1,5 @@
 # Every target a user or CI needs; `make help` lists them.
-.PHONY: help build bench bench-quick test lint
+.PHONY: help build bench bench-quick bench-scale test lint
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -13,6 +13,9 @@ bench: ## Full benchmark, the seed's settings (N=10, 4 URLs, 100 ms, 50 KiB): re
 
 bench-quick: ## Smoke benchmark in seconds: results/runs/<time>-quick-<pid>/
 	scripts/bench.sh quick
+
+bench-scale: ## Scale sweep of time and memory per task (under 15 min): results/scale*.csv
+	scripts/bench-scale.sh full
 
 test: ## Build, then run every unit and end-to-end test
 	cargo build --release --workspace

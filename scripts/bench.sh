@@ -21,38 +21,12 @@ esac
 n=${N:-$n}; runs=${RUNS:-$runs}; warmup=${WARMUP:-$warmup}
 results=${RESULTS_DIR:-results}
 
-echo "== building (release)" >&2
-cargo build --release --workspace --quiet
-bin=target/release
-
-# hyperfine: from PATH, or installed once into target/tools (1.20: 2.x needs a newer rustc).
-hyperfine=$(command -v hyperfine || true)
-if [ -z "$hyperfine" ]; then
-  hyperfine=target/tools/bin/hyperfine
-  if [ ! -x "$hyperfine" ]; then
-    echo "== installing hyperfine 1.20.0 into target/tools (once)" >&2
-    cargo install hyperfine --locked --version 1.20.0 --root target/tools --quiet
-  fi
-fi
-
-run_dir="$results/runs/$(date -u +%Y%m%dT%H%M%SZ)-$mode-$$"
-mkdir -p "$results/runs"
-mkdir "$run_dir"  # fails rather than reuse a folder
+source scripts/lib.sh
+build_release
+ensure_hyperfine
+new_run_dir "$results" "$mode"
 mkdir "$run_dir/json" "$run_dir/summaries"
-
-# The fixture server: started here, stopped on any exit, error or Ctrl-C.
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
-trap 'echo "== interrupted; results so far are in $run_dir" >&2; exit 130' INT TERM
-"$bin/fixture-server" --port 0 >"$run_dir/server.addr" 2>"$run_dir/server.log" &
-server_pid=$!
-for _ in $(seq 100); do [ -s "$run_dir/server.addr" ] && break; sleep 0.05; done
-addr=$(head -n 1 "$run_dir/server.addr")
-[ -n "$addr" ] || { echo "fixture server did not start: $(cat "$run_dir/server.log")" >&2; exit 1; }
-"$bin/benchkit" wait-health "$addr"
+start_server
 
 url_args=""
 if [ -n "${IO_URLS:-}" ]; then

@@ -274,7 +274,7 @@ fn write_csv(path: &Path, rows: &[&Row]) -> Result<()> {
 }
 
 /// Quote a field if it holds a comma, quote or newline (RFC 4180).
-fn csv_field(s: &str) -> String {
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -4,15 +4,19 @@
 //! target/release/benchkit models                 # model binaries, sync first
 //! target/release/benchkit wait-health 127.0.0.1:PORT
 //! target/release/benchkit collect results/runs/STAMP
+//! target/release/benchkit scale --server 127.0.0.1:PORT --out results/runs/STAMP
 //! ```
 //!
 //! - [`models`]: which binaries are models, read from `cargo metadata` (every package
 //!   under `crates/models/`), so the list is never written twice by hand.
 //! - [`collect`]: hyperfine's JSON (times) and the models' own summary lines (peak memory
 //!   of the whole model, which hyperfine 1.20 cannot measure right) into CSV.
+//! - [`scale`]: the scale sweep, with [`fit`] for memory per task.
 
 mod collect;
+mod fit;
 mod models;
+mod scale;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -38,6 +42,18 @@ enum Cmd {
     },
     /// Write <workload>.csv for every workload measured in RUN_DIR, and summary.csv.
     Collect { run_dir: PathBuf },
+    /// Sweep N for every model (sleep, io, cpu); write scale.csv and scale-fit.csv to OUT.
+    Scale {
+        /// The fixture server's address (host:port).
+        #[arg(long)]
+        server: String,
+        /// Folder for scale.csv, scale-fit.csv and scale-limits.txt.
+        #[arg(long)]
+        out: PathBuf,
+        /// A tiny sweep (small N, short waits) for tests.
+        #[arg(long)]
+        tiny: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,5 +96,17 @@ fn run(cli: Cli) -> Result<()> {
             models::wait_health(&addr, std::time::Duration::from_secs(timeout_s))
         }
         Cmd::Collect { run_dir } => collect::collect(&run_dir),
+        Cmd::Scale { server, out, tiny } => {
+            let plan = if tiny {
+                scale::Plan::tiny()
+            } else {
+                scale::Plan::full()
+            };
+            let bin_dir = std::env::current_exe()?
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            scale::sweep(&plan, &models::discover_models()?, &bin_dir, &server, &out).map(|_| ())
+        }
     }
 }

@@ -15,6 +15,18 @@ struct Metadata {
 struct Package {
     manifest_path: String,
     targets: Vec<Target>,
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
+}
+
+/// A model binary and what the scale sweep must know of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub name: String,
+    /// Every task is a kernel task (an OS thread or process), declared in the crate's
+    /// Cargo.toml as `[package.metadata.model] kernel-task-per-task = true`: N such tasks
+    /// count against `pid_max` and `threads-max`.
+    pub kernel_task_per_task: bool,
 }
 
 #[derive(Deserialize)]
@@ -25,6 +37,11 @@ struct Target {
 
 /// Every binary of every package under `crates/models/`, sync first, the rest by name.
 pub fn discover() -> Result<Vec<String>> {
+    Ok(discover_models()?.into_iter().map(|m| m.name).collect())
+}
+
+/// Like [`discover`], with each model's metadata.
+pub fn discover_models() -> Result<Vec<Model>> {
     let output =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args([
@@ -47,8 +64,8 @@ pub fn discover() -> Result<Vec<String>> {
     Ok(model_binaries(&metadata))
 }
 
-fn model_binaries(metadata: &Metadata) -> Vec<String> {
-    let mut bins: Vec<String> = metadata
+fn model_binaries(metadata: &Metadata) -> Vec<Model> {
+    let mut bins: Vec<Model> = metadata
         .packages
         .iter()
         .filter(|p| {
@@ -56,12 +73,24 @@ fn model_binaries(metadata: &Metadata) -> Vec<String> {
                 .replace('\\', "/")
                 .contains("/crates/models/")
         })
-        .flat_map(|p| &p.targets)
-        .filter(|t| t.kind.iter().any(|k| k == "bin"))
-        .map(|t| t.name.clone())
+        .flat_map(|p| {
+            let kernel = p
+                .metadata
+                .as_ref()
+                .and_then(|m| m.pointer("/model/kernel-task-per-task"))
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            p.targets
+                .iter()
+                .filter(|t| t.kind.iter().any(|k| k == "bin"))
+                .map(move |t| Model {
+                    name: t.name.clone(),
+                    kernel_task_per_task: kernel,
+                })
+        })
         .collect();
     // sync is the baseline: first in every table.
-    bins.sort_by_key(|name| (name != "sync", name.clone()));
+    bins.sort_by_key(|m| (m.name != "sync", m.name.clone()));
     bins
 }
 
@@ -98,14 +127,19 @@ mod tests {
     #[test]
     fn models_are_the_bins_under_crates_models_sync_first() {
         let json = r#"{"packages": [
-            {"manifest_path": "/w/crates/models/threads/Cargo.toml", "targets": [{"name": "threads", "kind": ["bin"]}]},
+            {"manifest_path": "/w/crates/models/threads/Cargo.toml", "targets": [{"name": "threads", "kind": ["bin"]}],
+             "metadata": {"model": {"kernel-task-per-task": true}}},
             {"manifest_path": "/w/crates/workload/Cargo.toml", "targets": [{"name": "workload", "kind": ["lib"]}]},
             {"manifest_path": "/w/crates/fixture-server/Cargo.toml", "targets": [{"name": "fixture-server", "kind": ["bin"]}]},
             {"manifest_path": "/w/crates/models/sync/Cargo.toml", "targets": [{"name": "sync", "kind": ["bin"]}]},
             {"manifest_path": "/w/crates/models/rayon/Cargo.toml", "targets": [{"name": "rayon", "kind": ["bin"]}]}
         ]}"#;
         let metadata: Metadata = serde_json::from_str(json).unwrap();
-        assert_eq!(model_binaries(&metadata), ["sync", "rayon", "threads"]);
+        let models = model_binaries(&metadata);
+        let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["sync", "rayon", "threads"]);
+        let kernel: Vec<bool> = models.iter().map(|m| m.kernel_task_per_task).collect();
+        assert_eq!(kernel, [false, false, true]);
     }
 
     #[test]

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# How far each model goes: sweep N for sleep, io and cpu, skipping cells predicted to harm
+# the machine (each skip is a row with its reason), and fit memory per task.
+#
+#   scripts/bench-scale.sh        # the full sweep (under 15 minutes on 2 cores)
+#   scripts/bench-scale.sh tiny   # seconds: small N, short waits (used by the tests)
+#
+# Writes results/runs/<UTC time>-scale-<pid>/{scale.csv,scale-fit.csv,scale-limits.txt};
+# a full sweep then copies them to results/. RESULTS_DIR overrides results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-full}
+case "$mode" in
+  full) tiny="" ;;
+  tiny) tiny="--tiny" ;;
+  *) echo "usage: scripts/bench-scale.sh [full|tiny]" >&2; exit 2 ;;
+esac
+results=${RESULTS_DIR:-results}
+
+source scripts/lib.sh
+build_release
+new_run_dir "$results" "scale-$mode"
+start_server
+echo "== run folder: $run_dir" >&2
+"$bin/benchkit" scale --server "$addr" --out "$run_dir" $tiny
+if [ "$mode" = full ]; then
+  cp "$run_dir"/scale.csv "$run_dir"/scale-fit.csv "$run_dir"/scale-limits.txt "$results"/
+  echo "== results: $results/scale.csv $results/scale-fit.csv" >&2
+else
+  echo "== results: $run_dir/scale.csv" >&2
+fi

@@ -1,0 +1,51 @@
+# Shared by scripts/bench.sh and scripts/bench-scale.sh: build, hyperfine, a new run
+# folder, and the fixture server (always stopped on exit, error or Ctrl-C).
+# Source it from the repository root after `set -euo pipefail`.
+
+bin=target/release
+
+build_release() {
+  echo "== building (release)" >&2
+  cargo build --release --workspace --quiet
+}
+
+# Sets $hyperfine: from PATH, or installed once into target/tools (1.20: 2.x needs a newer
+# rustc than this project's machines have).
+ensure_hyperfine() {
+  hyperfine=$(command -v hyperfine || true)
+  if [ -z "$hyperfine" ]; then
+    hyperfine=target/tools/bin/hyperfine
+    if [ ! -x "$hyperfine" ]; then
+      echo "== installing hyperfine 1.20.0 into target/tools (once)" >&2
+      cargo install hyperfine --locked --version 1.20.0 --root target/tools --quiet
+    fi
+  fi
+}
+
+# new_run_dir RESULTS TAG: sets $run_dir to a fresh results/runs/<UTC time>-TAG-<pid>.
+new_run_dir() {
+  run_dir="$1/runs/$(date -u +%Y%m%dT%H%M%SZ)-$2-$$"
+  mkdir -p "$1/runs"
+  mkdir "$run_dir" # fails rather than reuse a folder
+}
+
+# start_server: starts the fixture server on a free loopback port, logs in $run_dir, sets
+# $addr once /health answers. The EXIT trap stops it whatever happens next.
+server_pid=""
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+start_server() {
+  trap stop_server EXIT
+  trap 'echo "== interrupted; results so far are in $run_dir" >&2; exit 130' INT TERM
+  "$bin/fixture-server" --port 0 >"$run_dir/server.addr" 2>"$run_dir/server.log" &
+  server_pid=$!
+  for _ in $(seq 100); do [ -s "$run_dir/server.addr" ] && break; sleep 0.05; done
+  addr=$(head -n 1 "$run_dir/server.addr")
+  [ -n "$addr" ] || { echo "fixture server did not start: $(cat "$run_dir/server.log")" >&2; exit 1; }
+  "$bin/benchkit" wait-health "$addr"
+}
