@@ -56,6 +56,14 @@ pub trait Runtime: Send + Sync + 'static {
     ) -> impl Future<Output = Option<F::Output>> + Send;
 }
 
+/// Where a connection goes: requests to the same endpoint can share one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
 /// A plain or TLS socket, boxed so that http and https connections have one type.
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
@@ -64,7 +72,7 @@ type Io = FuturesIo<Box<dyn Stream>>;
 /// One open HTTP/1.1 connection: where it goes, the handle that sends requests on it, and
 /// the future that moves its bytes (`None` once the connection has closed).
 struct Conn {
-    to: (bool, String, u16),
+    to: Endpoint,
     sender: SendRequest<Empty<Bytes>>,
     connection: Option<Connection<Io, Empty<Bytes>>>,
 }
@@ -165,10 +173,15 @@ impl<R: Runtime> Client<R> {
     }
 
     /// Connect (TCP, then TLS for https) and start HTTP/1.1 on the socket.
-    async fn open(&self, (https, host, port): &(bool, String, u16)) -> Result<Conn, Cause> {
+    async fn open(&self, to: &Endpoint) -> Result<Conn, Cause> {
         let io_cause = |e: std::io::Error| Cause::from_io(&e, self.timeout);
-        let tcp = self.runtime.connect(host, *port).await.map_err(io_cause)?;
-        let stream: Box<dyn Stream> = if *https {
+        let host = &to.host;
+        let tcp = self
+            .runtime
+            .connect(host, to.port)
+            .await
+            .map_err(io_cause)?;
+        let stream: Box<dyn Stream> = if to.https {
             let name = ServerName::try_from(host.clone())
                 .map_err(|e| Cause::Other(format!("bad TLS server name {host}: {e}")))?;
             Box::new(self.tls()?.connect(name, tcp).await.map_err(io_cause)?)
@@ -179,7 +192,7 @@ impl<R: Runtime> Client<R> {
             .await
             .map_err(|e| self.classify(&e))?;
         Ok(Conn {
-            to: (*https, host.clone(), *port),
+            to: to.clone(),
             sender,
             connection: Some(connection),
         })
@@ -240,8 +253,8 @@ async fn drive<T>(
     .await
 }
 
-/// Split a URL into (https?, host, port), the Host header, and the path with query.
-fn target(url: &str) -> Result<((bool, String, u16), String, String), Cause> {
+/// Split a URL into its endpoint, its Host header, and its path with query.
+fn target(url: &str) -> Result<(Endpoint, String, String), Cause> {
     let uri: Uri = url
         .parse()
         .map_err(|e| Cause::Other(format!("bad URL: {e}")))?;
@@ -254,7 +267,12 @@ fn target(url: &str) -> Result<((bool, String, u16), String, String), Cause> {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     // An IPv6 literal is bracketed in a URL, bare in a socket address.
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    Ok(((https, host.into(), port), authority.into(), path.into()))
+    let to = Endpoint {
+        https,
+        host: host.into(),
+        port,
+    };
+    Ok((to, authority.into(), path.into()))
 }
 
 #[cfg(test)]
@@ -264,15 +282,21 @@ mod tests {
     #[test]
     fn targets_split_into_address_host_header_and_path() {
         let (to, authority, path) = target("http://127.0.0.1:8080/delay/1/bytes/2?x=1").unwrap();
-        assert_eq!(to, (false, "127.0.0.1".into(), 8080));
+        assert_eq!(
+            (to.https, to.host.as_str(), to.port),
+            (false, "127.0.0.1", 8080)
+        );
         assert_eq!(
             (authority.as_str(), path.as_str()),
             ("127.0.0.1:8080", "/delay/1/bytes/2?x=1")
         );
         let (to, authority, path) = target("https://example.com").unwrap();
-        assert_eq!(to, (true, "example.com".into(), 443));
+        assert_eq!(
+            (to.https, to.host.as_str(), to.port),
+            (true, "example.com", 443)
+        );
         assert_eq!((authority.as_str(), path.as_str()), ("example.com", "/"));
         let (to, _, _) = target("http://[::1]/x").unwrap();
-        assert_eq!(to, (false, "::1".into(), 80));
+        assert_eq!((to.https, to.host.as_str(), to.port), (false, "::1", 80));
     }
 }
