@@ -129,12 +129,8 @@ impl Runtime for AsyncStd {
         async_std::net::TcpStream::connect((host, port))
     }
 
-    fn timeout<F: Future + Send>(
-        &self,
-        limit: Duration,
-        work: F,
-    ) -> impl Future<Output = Option<F::Output>> + Send {
+    async fn timeout<F: Future + Send>(&self, limit: Duration, work: F) -> Option<F::Output> {
         // On timeout the download is dropped, which cancels it and closes its socket.
-        async move { async_std::future::timeout(limit, work).await.ok() }
+        async_std::future::timeout(limit, work).await.ok()
     }
 }
