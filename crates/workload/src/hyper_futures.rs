@@ -4,12 +4,16 @@
 //! speaks HTTP/1.1 over any socket that implements hyper's `Read`/`Write`, and hands back a
 //! `Connection` future that someone must poll. The higher-level clients (`hyper-util`'s
 //! legacy client, `reqwest`) spawn that future on tokio, which would start a tokio runtime
-//! inside a smol or async-std model and blur what is being measured. So this module:
+//! inside a smol or async-std model and blur what is being measured. hyper rather than a
+//! futures-io client such as `surf`/`async-h1` (the async-std era's, no longer maintained):
+//! hyper is the most used, maintained HTTP implementation in Rust, the one under `reqwest`
+//! in the tokio model, so the async models differ in their runtime, not in HTTP code.
+//! So this module:
 //!
 //! - takes the socket and the timer from the model, through the small [`Runtime`] trait:
 //!   `smol::net::TcpStream` or `async_std::net::TcpStream` (both `futures-io` sockets), and
 //!   `async_io::Timer` or `async_std::future::timeout`;
-//! - adapts the socket to hyper with `smol-hyper`'s `FuturesIo` (a 190-line crate of the
+//! - adapts the socket to hyper with `smol-hyper`'s `FuturesIo` (a 200-line crate of the
 //!   smol-rs organisation, used only for that adapter);
 //! - polls the `Connection` future *beside* the request inside the task itself ([`drive`]),
 //!   so it needs no spawn, hence no executor of any kind;
