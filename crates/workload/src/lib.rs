@@ -10,6 +10,8 @@
 //! - [`io`]: the I/O-bound task's verification: status, length and checksum of every body,
 //!   and the error that names the URL and the cause.
 //! - [`blocking`] (feature `blocking`): the blocking `ureq` client the OS-thread models share.
+//! - [`hyper_futures`] (feature `hyper-futures`): the async hyper client that the smol and
+//!   async-std models share, on their own sockets and timers (no tokio runtime).
 //! - [`summary`]: the tally of finished tasks and the one JSON line printed at the end.
 //! - [`mem`]: peak memory of this process.
 //! - [`run`]: the `main` every model calls: parse, time, run, print, exit.
@@ -22,6 +24,9 @@ pub mod summary;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+
+#[cfg(feature = "hyper-futures")]
+pub mod hyper_futures;
 
 mod run;
 
