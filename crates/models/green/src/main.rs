@@ -73,10 +73,9 @@ fn run_cpu(args: &CpuArgs) -> Result<Tally> {
 
 /// N tasks, one coroutine each; a coroutine waiting on its socket frees its worker.
 fn run_io(args: &IoArgs) -> Result<Tally> {
-    // One client for the process: clones share ureq's keep-alive pool.
-    let client = Client::new(args.timeout());
-    let urls = args.urls.clone();
-    on_coroutines(args.n, move || client.download_all(&urls))
+    let (timeout, urls) = (args.timeout(), args.urls.clone());
+    // A client per coroutine, not one shared: see `Client` for the lock it avoids.
+    on_coroutines(args.n, move || Client::new(timeout).download_all(&urls))
 }
 
 /// N waits, one coroutine each, on may's timer: no worker is blocked meanwhile.
