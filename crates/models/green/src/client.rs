@@ -97,3 +97,91 @@ fn classify(e: &ureq::Error, timeout: Duration) -> Cause {
         other => Cause::Other(other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+    use workload::io::{fnv1a, FNV_START};
+
+    /// A std-thread server on 127.0.0.1:0 that answers every request on a connection with
+    /// `response` (or stays silent when it is empty) and counts the connections it accepts.
+    fn serve(response: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                counter.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut request = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while std::io::Read::read(&mut stream, &mut byte).unwrap_or(0) == 1 {
+                        request.push(byte[0]);
+                        if request.ends_with(b"\r\n\r\n") && !response.is_empty() {
+                            request.clear();
+                            stream.write_all(response).unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    /// Run `f` in a coroutine with the binary's stack size, as `on_coroutines` does.
+    fn in_coroutine<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let words = crate::STACK_BYTES / std::mem::size_of::<usize>();
+        let builder = may::coroutine::Builder::new().stack_size(words);
+        // SAFETY: the test closures use no thread-locals and fit in STACK_BYTES.
+        unsafe { builder.spawn(f) }.unwrap().join().unwrap()
+    }
+
+    /// Two requests of one task to one host go over one connection, and a chunked body
+    /// is decoded before the verifier sees it.
+    #[test]
+    fn a_task_reuses_its_connection_and_reads_chunked_bodies() {
+        let response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nfoo\r\n3\r\nbar\r\n0\r\n\r\n";
+        let (url, accepted) = serve(response);
+        let urls = vec![url.clone(), url];
+        let tally =
+            in_coroutine(move || Client::new(Duration::from_secs(5)).download_all(&urls)).unwrap();
+        assert_eq!((tally.tasks, tally.bytes), (2, 12));
+        let foobar = fnv1a(FNV_START, b"foobar");
+        assert_eq!(
+            tally.checksum,
+            Tally::task(6, foobar).add(Tally::task(6, foobar)).checksum
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    /// A server that accepts and never answers costs one timeout, from connect on.
+    #[test]
+    fn a_silent_server_times_out_on_time() {
+        let (url, _) = serve(b"");
+        let started = Instant::now();
+        let timeout = Duration::from_millis(200);
+        let err = in_coroutine(move || Client::new(timeout).download(&url)).unwrap_err();
+        assert_eq!(err.cause, Cause::Timeout(timeout));
+        assert!(
+            started.elapsed() < Duration::from_millis(600),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// The fixture server's status route, in miniature: a 503 is an error naming it.
+    #[test]
+    fn a_non_2xx_status_is_an_error() {
+        let (url, _) = serve(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+        let err =
+            in_coroutine(move || Client::new(Duration::from_secs(5)).download(&url)).unwrap_err();
+        assert_eq!(err.cause, Cause::Status(503));
+    }
+}

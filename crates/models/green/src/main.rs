@@ -127,3 +127,18 @@ where
     // inside a coroutine is caught by may and comes back here as Err, not as an abort.
     gather(handles.into_iter().map(|h| joined(h.join())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A task that panics ends as an error from its join, not as an abort of the process.
+    #[test]
+    fn a_panicking_coroutine_is_an_error() {
+        let err = on_coroutines(2, || -> Result<Tally> { panic!("on purpose") }).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "2 of 2 tasks failed; the first: a task panicked"
+        );
+    }
+}
