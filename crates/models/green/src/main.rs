@@ -7,23 +7,26 @@
 //! as in `threads`, with its socket swapped for may's (see `transport.rs`): the Rust
 //! counterpart of gevent's `monkey.patch_all()`.
 //!
-//! **Who schedules the work.** may, in user space: each worker takes ready coroutines from
-//! its queue (and steals from the others); one epoll thread and a timer wake parked ones.
-//! A coroutine only gives up its worker when it waits on may's own primitives. A blocking
-//! std call (`std::thread::sleep`, a std socket, a std mutex held long, DNS lookups) pins
-//! the whole worker and every coroutine queued behind it. CPU-bound coroutines never
-//! yield either; here that is fine, there is nothing else to schedule.
+//! **Who schedules the work.** may, in user space: each worker runs ready coroutines from
+//! its queue (and steals from the others); an epoll loop and a timer list wake parked
+//! ones. A coroutine gives up its worker only when it waits on may's own primitives. A
+//! blocking std call (`std::thread::sleep`, a std socket, a contended `std::sync::Mutex`,
+//! a DNS lookup) pins the whole worker and every coroutine queued behind it. CPU-bound
+//! coroutines never yield either; here that is fine, there is nothing else to schedule.
 //!
-//! **What it costs.** Per coroutine: a fixed-size stack, reserved with `mmap` and a guard
-//! page, of which only the touched pages use memory; no kernel thread, and a switch is a
-//! function call. Caveats: the stack cannot grow, so a deep call chain overflows it and
-//! the process dies; each stack is two kernel memory maps, so about 32,000 coroutines can
-//! be alive at once under Linux's default `vm.max_map_count` of 65,530; `thread_local!`
-//! values belong to the worker, shared by every coroutine that runs on it.
+//! **What it costs.** Per coroutine: a stack of fixed size (`STACK_BYTES`), reserved with
+//! `mmap` plus a guard page, of which only touched pages use memory; no kernel thread,
+//! and a switch is a register swap. The caveats: the stack cannot grow, so a deeper call
+//! chain overflows it and the process dies; each stack is two kernel memory maps, so at
+//! most about 32,000 coroutines can be alive at once under Linux's default
+//! `vm.max_map_count` of 65,530 (may panics on the failed `mmap`; we report it); a `thread_local!`
+//! belongs to the worker, shared by every coroutine that runs on it. And a library is
+//! only cooperative if its waits go through may: ureq's default resolver and its shared
+//! connection pool both block threads (see `transport.rs` and `client.rs`).
 //!
-//! **When to pick it.** Many connections with blocking-style code (or a blocking-style
-//! library you can port to may's sockets) and no appetite for `async`. The seed article's
-//! Python gevent: cpu 2.23 s (one thread, like sync), io 6.85 s. Here cpu uses every core.
+//! **When to pick it.** Many connections in blocking-style code you can point at may's
+//! sockets, without `async`. The seed article's Python gevent: cpu 2.23 s (one thread,
+//! like sync), io 6.85 s. Here cpu uses every core, as may runs one worker per core.
 //!
 //! ```sh
 //! target/release/green cpu --n 10
@@ -31,9 +34,9 @@
 //! target/release/green sleep --n 100000 --ms 100
 //! ```
 //!
-//! **What to observe.** io takes about one task's time whatever N, like `threads`, on only
-//! a few OS threads (`ps -L`); sleep runs 100,000 waits where `threads` would need 100,000
-//! kernel threads.
+//! **What to observe.** io takes about one task's time whatever N, like `threads`, but on
+//! a few OS threads (`ps -L`); sleep runs 100,000 waits on two workers where `threads`
+//! needs 100,000 kernel threads. Most of sleep's wall time is spawning (an `mmap` each).
 
 mod client;
 mod transport;
@@ -46,8 +49,11 @@ use std::sync::Arc;
 use workload::cli::SleepArgs;
 use workload::{cpu, gather, joined, Command, CpuArgs, IoArgs, Tally};
 
-/// Every coroutine's stack. may's default is 0x1000 words (32 KiB); ureq with rustls and
-/// a 16 KiB read buffer needs more (measured below), and only touched pages cost memory.
+/// Every coroutine's stack, fixed for its life. may's default is 0x1000 words (32 KiB).
+/// Measured peaks (odd stack size, see below): sleep 1.2 KiB, cpu 10 KiB, an http GET
+/// 38 KiB (16 KiB of it our read buffer), an https handshake 48 KiB. 128 KiB leaves 2.5x
+/// headroom over the deepest. It is address space, not memory: a coroutine makes resident
+/// only the pages it touches (about 8 KiB for a sleeper, 44 KiB for a download).
 const STACK_BYTES: usize = 128 * 1024;
 
 fn main() -> ExitCode {
@@ -58,6 +64,9 @@ fn main() -> ExitCode {
         .set_workers(cores)
         // In words, not bytes. An odd value makes may print each coroutine's stack use.
         .set_stack_size(STACK_BYTES / std::mem::size_of::<usize>());
+    // may pins worker i to core i by default. Unpinned, like the threads of every other
+    // model, so the kernel can move a worker off a core that another process is using.
+    may::config().set_worker_pin(false);
     workload::main("green", |command| match command {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),
@@ -95,8 +104,9 @@ fn on_coroutines<E>(
 where
     E: Into<anyhow::Error> + Send + 'static,
 {
-    // Coroutines must be 'static (may has no scoped spawn we could join on every path),
-    // so they share the task through an Arc instead of borrowing it.
+    // Plain spawn needs a 'static closure, so the coroutines share the task through an
+    // Arc. may::coroutine::scope would let them borrow, but its join returns T, not a
+    // Result: a panicking task would panic the joiner instead of becoming an error.
     let task = Arc::new(task);
     let mut handles = Vec::with_capacity(n as usize);
     for i in 0..n {
