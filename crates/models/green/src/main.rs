@@ -1,0 +1,154 @@
+//! # green: stackful coroutines on a few threads (may), Rust's gevent
+//!
+//! **The model.** Every task is a coroutine with its own small stack; `may` runs them all
+//! on one worker thread per core. The task code is plain blocking code, as in `threads`,
+//! but every wait in it (a may socket, `may::coroutine::sleep`) saves the coroutine's
+//! registers, parks it, and lets the worker run another coroutine. The io client is ureq,
+//! as in `threads`, with its socket swapped for may's (see `transport.rs`): the Rust
+//! counterpart of gevent's `monkey.patch_all()`.
+//!
+//! **Who schedules the work.** may, in user space: each worker runs ready coroutines from
+//! its queue (and steals from the others); an epoll loop and a timer list wake parked
+//! ones. A coroutine gives up its worker only when it waits on may's own primitives. A
+//! blocking std call (`std::thread::sleep`, a std socket, a contended `std::sync::Mutex`,
+//! a DNS lookup) pins the whole worker and every coroutine queued behind it. CPU-bound
+//! coroutines never yield either; here that is fine, there is nothing else to schedule.
+//!
+//! **What it costs.** Per coroutine: a stack of fixed size (`STACK_BYTES`), reserved with
+//! `mmap` plus a guard page, of which only touched pages use memory; no kernel thread,
+//! and a switch is a register swap. The caveats: the stack cannot grow, so a deeper call
+//! chain overflows it and the process dies; each stack is two kernel memory maps, so at
+//! most about 32,000 coroutines can be alive at once under Linux's default
+//! `vm.max_map_count` of 65,530 (may panics on the failed `mmap`; we report it); a `thread_local!`
+//! belongs to the worker, shared by every coroutine that runs on it. And a library is
+//! only cooperative if its waits go through may: ureq's default resolver and its shared
+//! connection pool both block threads (see `transport.rs` and `client.rs`).
+//!
+//! **When to pick it.** Many connections in blocking-style code you can point at may's
+//! sockets, without `async`. The seed article's Python gevent: cpu 2.23 s (one thread,
+//! like sync), io 6.85 s. Here cpu uses every core, as may runs one worker per core.
+//!
+//! ```sh
+//! target/release/green cpu --n 10
+//! target/release/green io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
+//! target/release/green sleep --n 100000 --ms 100
+//! ```
+//!
+//! **What to observe.** io takes about one task's time whatever N, like `threads`, but on
+//! a few OS threads (`ps -L`); sleep runs 100,000 waits on two workers where `threads`
+//! needs 100,000 kernel threads. Most of sleep's wall time is spawning (an `mmap` each).
+
+mod client;
+mod transport;
+
+use anyhow::{bail, Result};
+use client::Client;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::sync::Arc;
+use workload::cli::SleepArgs;
+use workload::{cpu, gather, joined, Command, CpuArgs, IoArgs, Tally};
+
+/// Every coroutine's stack, fixed for its life. may's default is 0x1000 words (32 KiB).
+/// Measured peaks (odd stack size, see below): sleep 1.2 KiB, cpu 10 KiB, an http GET
+/// 38 KiB (16 KiB of it our read buffer), an https handshake 48 KiB. 128 KiB leaves 2.5x
+/// headroom over the deepest. It is address space, not memory: a coroutine makes resident
+/// only the pages it touches (about 8 KiB for a sleeper, 44 KiB for a download).
+const STACK_BYTES: usize = 128 * 1024;
+
+fn main() -> ExitCode {
+    // may reads its configuration when the scheduler starts, at the first spawn: set it
+    // before anything else. One worker per core (may's default too, made visible here).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    may::config()
+        .set_workers(cores)
+        // In words, not bytes. An odd value makes may print each coroutine's stack use.
+        .set_stack_size(STACK_BYTES / std::mem::size_of::<usize>());
+    // may pins worker i to core i by default. Unpinned, like the threads of every other
+    // model, so the kernel can move a worker off a core that another process is using.
+    may::config().set_worker_pin(false);
+    workload::main("green", |command| match command {
+        Command::Cpu(args) => run_cpu(args),
+        Command::Io(args) => run_io(args),
+        Command::Sleep(args) => run_sleep(args),
+    })
+}
+
+/// N powers, one coroutine each; the workers (one per core) run them side by side.
+fn run_cpu(args: &CpuArgs) -> Result<Tally> {
+    let (base, exp) = (args.base, args.exp);
+    on_coroutines(args.n, move || cpu::task(base, exp))
+}
+
+/// N tasks, one coroutine each; a coroutine waiting on its socket frees its worker.
+fn run_io(args: &IoArgs) -> Result<Tally> {
+    let (timeout, urls) = (args.timeout(), args.urls.clone());
+    // A client per coroutine, not one shared: see `Client` for the lock it avoids.
+    on_coroutines(args.n, move || Client::new(timeout).download_all(&urls))
+}
+
+/// N waits, one coroutine each, on may's timer: no worker is blocked meanwhile.
+fn run_sleep(args: &SleepArgs) -> Result<Tally> {
+    let duration = args.duration();
+    on_coroutines(args.n, move || {
+        may::coroutine::sleep(duration);
+        Ok::<_, anyhow::Error>(Tally::task(0, 0))
+    })
+}
+
+/// The model itself: spawn one coroutine per task, then join them all.
+fn on_coroutines<E>(
+    n: u64,
+    task: impl Fn() -> Result<Tally, E> + Send + Sync + 'static,
+) -> Result<Tally>
+where
+    E: Into<anyhow::Error> + Send + 'static,
+{
+    // Plain spawn needs a 'static closure, so the coroutines share the task through an
+    // Arc. may::coroutine::scope would let them borrow, but its join returns T, not a
+    // Result: a panicking task would panic the joiner instead of becoming an error.
+    let task = Arc::new(task);
+    let mut handles = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let task = Arc::clone(&task);
+        // SAFETY: may marks spawn unsafe because the compiler cannot check two things.
+        // 1. The stack is fixed: a closure that recurses or puts big arrays on the stack
+        //    past STACK_BYTES hits the guard page and the process dies. Ours need less
+        //    (measured with an odd stack size, see STACK_BYTES).
+        // 2. A thread_local! belongs to the worker thread, not the coroutine: a reference
+        //    to one held across a wait is seen by other coroutines on that worker, or
+        //    points into another thread's storage after the coroutine moves. Our tasks
+        //    hold no thread-local across a wait.
+        // Stack allocation failure (mmap: ENOMEM at vm.max_map_count) panics inside may;
+        // catch it to end the run with an error instead of a half-started workload.
+        let spawned = catch_unwind(AssertUnwindSafe(|| unsafe {
+            may::coroutine::spawn(move || task())
+        }));
+        match spawned {
+            Ok(handle) => handles.push(handle),
+            Err(_) => bail!(
+                "cannot start coroutine {} of {n}: no memory map for its stack \
+                 (each stack is 2 maps; see /proc/sys/vm/max_map_count)",
+                i + 1
+            ),
+        }
+    }
+    // Join every coroutine from the main thread (it parks until each is done). A panic
+    // inside a coroutine is caught by may and comes back here as Err, not as an abort.
+    gather(handles.into_iter().map(|h| joined(h.join())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A task that panics ends as an error from its join, not as an abort of the process.
+    #[test]
+    fn a_panicking_coroutine_is_an_error() {
+        let err = on_coroutines(2, || -> Result<Tally> { panic!("on purpose") }).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "2 of 2 tasks failed; the first: a task panicked"
+        );
+    }
+}
