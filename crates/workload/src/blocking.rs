@@ -23,7 +23,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(timeout: Duration) -> Client {
-        let agent = ureq::Agent::config_builder()
+        Client::from_agent(Client::config(timeout).build().into(), timeout)
+    }
+
+    /// The agent settings every ureq client in this study uses. A model that needs its
+    /// own transport (green: may's sockets) builds its agent from these.
+    pub fn config(timeout: Duration) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+        ureq::Agent::config_builder()
             // Connect to last byte: a slow server is an error, not a hang.
             .timeout_global(Some(timeout))
             // A 4xx/5xx is a response we check ourselves (the Verifier names it).
@@ -31,8 +37,15 @@ impl Client {
             // Many threads may share one agent; let every one of them keep its connection.
             .max_idle_connections(100_000)
             .max_idle_connections_per_host(100_000)
-            .build()
-            .into();
+            // ureq's default is 128 KiB in and 128 KiB out per connection, all of it
+            // resident once malloc recycles and zeroes it: at thousands of connections
+            // that dominates memory. 16 KiB holds any header block; bodies stream through.
+            .input_buffer_size(16 * 1024)
+            .output_buffer_size(16 * 1024)
+    }
+
+    /// A client around an agent built elsewhere (from [`Client::config`]).
+    pub fn from_agent(agent: ureq::Agent, timeout: Duration) -> Client {
         Client { agent, timeout }
     }
 

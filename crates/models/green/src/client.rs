@@ -2,19 +2,16 @@
 //!
 //! The download code is `workload::blocking::Client`'s. What differs is how the agent is
 //! built: [`Agent::with_parts`] from our [`MayConnector`] (chained with ureq's own rustls
-//! connector, so https works) and [`BlockingLookup`], one agent per task, with smaller
-//! buffers. The code still reads as blocking code; every wait in it now parks a coroutine
-//! instead of a thread.
+//! connector, so https works) and [`BlockingLookup`], one agent per task. The code still
+//! reads as blocking code; every wait in it now parks a coroutine instead of a thread.
 
 use crate::transport::{BlockingLookup, MayConnector};
-use std::io::Read;
 use std::time::Duration;
 use ureq::unversioned::transport::{Connector, RustlsConnector};
 use ureq::Agent;
-use workload::io::{Cause, FetchError, Verifier};
-use workload::Tally;
+pub use workload::blocking::Client;
 
-/// One task's client: a ureq agent of its own and the per-request timeout.
+/// One task's client: the shared ureq settings and download code, on may's sockets.
 ///
 /// Each coroutine builds its own (see `run_io`): its keep-alive pool then holds just the
 /// task's connection, which its next request to the same host reuses. One agent shared
@@ -22,81 +19,16 @@ use workload::Tally;
 /// that ureq scans linearly on every request: with 10,000 coroutines, a 100 ms workload
 /// took 20 s, two thirds of it comparing pool keys under the lock. And a std mutex does
 /// not yield: a coroutine waiting for it blocks its whole worker.
-#[derive(Clone)]
-pub struct Client {
-    agent: Agent,
-    timeout: Duration,
-}
-
-impl Client {
-    pub fn new(timeout: Duration) -> Client {
-        let config = Agent::config_builder()
-            // Connect to last byte: ureq hands the shrinking remainder to our transport,
-            // which sets it as may's socket timeout before every read and write.
-            .timeout_global(Some(timeout))
-            // A 4xx/5xx is a response we check ourselves (the Verifier names it).
-            .http_status_as_error(false)
-            // ureq's default is 128 KiB in and 128 KiB out per connection. With thousands
-            // of connections on two worker threads, malloc recycles freed buffers and
-            // zeroes all 256 KiB of each (every page resident). 16 KiB holds any header
-            // block our servers send, and bodies stream through it.
-            .input_buffer_size(16 * 1024)
-            .output_buffer_size(16 * 1024)
-            .build();
-        // Plain socket first; for https:// the rustls connector wraps it in TLS.
-        let connector = MayConnector.chain(RustlsConnector::default());
-        let agent = Agent::with_parts(config, connector, BlockingLookup::default());
-        Client { agent, timeout }
-    }
-
-    /// One task of the io workload: download every URL in turn, each body to its end.
-    pub fn download_all(&self, urls: &[String]) -> Result<Tally, FetchError> {
-        urls.iter().map(|url| self.download(url)).sum()
-    }
-
-    /// Download one URL and verify it, chunk by chunk as the body arrives.
-    pub fn download(&self, url: &str) -> Result<Tally, FetchError> {
-        let timeout = self.timeout;
-        let mut response = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|e| FetchError::new(url, classify(&e, timeout)))?;
-        let headers = response.headers().clone();
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let mut verifier = Verifier::start(url, response.status().as_u16(), header)?;
-        let mut reader = response.body_mut().as_reader();
-        // On the coroutine's own stack: 16 KiB of the stack size chosen in main.
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => return verifier.finish(),
-                Ok(n) => verifier.update(&buf[..n]),
-                Err(e) => {
-                    // ureq wraps its own errors (a timeout, a closed socket) in io::Error.
-                    let cause = match e
-                        .get_ref()
-                        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
-                    {
-                        Some(inner) => classify(inner, timeout),
-                        None => Cause::from_io(&e, timeout),
-                    };
-                    return Err(verifier.broken(cause));
-                }
-            }
-        }
-    }
-}
-
-/// Name the cause of a ureq error in the terms every model uses.
-fn classify(e: &ureq::Error, timeout: Duration) -> Cause {
-    match e {
-        ureq::Error::StatusCode(code) => Cause::Status(*code),
-        ureq::Error::Timeout(_) => Cause::Timeout(timeout),
-        ureq::Error::Io(io) => Cause::from_io(io, timeout),
-        ureq::Error::ConnectionFailed => Cause::Refused,
-        other => Cause::Other(other.to_string()),
-    }
+pub fn client(timeout: Duration) -> Client {
+    // The timeout is connect to last byte: ureq hands the shrinking remainder to our
+    // transport, which sets it as may's socket timeout before every read and write.
+    let config = Client::config(timeout).build();
+    // Plain socket first; for https:// the rustls connector wraps it in TLS.
+    let connector = MayConnector.chain(RustlsConnector::default());
+    Client::from_agent(
+        Agent::with_parts(config, connector, BlockingLookup::default()),
+        timeout,
+    )
 }
 
 #[cfg(test)]
@@ -107,7 +39,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Instant;
-    use workload::io::{fnv1a, FNV_START};
+    use workload::io::{fnv1a, Cause, FNV_START};
+    use workload::Tally;
 
     /// A std-thread server on 127.0.0.1:0 that answers every request on a connection with
     /// `response` (or stays silent when it is empty) and counts the connections it accepts.
@@ -152,12 +85,12 @@ mod tests {
         let (url, accepted) = serve(response);
         let urls = vec![url.clone(), url];
         let tally =
-            in_coroutine(move || Client::new(Duration::from_secs(5)).download_all(&urls)).unwrap();
+            in_coroutine(move || client(Duration::from_secs(5)).download_all(&urls)).unwrap();
         assert_eq!((tally.tasks, tally.bytes), (2, 12));
         let foobar = fnv1a(FNV_START, b"foobar");
         assert_eq!(
             tally.checksum,
-            Tally::task(6, foobar).add(Tally::task(6, foobar)).checksum
+            (Tally::task(6, foobar) + Tally::task(6, foobar)).checksum
         );
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
@@ -168,7 +101,7 @@ mod tests {
         let (url, _) = serve(b"");
         let started = Instant::now();
         let timeout = Duration::from_millis(200);
-        let err = in_coroutine(move || Client::new(timeout).download(&url)).unwrap_err();
+        let err = in_coroutine(move || client(timeout).download(&url)).unwrap_err();
         assert_eq!(err.cause, Cause::Timeout(timeout));
         assert!(
             started.elapsed() < Duration::from_millis(600),
@@ -181,8 +114,7 @@ mod tests {
     #[test]
     fn a_non_2xx_status_is_an_error() {
         let (url, _) = serve(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
-        let err =
-            in_coroutine(move || Client::new(Duration::from_secs(5)).download(&url)).unwrap_err();
+        let err = in_coroutine(move || client(Duration::from_secs(5)).download(&url)).unwrap_err();
         assert_eq!(err.cause, Cause::Status(503));
     }
 }

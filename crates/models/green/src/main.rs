@@ -42,7 +42,6 @@ mod client;
 mod transport;
 
 use anyhow::{bail, Result};
-use client::Client;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -83,8 +82,8 @@ fn run_cpu(args: &CpuArgs) -> Result<Tally> {
 /// N tasks, one coroutine each; a coroutine waiting on its socket frees its worker.
 fn run_io(args: &IoArgs) -> Result<Tally> {
     let (timeout, urls) = (args.timeout(), args.urls.clone());
-    // A client per coroutine, not one shared: see `Client` for the lock it avoids.
-    on_coroutines(args.n, move || Client::new(timeout).download_all(&urls))
+    // A client per coroutine, not one shared: see `client::client` for the lock it avoids.
+    on_coroutines(args.n, move || client::client(timeout).download_all(&urls))
 }
 
 /// N waits, one coroutine each, on may's timer: no worker is blocked meanwhile.
