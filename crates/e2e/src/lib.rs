@@ -134,12 +134,18 @@ impl Run {
     }
 }
 
-/// Run `model` with `args` and wait for it (with a generous safety timeout).
+/// Run `model` with `args` and wait for it.
 pub fn run(model: &str, args: &[&str]) -> Run {
+    run_with_env(model, args, &[])
+}
+
+/// Run `model` with `args` and extra environment variables, and wait for it.
+pub fn run_with_env(model: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let started = Instant::now();
     let mut command = Command::new(bin(model));
     command
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

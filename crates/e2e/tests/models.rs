@@ -2,7 +2,7 @@
 //! fixture server: results verified independently, every fault a one-line error, waiting
 //! tasks that really overlap, and no process left behind.
 
-use e2e::{expected_checksum, models, run, Server};
+use e2e::{expected_checksum, models, run, run_with_env, Server};
 use std::time::Duration;
 use workload::cpu::{modpow, M61};
 
@@ -167,4 +167,24 @@ fn waiting_tasks_overlap() {
             sleep.elapsed
         );
     }
+}
+
+/// rayon's pool admits one waiting task per worker: with 2 workers, 8 tasks of 100 ms
+/// wait in 4 rounds. This is the behaviour the README explains, checked so it stays true.
+#[test]
+fn rayon_waits_one_task_per_worker() {
+    if !models().iter().any(|m| m == "rayon") {
+        return;
+    }
+    let r = run_with_env(
+        "rayon",
+        &["sleep", "--n", "8", "--ms", "100"],
+        &[("RAYON_NUM_THREADS", "2")],
+    );
+    let s = r.summary();
+    assert!(
+        s.wall_ms >= 400.0,
+        "8 x 100 ms on 2 workers must take 4 rounds, took {} ms",
+        s.wall_ms
+    );
 }
