@@ -106,3 +106,67 @@ fn chain(e: &reqwest::Error) -> String {
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    //! reqwest's error chain is not a stable API: these pin down that each way a server can
+    //! fail still maps to the right cause, against a raw socket on 127.0.0.1:0.
+
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// Serve one connection: read the request, write `reply`, then close (or, with
+    /// `hang`, keep the socket open and silent).
+    async fn serve_once(reply: &'static [u8], hang: bool) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(reply).await;
+            if hang {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+        });
+        url
+    }
+
+    async fn cause_of(url: &str, timeout: Duration) -> Cause {
+        let client = client().unwrap();
+        download(&client, url, timeout).await.unwrap_err().cause
+    }
+
+    const T: Duration = Duration::from_millis(300);
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_truncated() {
+        let url = serve_once(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n123", false).await;
+        let want = Cause::Truncated {
+            expected: 10,
+            got: 3,
+        };
+        assert_eq!(cause_of(&url, T).await, want);
+    }
+
+    #[tokio::test]
+    async fn a_close_before_the_answer_is_a_reset() {
+        let url = serve_once(b"", false).await;
+        assert_eq!(cause_of(&url, T).await, Cause::Reset);
+    }
+
+    #[tokio::test]
+    async fn silence_mid_body_is_a_timeout() {
+        let url = serve_once(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n1", true).await;
+        assert_eq!(cause_of(&url, T).await, Cause::Timeout(T));
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        drop(listener);
+        assert_eq!(cause_of(&url, T).await, Cause::Refused);
+    }
+}
