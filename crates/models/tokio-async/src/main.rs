@@ -5,7 +5,7 @@
 //! back at that `.await`, and is polled again when the reactor says it can go on.
 //!
 //! **Who schedules the work.** tokio: one worker thread per core polls the ready tasks and
-//! steals from the others when idle; one reactor (epoll) and one timer wheel wake tasks up.
+//! steals from the others when idle; the reactor (epoll) and the timer wheel wake tasks up.
 //! Nothing may block a worker: a blocking call stalls every task queued on it, so CPU work
 //! goes to the separate blocking pool with `spawn_blocking`.
 //!
