@@ -22,6 +22,7 @@ source scripts/lib.sh
 build_release
 new_run_dir "$results" "scale-$mode"
 start_server
+describe_env >"$run_dir/settings.txt"
 echo "== run folder: $run_dir" >&2
 "$bin/benchkit" scale --server "$addr" --out "$run_dir" $tiny
 if [ "$mode" = full ]; then

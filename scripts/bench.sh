@@ -2,6 +2,7 @@
 # Benchmark every model binary on the cpu and io workloads with hyperfine.
 #
 #   scripts/bench.sh          # the seed's settings: N=10, 4 URLs, 100 ms delay, 50 KiB bodies
+#                             # (cpu: 1 warm-up + 5 runs; io: 1 + 3, its spread is ~1 ms)
 #   scripts/bench.sh quick    # a smoke run in seconds: N=2, 2 URLs, 20 ms, 1 KiB, 2 runs
 #
 # Each run writes to its own folder, results/runs/<UTC time>-<mode>/, so no earlier run is
@@ -14,11 +15,11 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-full}
 case "$mode" in
-  full)  n=10; runs=5; warmup=1; delay=100; size=51200; urls=4 ;;
-  quick) n=2;  runs=2; warmup=0; delay=20;  size=1024;  urls=2 ;;
+  full)  n=10; runs=5; io_runs=3; warmup=1; delay=100; size=51200; urls=4 ;;
+  quick) n=2;  runs=2; io_runs=2; warmup=0; delay=20;  size=1024;  urls=2 ;;
   *) echo "usage: scripts/bench.sh [full|quick]" >&2; exit 2 ;;
 esac
-n=${N:-$n}; runs=${RUNS:-$runs}; warmup=${WARMUP:-$warmup}
+n=${N:-$n}; runs=${RUNS:-$runs}; io_runs=${RUNS:-$io_runs}; warmup=${WARMUP:-$warmup}
 results=${RESULTS_DIR:-results}
 
 source scripts/lib.sh
@@ -38,25 +39,26 @@ mapfile -t models < <("$bin/benchkit" models)
 echo "== models: ${models[*]}" >&2
 echo "== run folder: $run_dir" >&2
 cat >"$run_dir/settings.txt" <<SETTINGS
-mode=$mode n=$n runs=$runs warmup=$warmup delay_ms=$delay body_bytes=$size urls=$urls io_urls=${IO_URLS:-fixture}
+mode=$mode n=$n cpu_runs=$runs io_runs=$io_runs warmup=$warmup delay_ms=$delay body_bytes=$size urls=$urls io_urls=${IO_URLS:-fixture}
 hyperfine=$("$hyperfine" --version)
 SETTINGS
+describe_env >>"$run_dir/settings.txt"
 
 failures=0
 for workload in cpu io; do
   case "$workload" in
-    cpu) args="cpu --n $n" ;;
-    io)  args="io --n $n$url_args" ;;
+    cpu) args="cpu --n $n"; cell_runs=$runs ;;
+    io)  args="io --n $n$url_args"; cell_runs=$io_runs ;;
   esac
   i=0
   for model in "${models[@]}"; do
     i=$((i + 1))
-    echo "== $workload [$i/${#models[@]}] $model: $warmup warm-up + $runs runs" >&2
+    echo "== $workload [$i/${#models[@]}] $model: $warmup warm-up + $cell_runs runs" >&2
     cell="$workload-$model"
     # One hyperfine per cell: a failing model loses only its own cell. -N runs the
     # command without a shell; every run appends its summary line (time, peak memory of
     # the whole model, checksum) to the cell's .jsonl.
-    if ! "$hyperfine" -N --style basic --warmup "$warmup" --runs "$runs" \
+    if ! "$hyperfine" -N --style basic --warmup "$warmup" --runs "$cell_runs" \
          --export-json "$run_dir/json/$cell.json" --command-name "$model" \
          "$bin/$model $args --summary-file $run_dir/summaries/$cell.jsonl" \
          >&2 2>"$run_dir/$cell.err"; then
@@ -68,6 +70,7 @@ for workload in cpu io; do
       echo "   FAILED: $reason" >&2
       failures=$((failures + 1))
     fi
+    [ -s "$run_dir/$cell.err" ] || rm -f "$run_dir/$cell.err"
   done
   # Collect after each workload, so an interruption later loses nothing already measured.
   "$bin/benchkit" collect "$run_dir"

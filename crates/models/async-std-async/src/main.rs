@@ -32,9 +32,8 @@
 //!
 //! **What to observe.** The same figures as smol-async, give or take the executor's thread
 //! count. `diff` this file against `crates/models/smol-async/src/main.rs`: the model is
-//! nearly the same; only the names and who starts the executor threads differ. Measured
-//! on a busy 2-core VM: sleep --n 100000 --ms 100 in 0.19 s, 45 MiB peak; io --n 10000 of
-//! /delay/100/bytes/1024 in 1.4 to 3.4 s, 220 MiB peak.
+//! nearly the same; only the names and who starts the executor threads differ.
+//! Figures for this machine: the README and results/scale*.csv.
 
 use anyhow::Result;
 use async_std::task;

@@ -31,9 +31,8 @@
 //!
 //! **What to observe.** io takes about one task's time whatever N, on one executor thread
 //! (`top -H` shows `smol-1` and `async-io`); cpu takes N powers / cores, on `blocking-N`
-//! threads; sleep --n 100000 finishes in little more than one sleep. Measured on a busy
-//! 2-core VM: sleep --n 100000 --ms 100 in 0.19 s, 35 MiB peak; io --n 10000 of
-//! /delay/100/bytes/1024 in 1.1 to 1.8 s, 220 MiB peak (hyper's buffers, about 22 KiB a socket).
+//! threads; sleep --n 100000 finishes in little more than one sleep.
+//! Figures for this machine: the README and results/scale*.csv.
 
 use anyhow::Result;
 use smol::future::FutureExt;

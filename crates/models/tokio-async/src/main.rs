@@ -25,9 +25,9 @@
 //! ```
 //!
 //! **What to observe.** io takes about one task's time (URLs x delay), whatever N, on a
-//! handful of threads; a million sleeping tasks take about 1.2 s and 0.5 GB (some 500
-//! bytes a task, where `threads` would need a million threads); cpu matches `threads`
-//! (the blocking pool gives every task a thread).
+//! handful of threads; a million sleeping tasks fit in memory, where `threads` would
+//! need a million kernel threads (bytes per task: results/scale-fit.csv); cpu matches
+//! `threads` (the blocking pool gives every task a thread).
 
 mod fetch;
 
