@@ -1,5 +1,5 @@
 # Every target a user or CI needs; `make help` lists them.
-.PHONY: help build bench bench-quick bench-scale test lint
+.PHONY: help build bench bench-quick bench-scale report test lint
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -8,7 +8,7 @@ help: ## List the targets
 build: ## Build every binary in release (target/release/<model>)
 	cargo build --release --workspace
 
-bench: ## Full benchmark, the seed's settings (N=10, 4 URLs, 100 ms, 50 KiB): results/*.csv
+bench: ## Full benchmark, the seed's settings (N=10, 4 URLs, 100 ms, 50 KiB): results/*.csv, REPORT.md
 	scripts/bench.sh full
 
 bench-quick: ## Smoke benchmark in seconds: results/runs/<time>-quick-<pid>/
@@ -16,6 +16,10 @@ bench-quick: ## Smoke benchmark in seconds: results/runs/<time>-quick-<pid>/
 
 bench-scale: ## Scale sweep of time and memory per task (under 15 min): results/scale*.csv
 	scripts/bench-scale.sh full
+
+report: ## Regenerate results/REPORT.md, results/charts/*.svg and the README's findings from results/*.csv
+	cargo build --release --quiet -p benchkit
+	target/release/benchkit report results --readme README.md
 
 test: ## Build, then run every unit and end-to-end test
 	cargo build --release --workspace

@@ -27,7 +27,13 @@ echo "== run folder: $run_dir" >&2
 "$bin/benchkit" scale --server "$addr" --out "$run_dir" $tiny
 if [ "$mode" = full ]; then
   cp "$run_dir"/scale.csv "$run_dir"/scale-fit.csv "$run_dir"/scale-limits.txt "$results"/
+  cp "$run_dir"/settings.txt "$results"/scale-settings.txt
   echo "== results: $results/scale.csv $results/scale-fit.csv" >&2
+  if [ -f "$results/summary.csv" ]; then
+    report "$results"
+  else
+    echo "== no summary.csv yet: make bench writes it, then the report" >&2
+  fi
 else
   echo "== results: $run_dir/scale.csv" >&2
 fi

@@ -78,7 +78,9 @@ done
 
 if [ "$mode" = full ]; then
   cp "$run_dir"/cpu.csv "$run_dir"/io.csv "$run_dir"/summary.csv "$results"/
+  cp "$run_dir"/settings.txt "$results"/bench-settings.txt
   echo "== results: $results/cpu.csv $results/io.csv $results/summary.csv (and $run_dir)" >&2
+  report "$results"
 else
   echo "== results: $run_dir/summary.csv" >&2
 fi

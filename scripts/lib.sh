@@ -60,3 +60,13 @@ describe_env() {
   echo "git_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"
   echo "limits: open_files=$(ulimit -n)/$(ulimit -Hn) pid_max=$(cat /proc/sys/kernel/pid_max) threads_max=$(cat /proc/sys/kernel/threads-max) somaxconn=$(cat /proc/sys/net/core/somaxconn) max_map_count=$(cat /proc/sys/vm/max_map_count)"
 }
+
+# report RESULTS: REPORT.md and charts from the CSVs in RESULTS; the README's findings
+# block too when RESULTS is the project's own results/ folder.
+report() {
+  if [ "$1" = results ]; then
+    "$bin/benchkit" report "$1" --readme README.md
+  else
+    "$bin/benchkit" report "$1"
+  fi
+}

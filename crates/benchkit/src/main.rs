@@ -13,10 +13,13 @@
 //!   of the whole model, which hyperfine 1.20 cannot measure right) into CSV.
 //! - [`scale`]: the scale sweep, with [`fit`] for memory per task.
 
+mod charts;
 mod collect;
 mod fit;
 mod models;
+mod report;
 mod scale;
+mod table;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -53,6 +56,13 @@ enum Cmd {
         /// A tiny sweep (small N, short waits) for tests.
         #[arg(long)]
         tiny: bool,
+    },
+    /// Write RESULTS/REPORT.md and RESULTS/charts/*.svg from the CSVs in RESULTS.
+    Report {
+        results: PathBuf,
+        /// Also rewrite this README's block between the report markers.
+        #[arg(long)]
+        readme: Option<PathBuf>,
     },
 }
 
@@ -108,5 +118,6 @@ fn run(cli: Cli) -> Result<()> {
                 .unwrap_or_default();
             scale::sweep(&plan, &models::discover_models()?, &bin_dir, &server, &out).map(|_| ())
         }
+        Cmd::Report { results, readme } => report::report(&results, readme.as_deref()),
     }
 }

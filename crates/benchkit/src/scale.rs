@@ -314,20 +314,25 @@ fn guard(plan: &Plan, limits: &Limits, model: &Model, n: u64, earlier: &[&Cell])
     None
 }
 
-/// Run one cell: three runs if it is quick, one if not; the first failure ends it.
+/// Run one cell: three runs if it is quick (predicted, or for a first cell, its first
+/// run, under 2 s), one if not; the first failure ends it.
 fn run_cell(exe: &Path, args: &[String], predicted_s: Option<f64>, budget: Duration) -> Cell {
-    let runs = if predicted_s.unwrap_or(0.0) < 2.0 {
-        3
-    } else {
-        1
-    };
+    const QUICK_S: f64 = 2.0;
     // A run may take a while over its prediction on a busy machine, but never forever.
     let kill_after = budget.mul_f64(3.0).max(Duration::from_secs(10));
     let before = tcp_counters();
     let (mut times, mut peak) = (Vec::new(), 0u64);
-    for _ in 0..runs {
+    let mut runs = if predicted_s.is_some_and(|s| s < QUICK_S) {
+        3
+    } else {
+        1
+    };
+    while times.len() < runs {
         match run_once(exe, args, kill_after) {
             Ok((seconds, summary)) => {
+                if predicted_s.is_none() && times.is_empty() && seconds < QUICK_S {
+                    runs = 3;
+                }
                 times.push(seconds);
                 peak = peak.max(summary.peak_rss_bytes);
             }
