@@ -58,6 +58,7 @@ describe_env() {
   echo "kernel=$(uname -sr)"
   echo "rustc=$(rustc --version)"
   echo "git_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"
+  echo "crates: $(awk '/^name = /{n=$3} /^version = /{gsub(/"/,"",n); v=$3; gsub(/"/,"",v); print n"@"v}' Cargo.lock | grep -E '^(tokio|reqwest|hyper|ureq|may|smol|async-std|rayon|num-bigint|plotters)@' | tr '\n' ' ')"
   echo "limits: open_files=$(ulimit -n)/$(ulimit -Hn) pid_max=$(cat /proc/sys/kernel/pid_max) threads_max=$(cat /proc/sys/kernel/threads-max) somaxconn=$(cat /proc/sys/net/core/somaxconn) max_map_count=$(cat /proc/sys/vm/max_map_count)"
 }
 
