@@ -509,21 +509,23 @@ fn bytes(b: f64) -> String {
     }
 }
 
+/// sync's mean over `model`'s, for `workload`, when both were measured.
+fn speedup(cells: &[Cell], model: &str, workload: &str) -> Option<f64> {
+    let ok = |m: &str| {
+        cells
+            .iter()
+            .find(|c| c.model == m && c.workload == workload && c.ok)
+    };
+    Some(ok("sync")?.mean / ok(model)?.mean)
+}
+
 /// Our speedups beside the article's, each as a ratio to its own sync baseline.
 fn seed_comparison(cells: &[Cell]) -> String {
     let mut md = String::from("## Beside the seed article\n\n");
     md += "Each figure is a speedup over that study's own sync run (Python: cpu 2.18 s, io 31.4 s; ours above). ";
     md += "Python's threads and asyncio ran CPU work on one core (the GIL); ours do not.\n\n";
     md += "| our model | Python counterpart | Python cpu | ours cpu | Python io | ours io |\n| --- | --- | --- | --- | --- | --- |\n";
-    let speedup = |model: &str, workload: &str| {
-        let sync = cells
-            .iter()
-            .find(|c| c.model == "sync" && c.workload == workload && c.ok)?;
-        let c = cells
-            .iter()
-            .find(|c| c.model == model && c.workload == workload && c.ok)?;
-        Some(sync.mean / c.mean)
-    };
+    let speedup = |model: &str, workload: &str| speedup(cells, model, workload);
     for model in unique(cells.iter().map(|c| c.model.as_str())) {
         let seed = seed_counterpart(model).and_then(|p| SEED.iter().find(|s| s.0 == p));
         let fmt = |x: Option<f64>| x.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "–".into());
@@ -543,15 +545,7 @@ fn seed_comparison(cells: &[Cell]) -> String {
 
 /// The article's "Processes vs Threads vs Async" table, row by row, against our numbers.
 fn claims(cells: &[Cell], scale: Option<&[ScaleCell]>, cores: f64) -> String {
-    let speedup = |model: &str, workload: &str| {
-        let sync = cells
-            .iter()
-            .find(|c| c.model == "sync" && c.workload == workload && c.ok)?;
-        let c = cells
-            .iter()
-            .find(|c| c.model == model && c.workload == workload && c.ok)?;
-        Some(sync.mean / c.mean)
-    };
+    let speedup = |model: &str, workload: &str| speedup(cells, model, workload);
     let range = |pred: &dyn Fn(&str) -> bool, workload: &str| {
         let xs: Vec<f64> = cells
             .iter()

@@ -163,3 +163,25 @@ pub fn expected_checksum(n: u64) -> u64 {
     let body: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
     workload::io::fnv1a(workload::io::FNV_START, &body)
 }
+
+/// Run `scripts/<script> <mode>` with a fresh RESULTS_DIR; assert it succeeded and return
+/// that folder's single run folder and the script's stderr (its progress output).
+pub fn run_script(script: &str, mode: &str) -> (PathBuf, String) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let results = std::env::temp_dir().join(format!("{script}-{mode}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&results);
+    let out = Command::new("bash")
+        .arg(root.join("scripts").join(script))
+        .arg(mode)
+        .env("RESULTS_DIR", &results)
+        .output()
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{script} {mode} failed:\n{stderr}");
+    let runs: Vec<PathBuf> = std::fs::read_dir(results.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "one run folder: {runs:?}");
+    (runs[0].clone(), stderr)
+}

@@ -1,36 +1,14 @@
 //! The scale sweep, end to end on a tiny plan: every model and workload has rows, a cell
 //! over the time budget is skipped with its reason, and memory per task is fitted.
 
-use std::path::Path;
-use std::process::Command;
-
 #[test]
 fn tiny_sweep_writes_rows_skips_with_reasons_and_fits_memory() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let results = std::env::temp_dir().join(format!("bench-scale-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&results);
-    let out = Command::new("bash")
-        .arg(root.join("scripts/bench-scale.sh"))
-        .arg("tiny")
-        .env("RESULTS_DIR", &results)
-        .output()
-        .expect("run scripts/bench-scale.sh");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "bench-scale.sh tiny failed:\n{stderr}"
-    );
+    let (run, stderr) = e2e::run_script("bench-scale.sh", "tiny");
     assert!(
         stderr.contains("[  1/"),
         "progress lines on stderr:\n{stderr}"
     );
 
-    let run = std::fs::read_dir(results.join("runs"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
     let scale = std::fs::read_to_string(run.join("scale.csv")).unwrap();
     let models = e2e::models();
     // The tiny plan: sleep at 3 sizes, io at 2, cpu at 2, for every model.
@@ -72,5 +50,5 @@ fn tiny_sweep_writes_rows_skips_with_reasons_and_fits_memory() {
         limits.contains("pid_max") && limits.contains("open files"),
         "{limits}"
     );
-    std::fs::remove_dir_all(&results).unwrap();
+    std::fs::remove_dir_all(run.parent().unwrap().parent().unwrap()).unwrap();
 }
