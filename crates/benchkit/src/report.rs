@@ -445,6 +445,30 @@ fn answer(
                 per.join(", ")
             );
         }
+        // Downloads at the largest N any model reached: who got there, and how fast.
+        let io: Vec<&ScaleCell> = scale
+            .iter()
+            .filter(|c| c.workload == "io" && c.status == "ok")
+            .collect();
+        if let Some(top) = io.iter().map(|c| c.n).max() {
+            let mut at_top: Vec<&&ScaleCell> = io.iter().filter(|c| c.n == top).collect();
+            at_top.sort_by(|a, b| a.mean.total_cmp(&b.mean));
+            let list: Vec<String> = at_top
+                .iter()
+                .map(|c| format!("{} {:.2} s", c.model, c.mean))
+                .collect();
+            let overflows: f64 = scale
+                .iter()
+                .filter(|c| c.workload == "io")
+                .map(|c| c.overflows)
+                .sum();
+            let _ = write!(
+                text,
+                " Downloads at N={} (one 100 ms URL each, ideal 0.1 s): {}; {overflows:.0} listen-queue overflows.",
+                thousands(top),
+                list.join(", ")
+            );
+        }
         out.push(text);
     }
     out.join("\n\n")
