@@ -44,6 +44,14 @@ hyperfine=$("$hyperfine" --version)
 SETTINGS
 describe_env >>"$run_dir/settings.txt"
 
+# Ctrl-C mid-workload: drop the interrupted cell (hyperfine leaves its JSON empty), turn
+# the cells measured so far into CSVs, then leave.
+cell=""
+save_partial() {
+  [ -z "$cell" ] || rm -f "$run_dir/json/$cell.json"
+  if ls "$run_dir"/json/*.json >/dev/null 2>&1; then "$bin/benchkit" collect "$run_dir"; fi
+}
+
 failures=0
 for workload in cpu io; do
   case "$workload" in
@@ -55,6 +63,7 @@ for workload in cpu io; do
     i=$((i + 1))
     echo "== $workload [$i/${#models[@]}] $model: $warmup warm-up + $cell_runs runs" >&2
     cell="$workload-$model"
+    server_alive || exit 1
     # One hyperfine per cell: a failing model loses only its own cell. -N runs the
     # command without a shell; every run appends its summary line (time, peak memory of
     # the whole model, checksum) to the cell's .jsonl.

@@ -39,9 +39,24 @@ stop_server() {
     server_pid=""
   fi
 }
+# On Ctrl-C: keep what was measured (a script may define save_partial), then exit; the
+# EXIT trap stops the server.
+on_interrupt() {
+  trap - INT TERM
+  if declare -F save_partial >/dev/null; then save_partial || true; fi
+  echo "== interrupted; results so far are in $run_dir" >&2
+  exit 130
+}
+# server_alive: fail with the server's last words if it has died.
+server_alive() {
+  kill -0 "$server_pid" 2>/dev/null && return 0
+  echo "== the fixture server has stopped; last lines of $run_dir/server.log:" >&2
+  tail -n 3 "$run_dir/server.log" >&2
+  return 1
+}
 start_server() {
   trap stop_server EXIT
-  trap 'echo "== interrupted; results so far are in $run_dir" >&2; exit 130' INT TERM
+  trap on_interrupt INT TERM
   "$bin/fixture-server" --port 0 >"$run_dir/server.addr" 2>"$run_dir/server.log" &
   server_pid=$!
   for _ in $(seq 100); do [ -s "$run_dir/server.addr" ] && break; sleep 0.05; done

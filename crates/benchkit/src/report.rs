@@ -111,7 +111,18 @@ pub fn report(results: &Path, readme: Option<&Path>) -> Result<()> {
     std::fs::create_dir_all(&charts_dir)
         .with_context(|| format!("cannot create {}", charts_dir.display()))?;
     let mut md = String::new();
-    let answer = answer(&cells, &settings, cores, scale.as_deref(), fits.as_ref());
+    // The sweep's own settings ("plan: io_delay_ms=100 ..."), read like the bench's.
+    let plan = Settings {
+        text: limits.clone(),
+    };
+    let answer = answer(
+        &cells,
+        &settings,
+        cores,
+        scale.as_deref(),
+        fits.as_ref(),
+        &plan,
+    );
     let _ = writeln!(md, "# Concurrency models in Rust: the report\n");
     let _ = writeln!(
         md,
@@ -347,6 +358,7 @@ fn answer(
     cores: f64,
     scale: Option<&[ScaleCell]>,
     fits: Option<&Table>,
+    plan: &Settings,
 ) -> String {
     let mut out = Vec::new();
     for workload in ["cpu", "io"] {
@@ -464,8 +476,11 @@ fn answer(
                 .sum();
             let _ = write!(
                 text,
-                " Downloads at N={} (one 100 ms URL each, ideal 0.1 s): {}; {overflows:.0} listen-queue overflows.",
+                " Downloads at N={} (one URL each{}): {}; {overflows:.0} listen-queue overflows.",
                 thousands(top),
+                plan.num("io_delay_ms")
+                    .map(|ms| format!(", {ms} ms delay: ideal {:.1} s", ms / 1000.0))
+                    .unwrap_or_default(),
                 list.join(", ")
             );
         }

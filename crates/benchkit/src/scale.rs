@@ -190,8 +190,19 @@ pub fn sweep(
     out: &Path,
 ) -> Result<Vec<Cell>> {
     let limits = Limits::read();
-    std::fs::write(out.join("scale-limits.txt"), limits.describe() + "\n")
-        .with_context(|| format!("cannot write {}", out.join("scale-limits.txt").display()))?;
+    let plan_line = format!(
+        "plan: sleep_ms={} io_delay_ms={} io_bytes={} cpu_exp={} budget_s={}",
+        plan.sleep_ms,
+        plan.io_delay_ms,
+        plan.io_bytes,
+        plan.cpu_exp,
+        plan.budget.as_secs_f64()
+    );
+    std::fs::write(
+        out.join("scale-limits.txt"),
+        format!("{}\n{plan_line}\n", limits.describe()),
+    )
+    .with_context(|| format!("cannot write {}", out.join("scale-limits.txt").display()))?;
     eprintln!("== limits: {}", limits.describe());
     let url = format!(
         "http://{server}/delay/{}/bytes/{}",
