@@ -209,17 +209,18 @@ fn read_cell(run_dir: &Path, json: &Path) -> Result<Row> {
     Ok(row)
 }
 
-/// Speedup against sync's mean for the same workload and N; a checksum that differs from
+/// Speedup against sync's median for the same workload and N (medians: one disturbed run
+/// cannot move them); a checksum that differs from
 /// sync's means a model computed or downloaded something else: that cell fails.
 fn compare_with_sync(rows: &mut [Row]) {
     let baseline: BTreeMap<(String, u64), (f64, String)> = rows
         .iter()
         .filter(|r| r.model == "sync" && r.status == "ok")
-        .map(|r| ((r.workload.clone(), r.n), (r.mean_s, r.checksum.clone())))
+        .map(|r| ((r.workload.clone(), r.n), (r.median_s, r.checksum.clone())))
         .collect();
     for row in rows.iter_mut().filter(|r| r.status == "ok") {
-        if let Some((mean, checksum)) = baseline.get(&(row.workload.clone(), row.n)) {
-            row.speedup_vs_sync = Some(mean / row.mean_s);
+        if let Some((median, checksum)) = baseline.get(&(row.workload.clone(), row.n)) {
+            row.speedup_vs_sync = Some(median / row.median_s);
             if *checksum != row.checksum {
                 row.status = "failed".into();
                 row.reason = format!("checksum {} differs from sync's {checksum}", row.checksum);

@@ -46,6 +46,7 @@ struct Cell {
     n: u64,
     ok: bool,
     mean: f64,
+    median: f64,
     sd: f64,
     min: f64,
     max: f64,
@@ -190,6 +191,7 @@ fn read_bench(path: &Path) -> Result<Vec<Cell>> {
         "status",
         "mean_s",
         "stddev_s",
+        "median_s",
         "min_s",
         "max_s",
         "peak_rss_bytes",
@@ -220,6 +222,7 @@ fn read_bench(path: &Path) -> Result<Vec<Cell>> {
             n: r.opt("n")?.unwrap_or(0.0) as u64,
             ok,
             mean: num("mean_s")?,
+            median: num("median_s")?,
             sd: num("stddev_s")?,
             min: num("min_s")?,
             max: num("max_s")?,
@@ -282,7 +285,7 @@ fn ideal(workload: &str, cells: &[&Cell], settings: &Settings, cores: f64) -> Op
         "cpu" => {
             let sync = cells.iter().find(|c| c.model == "sync" && c.ok)?;
             let n = sync.n as f64;
-            Some(sync.mean * (n / cores).ceil() / n)
+            Some(sync.median * (n / cores).ceil() / n)
         }
         _ => None,
     }
@@ -317,38 +320,79 @@ fn workload_table(
     if let Some(ideal) = ideal {
         let _ = writeln!(md, "Ideal time with perfect concurrency: {ideal:.3} s.\n");
     }
-    let _ = writeln!(md, "| model | mean ± stddev | min – max | speedup vs sync | efficiency vs ideal | peak memory |");
-    let _ = writeln!(md, "| --- | --- | --- | --- | --- | --- |");
+    md += "Speedup and efficiency compare medians, which one disturbed run cannot move.\n\n";
+    let _ = writeln!(md, "| model | mean ± stddev | median | min – max | speedup vs sync | efficiency vs ideal | peak memory |");
+    let _ = writeln!(md, "| --- | --- | --- | --- | --- | --- | --- |");
     let sync = sync_of(cells);
     for c in cells {
         if !c.ok {
             let _ = writeln!(
                 md,
-                "| {} | failed: {} | | | | |",
+                "| {} | failed: {} | | | | | |",
                 c.model,
                 c.reason.replace('|', "/")
             );
             continue;
         }
         let speedup = sync
-            .map(|s| format!("{:.2}x", s.mean / c.mean))
+            .map(|s| format!("{:.2}x", s.median / c.median))
             .unwrap_or_default();
         let efficiency = ideal
-            .map(|i| format!("{:.0}%", 100.0 * i / c.mean))
+            .map(|i| format!("{:.0}%", 100.0 * i / c.median))
             .unwrap_or_default();
         let _ = writeln!(
             md,
-            "| {} | {:.3} ± {:.3} s | {:.3} – {:.3} s | {speedup} | {efficiency} | {} |",
+            "| {} | {:.3} ± {:.3} s | {:.3} s | {:.3} – {:.3} s | {speedup} | {efficiency} | {} |",
             c.model,
             c.mean,
             c.sd,
+            c.median,
             c.min,
             c.max,
             mib(c.peak)
         );
     }
     md.push('\n');
+    if let Some(warning) = noise_warning(cells, ideal) {
+        let _ = writeln!(md, "{warning}\n");
+    }
     md
+}
+
+/// Runs whose spread says the machine was busy: a standard deviation over 5% of the mean,
+/// or a model faster than the ideal (which only a slowed-down baseline can produce).
+fn noise_warning(cells: &[&Cell], ideal: Option<f64>) -> Option<String> {
+    let noisy: Vec<String> = cells
+        .iter()
+        .filter(|c| c.ok && c.sd > 0.05 * c.mean)
+        .map(|c| format!("{} ({:.0}%)", c.model, 100.0 * c.sd / c.mean))
+        .collect();
+    let beyond: Vec<&str> = match ideal {
+        Some(ideal) => cells
+            .iter()
+            .filter(|c| c.ok && c.median < 0.98 * ideal)
+            .map(|c| c.model.as_str())
+            .collect(),
+        None => vec![],
+    };
+    let mut parts = Vec::new();
+    if !beyond.is_empty() {
+        parts.push(format!(
+            "**Caution:** faster than the ideal, so the baseline was slowed: {}; re-run `make bench` before trusting this table.",
+            beyond.join(", ")
+        ));
+    }
+    if !noisy.is_empty() {
+        parts.push(format!(
+            "Some runs were disturbed (standard deviation over 5% of the mean: {}); the speedups use medians.",
+            noisy.join(", ")
+        ));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let text = parts.join(" ");
+    Some(text)
 }
 
 /// The opening sentences: which model wins each workload here, by how much, at what memory.
@@ -367,7 +411,7 @@ fn answer(
             continue;
         };
         let ok: Vec<&&Cell> = these.iter().filter(|c| c.ok && c.model != "sync").collect();
-        let Some(best) = ok.iter().min_by(|a, b| a.mean.total_cmp(&b.mean)) else {
+        let Some(best) = ok.iter().min_by(|a, b| a.median.total_cmp(&b.median)) else {
             continue;
         };
         let ideal = ideal(workload, &these, settings, cores);
@@ -380,17 +424,20 @@ fn answer(
             .collect();
         let text = match workload {
             "cpu" => {
-                let slowest = ok.iter().max_by(|a, b| a.mean.total_cmp(&b.mean)).unwrap();
+                let slowest = ok
+                    .iter()
+                    .max_by(|a, b| a.median.total_cmp(&b.median))
+                    .unwrap();
                 format!(
-                    "**cpu** ({} powers on {cores} cores): every model but sync runs them in parallel. The fastest, {}, takes {:.3} s, {:.2}x sync's {:.3} s{}; the slowest of the others, {}, {:.2}x. Rust has no GIL: threads use every core. Peak memory runs from {} ({}) to {} ({}).",
+                    "**cpu** ({} powers on {cores} cores): every model but sync runs them in parallel. The fastest, {}, takes {:.3} s (median), {:.2}x sync's {:.3} s{}; the slowest of the others, {}, {:.2}x. Rust has no GIL: threads use every core. Peak memory runs from {} ({}) to {} ({}).",
                     sync.n,
                     best.model,
-                    best.mean,
-                    sync.mean / best.mean,
-                    sync.mean,
+                    best.median,
+                    sync.median / best.median,
+                    sync.median,
                     ideal.map(|i| format!(" (ideal {i:.3} s)")).unwrap_or_default(),
                     slowest.model,
-                    sync.mean / slowest.mean,
+                    sync.median / slowest.median,
                     mib(lean.peak),
                     lean.model,
                     mib(fat.peak),
@@ -399,21 +446,21 @@ fn answer(
             }
             _ => {
                 let waiting: Vec<&&&Cell> = ok.iter().filter(|c| c.model != "rayon").collect();
-                let lo = waiting.iter().map(|c| c.mean).fold(f64::MAX, f64::min);
-                let hi = waiting.iter().map(|c| c.mean).fold(0.0, f64::max);
+                let lo = waiting.iter().map(|c| c.median).fold(f64::MAX, f64::min);
+                let hi = waiting.iter().map(|c| c.median).fold(0.0, f64::max);
                 let rayon = ok.iter().find(|c| c.model == "rayon");
                 format!(
-                    "**io** ({} tasks): sync waits for one download at a time, {:.3} s. Every model that waits concurrently takes {:.3} to {:.3} s{}, {:.1}x to {:.1}x faster; the fastest is {}.{} Peak memory runs from {} ({}) to {} ({}).",
+                    "**io** ({} tasks, medians): sync waits for one download at a time, {:.3} s. Every model that waits concurrently takes {:.3} to {:.3} s{}, {:.1}x to {:.1}x faster; the fastest is {}.{} Peak memory runs from {} ({}) to {} ({}).",
                     sync.n,
-                    sync.mean,
+                    sync.median,
                     lo,
                     hi,
                     ideal.map(|i| format!(" (ideal {i:.3} s)")).unwrap_or_default(),
-                    sync.mean / hi,
-                    sync.mean / lo,
+                    sync.median / hi,
+                    sync.median / lo,
                     best.model,
                     rayon
-                        .map(|r| format!(" rayon takes {:.3} s: its pool has one worker per core, and a blocking download holds its worker.", r.mean))
+                        .map(|r| format!(" rayon takes {:.3} s: its pool has one worker per core, and a blocking download holds its worker.", r.median))
                         .unwrap_or_default(),
                     mib(lean.peak),
                     lean.model,
@@ -421,6 +468,10 @@ fn answer(
                     fat.model
                 )
             }
+        };
+        let text = match noise_warning(&these, ideal) {
+            Some(warning) => format!("{text} {warning}"),
+            None => text,
         };
         out.push(if failed.is_empty() {
             text
@@ -555,7 +606,7 @@ fn speedup(cells: &[Cell], model: &str, workload: &str) -> Option<f64> {
             .iter()
             .find(|c| c.model == m && c.workload == workload && c.ok)
     };
-    Some(ok("sync")?.mean / ok(model)?.mean)
+    Some(ok("sync")?.median / ok(model)?.median)
 }
 
 /// Our speedups beside the article's, each as a ratio to its own sync baseline.
@@ -868,12 +919,12 @@ tokio-async,sleep,1000,failed,,,,,,,,tokio-async: error: out of memory
         let md = std::fs::read_to_string(d.join("REPORT.md")).unwrap();
         assert!(
             md.contains(
-                "| threads | 0.250 ± 0.010 s | 0.240 – 0.260 s | 2.00x | 100% | 19.1 MiB |"
+                "| threads | 0.250 ± 0.010 s | 0.250 s | 0.240 – 0.260 s | 2.00x | 100% | 19.1 MiB |"
             ),
             "{md}"
         );
         assert!(
-            md.contains("| procs | failed: procs: error: worker 3 failed, badly |"),
+            md.contains("| procs | failed: procs: error: worker 3 failed, badly | | | | | |"),
             "{md}"
         );
         assert!(
@@ -881,7 +932,7 @@ tokio-async,sleep,1000,failed,,,,,,,,tokio-async: error: out of memory
             "io ideal is 4 URLs x 100 ms"
         );
         assert!(
-            md.contains("The fastest, threads, takes 0.250 s, 2.00x sync's 0.500 s"),
+            md.contains("The fastest, threads, takes 0.250 s (median), 2.00x sync's 0.500 s"),
             "{md}"
         );
         assert!(
@@ -905,6 +956,34 @@ tokio-async,sleep,1000,failed,,,,,,,,tokio-async: error: out of memory
             );
             assert_eq!(svg.matches("<svg").count(), svg.matches("</svg>").count());
         }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A baseline slowed by a busy machine makes models look faster than the ideal: the
+    /// report says so instead of printing the impossible speedup silently.
+    #[test]
+    fn a_disturbed_run_is_flagged() {
+        let d = dir("noisy");
+        let noisy = SUMMARY.replace(
+            "sync,cpu,10,ok,5,0.5,0.01,0.5,",
+            "sync,cpu,10,ok,5,0.6,0.08,0.6,",
+        );
+        std::fs::write(d.join("summary.csv"), noisy).unwrap();
+        report(&d, None).unwrap();
+        let md = std::fs::read_to_string(d.join("REPORT.md")).unwrap();
+        assert!(
+            md.contains("standard deviation over 5% of the mean: sync (13%)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("faster than the ideal, so the baseline was slowed: threads;"),
+            "{md}"
+        );
+        std::fs::write(d.join("summary.csv"), SUMMARY).unwrap();
+        report(&d, None).unwrap();
+        assert!(!std::fs::read_to_string(d.join("REPORT.md"))
+            .unwrap()
+            .contains("Some runs were disturbed"));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
