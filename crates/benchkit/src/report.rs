@@ -155,6 +155,7 @@ pub fn report(results: &Path, readme: Option<&Path>) -> Result<()> {
         )?;
         let _ = writeln!(md, "![{workload}](charts/{workload}.svg)\n");
     }
+    md += &across_runs(&results.join("runs"))?;
     md += &seed_comparison(&cells);
     md += &claims(&cells, scale.as_deref(), cores);
     if let Some(scale) = &scale {
@@ -599,6 +600,51 @@ fn bytes(b: f64) -> String {
     }
 }
 
+/// Run-to-run variation: every full run kept in results/runs, its speedups side by side.
+fn across_runs(runs_dir: &Path) -> Result<String> {
+    let mut runs: Vec<std::path::PathBuf> = match std::fs::read_dir(runs_dir) {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.contains("-full-"))
+            })
+            .filter(|p| p.join("summary.csv").exists())
+            .collect(),
+        Err(_) => return Ok(String::new()),
+    };
+    runs.sort();
+    if runs.len() < 2 {
+        return Ok(String::new());
+    }
+    let mut all = Vec::new();
+    for run in &runs {
+        all.push(read_bench(&run.join("summary.csv"))?);
+    }
+    let mut md = format!(
+        "## From run to run\n\nSpeedup over sync (medians) across the {} full runs kept in results/runs: the middle run's, then the lowest and highest. The spread is this machine's noise; a difference between two models smaller than it means nothing.\n\n| model | cpu | io |\n| --- | --- | --- |\n",
+        runs.len()
+    );
+    for model in unique(all.iter().flatten().map(|c| c.model.as_str())) {
+        let span = |workload: &str| {
+            let mut xs: Vec<f64> = all
+                .iter()
+                .filter_map(|cells| speedup(cells, model, workload))
+                .collect();
+            xs.sort_by(f64::total_cmp);
+            match xs.as_slice() {
+                [] => "–".to_string(),
+                [lo, .., hi] => format!("{:.2}x ({lo:.2}x – {hi:.2}x)", xs[xs.len() / 2]),
+                [one] => format!("{one:.2}x"),
+            }
+        };
+        let _ = writeln!(md, "| {model} | {} | {} |", span("cpu"), span("io"));
+    }
+    md.push('\n');
+    Ok(md)
+}
+
 /// sync's mean over `model`'s, for `workload`, when both were measured.
 fn speedup(cells: &[Cell], model: &str, workload: &str) -> Option<f64> {
     let ok = |m: &str| {
@@ -984,6 +1030,36 @@ tokio-async,sleep,1000,failed,,,,,,,,tokio-async: error: out of memory
         assert!(!std::fs::read_to_string(d.join("REPORT.md"))
             .unwrap()
             .contains("Some runs were disturbed"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// The full runs kept under runs/ are compared: the middle speedup and the spread.
+    #[test]
+    fn runs_are_compared_from_run_to_run() {
+        let d = dir("runs");
+        for (name, threads) in [
+            ("a-full-1", "0.25"),
+            ("b-full-2", "0.2"),
+            ("c-quick-3", "0.1"),
+        ] {
+            let run = d.join("runs").join(name);
+            std::fs::create_dir_all(&run).unwrap();
+            let csv = SUMMARY.replace(
+                "threads,cpu,10,ok,5,0.25,0.01,0.25,",
+                &format!("threads,cpu,10,ok,5,{threads},0.01,{threads},"),
+            );
+            std::fs::write(run.join("summary.csv"), csv).unwrap();
+        }
+        let md = across_runs(&d.join("runs")).unwrap();
+        assert!(
+            md.contains("across the 2 full runs"),
+            "quick runs are left out: {md}"
+        );
+        assert!(
+            md.contains("| threads | 2.50x (2.00x – 2.50x) | 9.76x (9.76x – 9.76x) |"),
+            "{md}"
+        );
+        assert_eq!(across_runs(&d.join("nowhere")).unwrap(), "");
         std::fs::remove_dir_all(&d).unwrap();
     }
 
