@@ -309,15 +309,9 @@ mod tests {
         .unwrap();
     }
 
-    fn temp_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("benchkit-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
-
     #[test]
     fn rows_have_speedup_peak_memory_and_failures() {
-        let dir = temp_dir("rows");
+        let dir = crate::test_dir("rows");
         cell(&dir, "cpu", "threads", 0.25, "0xab", &[10, 30, 20]);
         cell(&dir, "cpu", "sync", 0.5, "0xab", &[5]);
         cell(&dir, "cpu", "procs", 0.3, "0xcd", &[50]);
@@ -359,7 +353,7 @@ mod tests {
 
     #[test]
     fn a_malformed_summary_line_is_named_with_file_and_line() {
-        let dir = temp_dir("bad");
+        let dir = crate::test_dir("bad");
         cell(&dir, "cpu", "sync", 0.5, "0xab", &[5]);
         std::fs::write(
             dir.join("summaries/cpu-sync.jsonl"),
@@ -376,7 +370,7 @@ mod tests {
 
     #[test]
     fn an_empty_run_is_an_error() {
-        let dir = temp_dir("empty");
+        let dir = crate::test_dir("empty");
         std::fs::create_dir_all(&dir).unwrap();
         assert!(collect(&dir)
             .unwrap_err()

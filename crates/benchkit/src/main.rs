@@ -21,6 +21,15 @@ mod report;
 mod scale;
 mod table;
 
+/// A fresh, empty folder for one test, unique to this process.
+#[cfg(test)]
+fn test_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("benchkit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

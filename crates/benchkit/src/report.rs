@@ -946,18 +946,11 @@ tokio-async,sleep,100,ok,3,1.0,1.0,1.0,3050000,0,0,
 tokio-async,sleep,1000,failed,,,,,,,,tokio-async: error: out of memory
 ";
 
-    fn dir(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("report-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     /// Small fixed CSVs, a failed model and a skipped cell among them: the report has the
     /// tables, the verdicts and valid SVG charts.
     #[test]
     fn report_from_fixed_csvs() {
-        let d = dir("ok");
+        let d = crate::test_dir("report-ok");
         std::fs::write(d.join("summary.csv"), SUMMARY).unwrap();
         std::fs::write(d.join("scale.csv"), SCALE).unwrap();
         std::fs::write(d.join("bench-settings.txt"), "mode=full n=10 delay_ms=100 body_bytes=1024 urls=4 io_urls=fixture\ncpu=Test CPU cores=2\n").unwrap();
@@ -1009,7 +1002,7 @@ tokio-async,sleep,1000,failed,,,,,,,,tokio-async: error: out of memory
     /// report says so instead of printing the impossible speedup silently.
     #[test]
     fn a_disturbed_run_is_flagged() {
-        let d = dir("noisy");
+        let d = crate::test_dir("report-noisy");
         let noisy = SUMMARY.replace(
             "sync,cpu,10,ok,5,0.5,0.01,0.5,",
             "sync,cpu,10,ok,5,0.6,0.08,0.6,",
@@ -1036,7 +1029,7 @@ tokio-async,sleep,1000,failed,,,,,,,,tokio-async: error: out of memory
     /// The full runs kept under runs/ are compared: the middle speedup and the spread.
     #[test]
     fn runs_are_compared_from_run_to_run() {
-        let d = dir("runs");
+        let d = crate::test_dir("report-runs");
         for (name, threads) in [
             ("a-full-1", "0.25"),
             ("b-full-2", "0.2"),
@@ -1065,7 +1058,7 @@ tokio-async,sleep,1000,failed,,,,,,,,tokio-async: error: out of memory
 
     #[test]
     fn a_missing_or_malformed_csv_is_named_with_its_line() {
-        let d = dir("bad");
+        let d = crate::test_dir("report-bad");
         let err = format!("{:#}", report(&d, None).unwrap_err());
         assert!(
             err.contains("summary.csv") && err.contains("cannot read"),
@@ -1094,7 +1087,7 @@ tokio-async,sleep,1000,failed,,,,,,,,tokio-async: error: out of memory
 
     #[test]
     fn readme_block_is_replaced_between_markers() {
-        let d = dir("readme");
+        let d = crate::test_dir("report-readme");
         let readme = d.join("README.md");
         std::fs::write(&readme, format!("# T\n\n{START}\nold\n{END}\n\nrest\n")).unwrap();
         let settings = Settings {
