@@ -385,7 +385,7 @@ fn noise_warning(cells: &[&Cell], ideal: Option<f64>) -> Option<String> {
     }
     if !noisy.is_empty() {
         parts.push(format!(
-            "Some runs were disturbed (standard deviation over 5% of the mean: {}); the speedups use medians.",
+            "Some runs were disturbed (standard deviation over 5% of the mean: {}); the speedups use medians, and the run-to-run table in REPORT.md compares every full run kept.",
             noisy.join(", ")
         ));
     }
