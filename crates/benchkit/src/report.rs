@@ -645,7 +645,12 @@ fn across_runs(runs_dir: &Path) -> Result<String> {
     Ok(md)
 }
 
-/// sync's mean over `model`'s, for `workload`, when both were measured.
+/// A speedup as "1.85x", or a dash where there is none.
+fn ratio(x: Option<f64>) -> String {
+    x.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "–".into())
+}
+
+/// sync's median over `model`'s, for `workload`, when both were measured.
 fn speedup(cells: &[Cell], model: &str, workload: &str) -> Option<f64> {
     let ok = |m: &str| {
         cells
@@ -664,15 +669,14 @@ fn seed_comparison(cells: &[Cell]) -> String {
     let speedup = |model: &str, workload: &str| speedup(cells, model, workload);
     for model in unique(cells.iter().map(|c| c.model.as_str())) {
         let seed = seed_counterpart(model).and_then(|p| SEED.iter().find(|s| s.0 == p));
-        let fmt = |x: Option<f64>| x.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "–".into());
         let _ = writeln!(
             md,
             "| {model} | {} | {} | {} | {} | {} |",
             seed.map(|s| s.0).unwrap_or("(Pool.map, not measured)"),
-            fmt(seed.map(|s| SEED[0].1 / s.1)),
-            fmt(speedup(model, "cpu")),
-            fmt(seed.map(|s| SEED[0].2 / s.2)),
-            fmt(speedup(model, "io")),
+            ratio(seed.map(|s| SEED[0].1 / s.1)),
+            ratio(speedup(model, "cpu")),
+            ratio(seed.map(|s| SEED[0].2 / s.2)),
+            ratio(speedup(model, "io")),
         );
     }
     md.push('\n');
@@ -701,22 +705,21 @@ fn claims(cells: &[Cell], scale: Option<&[ScaleCell]>, cores: f64) -> String {
             format!("{lo:.2}x to {hi:.2}x")
         }
     };
-    let fmt = |x: Option<f64>| x.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "–".into());
     let mut md = String::from("## The article's table, re-checked\n\n");
     md += "| claim | article: processes / threads / async | measured here | verdict in Rust |\n| --- | --- | --- | --- |\n";
     let _ = writeln!(
         md,
         "| Optimises waiting | yes / yes / yes | io speedup over sync: procs {}, threads {}, async and green {} | holds (rayon, a CPU pool, does not: {}) |",
-        fmt(speedup("procs", "io")),
-        fmt(speedup("threads", "io")),
+        ratio(speedup("procs", "io")),
+        ratio(speedup("threads", "io")),
         range(&|m: &str| is_async(m), "io"),
-        fmt(speedup("rayon", "io")),
+        ratio(speedup("rayon", "io")),
     );
     let _ = writeln!(
         md,
         "| Uses all cores | yes / no / no | cpu speedup on {cores} cores: procs {}, threads {}, async and green {} | holds for processes; not for threads (no GIL); async uses all cores once CPU work goes to its blocking pool (spawn_blocking, unblock) or, for green, to may's per-core workers |",
-        fmt(speedup("procs", "cpu")),
-        fmt(speedup("threads", "cpu")),
+        ratio(speedup("procs", "cpu")),
+        ratio(speedup("threads", "cpu")),
         range(&|m: &str| is_async(m), "cpu"),
     );
     let scalability = match scale {
