@@ -13,7 +13,7 @@
 //! - [`hyper_futures`] (feature `hyper-futures`): the async hyper client that the smol and
 //!   async-std models share, on their own sockets and timers (no tokio runtime).
 //! - [`summary`]: the tally of finished tasks and the one JSON line printed at the end.
-//! - [`mem`]: peak memory of this process.
+//! - [`mem`]: peak memory (RSS of each process, PSS of the whole model) and threads.
 //! - [`run`]: the `main` every model calls: parse, time, run, print, exit.
 
 pub mod cli;
@@ -31,5 +31,5 @@ pub mod hyper_futures;
 mod run;
 
 pub use cli::{Command, CpuArgs, IoArgs};
-pub use run::{gather, joined, main};
+pub use run::{gather, joined, main, record_workers, worker_main};
 pub use summary::{Summary, Tally};

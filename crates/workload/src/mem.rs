@@ -1,15 +1,162 @@
-//! Peak memory of this process, as the kernel counts it.
+//! Memory and threads of the whole model, as the kernel counts them.
+//!
+//! Two figures, because they answer different questions:
+//!
+//! - **Peak RSS** ([`peak_rss_bytes`]): the high-water mark of the pages resident in this
+//!   process (`VmHWM` in `/proc/self/status`). It counts every page the process can touch,
+//!   shared ones included: the binary's code and libc count in full in every process that
+//!   maps them. Summed over the 1,000 workers of `procs`, it counts the same code 1,000
+//!   times. (`getrusage`'s `ru_maxrss` would be worse still: the kernel carries it across
+//!   `exec`, so a process started by a bigger one inherits that one's peak.)
+//! - **Proportional memory, PSS** ([`Sampler`]): each page divided by the number of
+//!   processes that map it (`Pss` in `/proc/<pid>/smaps_rollup`), summed over the model's
+//!   processes. A page shared by 1,000 workers counts 1/1,000 in each, once in the sum:
+//!   this is what the model really adds to the machine. The kernel keeps no peak of it, so
+//!   a sampler thread reads it while the tasks run and keeps the largest sum.
+//!
+//! The sampler also keeps the largest number of OS threads the model's processes ran at
+//! once (`Threads` in `/proc/<pid>/status`, not counting the sampler itself): a runtime's
+//! workers, its blocking pool, or one thread per task.
 
-/// Peak resident set size of the calling process, in bytes (`getrusage(RUSAGE_SELF)`).
-/// Linux reports `ru_maxrss` in KiB.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Peak resident set size of this process since it started (`VmHWM`), in bytes.
 pub fn peak_rss_bytes() -> u64 {
-    // SAFETY: getrusage writes into the zeroed struct we own and reads nothing else.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    if rc != 0 {
-        return 0;
+    status_field("/proc/self/status", "VmHWM:").unwrap_or(0)
+}
+
+/// Other processes of this model whose memory and threads count with ours (procs' workers).
+/// A process is tracked from its start until it has been reaped.
+static TRACKED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Count `pid` (a worker process this model started) in the model's memory and threads.
+pub fn track(pid: u32) {
+    lock_tracked().push(pid);
+}
+
+/// Stop counting `pid` (it has exited and been reaped).
+pub fn untrack(pid: u32) {
+    lock_tracked().retain(|&p| p != pid);
+}
+
+fn lock_tracked() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    // The list holds plain pids: a panic elsewhere cannot leave it inconsistent.
+    TRACKED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the sampler saw: the largest sums over the model's processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Peaks {
+    /// Largest sum of PSS over this process and every tracked one, in bytes.
+    pub pss_bytes: u64,
+    /// Largest sum of OS threads over the same processes, the sampler's own excluded.
+    pub threads: u64,
+}
+
+/// Reads the model's PSS and thread count on its own thread while the workload runs.
+///
+/// Reading `smaps_rollup` walks every memory map of a process (thousands for thousands of
+/// thread or coroutine stacks), so the sampler paces itself: after a sample that took `t`,
+/// it sleeps `max(10 ms, 20 t)`, which keeps it under 5% of one core.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    peaks: Arc<Mutex<Peaks>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Sampler {
+    /// Start sampling now (one sample is taken before this returns).
+    pub fn start() -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peaks = Arc::new(Mutex::new(Peaks::default()));
+        let pace = sample_into(&peaks);
+        let (stop2, peaks2) = (Arc::clone(&stop), Arc::clone(&peaks));
+        let thread = std::thread::Builder::new()
+            .name("mem-sampler".into())
+            .spawn(move || {
+                let mut pace = pace;
+                while !stop2.load(Ordering::Relaxed) {
+                    std::thread::park_timeout(pace);
+                    if stop2.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    pace = sample_into(&peaks2);
+                }
+            })
+            // Without a thread (at a thread limit) the run still goes on: the start and
+            // end samples below still bound the figure from below.
+            .ok();
+        Sampler {
+            stop,
+            peaks,
+            thread,
+        }
     }
-    usage.ru_maxrss.max(0) as u64 * 1024
+
+    /// Take a last sample, stop the thread, and return the peaks seen.
+    pub fn finish(mut self) -> Peaks {
+        sample_into(&self.peaks);
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+        let peaks = *self.peaks.lock().unwrap_or_else(|e| e.into_inner());
+        peaks
+    }
+}
+
+/// One sample: add up PSS and threads over the model's processes, keep the largest, and
+/// return how long to wait before the next one.
+fn sample_into(peaks: &Mutex<Peaks>) -> Duration {
+    let started = Instant::now();
+    let tracked = lock_tracked().clone();
+    let (own_pss, own_threads) = totals(["self".to_string()]);
+    let (their_pss, their_threads) = totals(tracked.iter().map(u32::to_string));
+    // The sampler's own thread is not the model's (when it runs; see Sampler::start).
+    let threads = own_threads.saturating_sub(1).max(1) + their_threads;
+    {
+        let mut p = peaks.lock().unwrap_or_else(|e| e.into_inner());
+        p.pss_bytes = p.pss_bytes.max(own_pss + their_pss);
+        p.threads = p.threads.max(threads);
+    }
+    (started.elapsed() * 20).max(Duration::from_millis(10))
+}
+
+/// PSS and OS threads summed over the processes `/proc/<pid>`. A process that has exited
+/// since its pid was listed has no files left and counts nothing.
+fn totals(pids: impl IntoIterator<Item = String>) -> (u64, u64) {
+    pids.into_iter().fold((0, 0), |(pss, threads), pid| {
+        (
+            pss + pss_bytes(&format!("/proc/{pid}/smaps_rollup")).unwrap_or(0),
+            threads + status_field(&format!("/proc/{pid}/status"), "Threads:").unwrap_or(0),
+        )
+    })
+}
+
+/// `Pss:` of a `smaps_rollup` file, in bytes.
+fn pss_bytes(path: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    kib_field(&text, "Pss:")
+}
+
+/// A `Key:   123 kB` (or bare count) field of a `/proc` status file: bytes for kB values.
+fn status_field(path: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    kib_field(&text, key)
+}
+
+fn kib_field(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let mut words = line[key.len()..].split_whitespace();
+    let value: u64 = words.next()?.parse().ok()?;
+    Some(match words.next() {
+        Some("kB") => value * 1024,
+        _ => value,
+    })
 }
 
 /// Raise this process's open-file limit to its hard limit, so that thousands of sockets
@@ -48,6 +195,56 @@ mod tests {
             peak_rss_bytes() >= before.max(64 << 20),
             "64 MiB touched but peak is {}",
             peak_rss_bytes()
+        );
+    }
+
+    #[test]
+    fn fields_are_read_in_bytes_or_as_counts() {
+        let text = "Name:\tx\nVmHWM:\t    2024 kB\nThreads:\t7\n";
+        assert_eq!(kib_field(text, "VmHWM:"), Some(2024 * 1024));
+        assert_eq!(kib_field(text, "Threads:"), Some(7));
+        assert_eq!(kib_field(text, "Pss:"), None);
+    }
+
+    /// The sampler sees memory that exists only while it runs, and threads started meanwhile.
+    #[test]
+    fn the_sampler_keeps_the_largest_pss_and_thread_count() {
+        let sampler = Sampler::start();
+        let block = vec![1u8; 48 << 20];
+        std::hint::black_box(&block);
+        let sleepers: Vec<_> = (0..5)
+            .map(|_| std::thread::spawn(|| std::thread::sleep(Duration::from_millis(200))))
+            .collect();
+        std::thread::sleep(Duration::from_millis(100));
+        drop(block);
+        sleepers.into_iter().for_each(|t| t.join().unwrap());
+        let peaks = sampler.finish();
+        assert!(peaks.pss_bytes >= 48 << 20, "{peaks:?}");
+        // The test harness runs other tests on threads of its own: at least our five more.
+        assert!(peaks.threads >= 6, "{peaks:?}");
+    }
+
+    /// A child process is counted by its pid, and only while it is tracked.
+    #[test]
+    fn a_tracked_child_counts_its_own_pss_and_threads() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        std::thread::sleep(Duration::from_millis(50));
+        let (pss, threads) = totals([pid.to_string()]);
+        track(pid);
+        let listed = lock_tracked().contains(&pid);
+        untrack(pid);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(pss > 0 && threads == 1, "pss {pss} threads {threads}");
+        assert!(listed && !lock_tracked().contains(&pid));
+        assert_eq!(
+            totals([pid.to_string()]),
+            (0, 0),
+            "a reaped child counts nothing"
         );
     }
 

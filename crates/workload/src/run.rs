@@ -7,7 +7,20 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+/// The threads (or processes) the model runs its tasks on; see [`record_workers`].
+static WORKERS: AtomicU64 = AtomicU64::new(1);
+
+/// Say how many threads (or processes) the model's scheduler runs tasks on: a runtime's
+/// worker threads, a pool's size, or N for one thread (process) per task. Every model
+/// calls it where it sets its scheduler up, and the summary line reports it, so that the
+/// runs say on how many workers each model was measured. Blocking pools are not counted
+/// here: `peak_threads` in the summary shows every thread that ran.
+pub fn record_workers(n: u64) {
+    WORKERS.store(n, Ordering::Relaxed);
+}
 
 /// Parse the command line, run the workload under `model`'s `run`, check that every task
 /// finished, print the summary line on stdout and exit.
@@ -15,12 +28,32 @@ use std::time::Instant;
 /// Exit codes: 0 success; 1 the run failed (a wrong result, a failed request: one line on
 /// stderr names the cause); 2 bad arguments (one line on stderr).
 pub fn main(model: &str, run: impl FnOnce(&Command) -> Result<Tally>) -> ExitCode {
+    run_main(model, Sampling::On, run)
+}
+
+/// [`main`] for a worker process that runs tasks on behalf of a parent model (procs): the
+/// parent samples the worker's memory and threads with its own, so the worker does not.
+pub fn worker_main(model: &str, run: impl FnOnce(&Command) -> Result<Tally>) -> ExitCode {
+    run_main(model, Sampling::Off, run)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sampling {
+    On,
+    Off,
+}
+
+fn run_main(
+    model: &str,
+    sampling: Sampling,
+    run: impl FnOnce(&Command) -> Result<Tally>,
+) -> ExitCode {
     one_line_panics(model);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(model, e),
     };
-    match execute(model, &cli, run) {
+    match execute(model, &cli, sampling, run) {
         Ok(summary) => {
             println!("{}", summary.to_line());
             ExitCode::SUCCESS
@@ -33,13 +66,21 @@ pub fn main(model: &str, run: impl FnOnce(&Command) -> Result<Tally>) -> ExitCod
     }
 }
 
-fn execute(model: &str, cli: &Cli, run: impl FnOnce(&Command) -> Result<Tally>) -> Result<Summary> {
+fn execute(
+    model: &str,
+    cli: &Cli,
+    sampling: Sampling,
+    run: impl FnOnce(&Command) -> Result<Tally>,
+) -> Result<Summary> {
     // Thousands of sockets need thousands of file descriptors; the default soft limit is
     // often 1024 while the hard limit allows far more.
     crate::mem::raise_nofile_limit();
+    let sampler = (sampling == Sampling::On).then(crate::mem::Sampler::start);
     let started = Instant::now();
-    let tally = run(&cli.command)?;
+    let tally = run(&cli.command);
     let wall = started.elapsed();
+    let peaks = sampler.map(crate::mem::Sampler::finish).unwrap_or_default();
+    let tally = tally?;
 
     let expected = match &cli.command {
         Command::Io(a) => a.n * a.urls.len() as u64,
@@ -67,6 +108,9 @@ fn execute(model: &str, cli: &Cli, run: impl FnOnce(&Command) -> Result<Tally>) 
         tasks: tally.tasks,
         processes: 1 + tally.child_processes,
         peak_rss_bytes: crate::mem::peak_rss_bytes() + tally.child_peak_rss_bytes,
+        peak_pss_bytes: peaks.pss_bytes,
+        workers: WORKERS.load(Ordering::Relaxed),
+        peak_threads: peaks.threads,
     };
     if let Some(path) = &cli.summary_file {
         let mut file = std::fs::OpenOptions::new()

@@ -68,8 +68,21 @@ pub struct Summary {
     pub tasks: u64,
     /// Processes that did the work: 1, or 1 + workers for a multi-process model.
     pub processes: u64,
-    /// Peak resident memory of the whole model: this process plus every worker process.
+    /// Peak resident memory (`VmHWM`) of this process plus that of every worker process:
+    /// pages shared between processes (code, libc) count once per process.
     pub peak_rss_bytes: u64,
+    /// Largest proportional memory (PSS) of the whole model, sampled while it ran: every
+    /// page divided among the processes that share it, so shared code counts once.
+    #[serde(default)]
+    pub peak_pss_bytes: u64,
+    /// Threads (or processes) the model's scheduler runs tasks on, as the model set it up:
+    /// a runtime's or pool's worker threads, or one per task. See [`crate::record_workers`].
+    #[serde(default)]
+    pub workers: u64,
+    /// Largest number of OS threads over the model's processes, sampled while it ran
+    /// (blocking pools and helper threads included, the sampler excluded).
+    #[serde(default)]
+    pub peak_threads: u64,
 }
 
 impl Summary {
@@ -121,6 +134,9 @@ mod tests {
             tasks: 10,
             processes: 1,
             peak_rss_bytes: 4096,
+            peak_pss_bytes: 2048,
+            workers: 2,
+            peak_threads: 3,
         };
         let line = s.to_line();
         assert!(!line.contains('\n'));

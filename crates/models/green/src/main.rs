@@ -66,6 +66,7 @@ fn main() -> ExitCode {
     // may pins worker i to core i by default. Unpinned, like the threads of every other
     // model, so the kernel can move a worker off a core that another process is using.
     may::config().set_worker_pin(false);
+    workload::record_workers(cores as u64);
     workload::main("green", |command| match command {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),

@@ -34,7 +34,7 @@ use workload::{gather, Command, Tally};
 fn main() -> ExitCode {
     // A worker is this same binary, started by the parent below: it runs one task.
     if worker::is_worker() {
-        return workload::main("procs", worker::run_task);
+        return workload::worker_main("procs", worker::run_task);
     }
     workload::main("procs", |command| match command {
         Command::Cpu(args) => on_processes(args.n, command),
@@ -46,6 +46,7 @@ fn main() -> ExitCode {
 /// The model itself: start one worker process per task, then wait for each and add up
 /// what it reports. Every workload is the same here: the task runs in the worker.
 fn on_processes(n: u64, command: &Command) -> Result<Tally> {
+    workload::record_workers(n);
     // Workers kills and reaps any worker still running if we leave early (a failed spawn,
     // an error): no process is left behind.
     let mut workers = worker::Workers::default();

@@ -54,7 +54,10 @@ impl Workers {
             });
         }
         self.started += 1;
-        self.running.push((self.started, command.spawn()?));
+        let child = command.spawn()?;
+        // Count the worker's memory and threads as the model's, until it is reaped.
+        workload::mem::track(child.id());
+        self.running.push((self.started, child));
         Ok(())
     }
 
@@ -73,15 +76,17 @@ impl Drop for Workers {
         for (_, child) in &mut self.running {
             let _ = child.kill();
             let _ = child.wait();
+            workload::mem::untrack(child.id());
         }
     }
 }
 
 /// Wait for one worker and read its summary line (or its one-line error).
 fn reap(i: usize, child: Child) -> Result<Tally> {
-    let output = child
-        .wait_with_output()
-        .with_context(|| format!("cannot wait for worker {i}"))?;
+    let pid = child.id();
+    let output = child.wait_with_output();
+    workload::mem::untrack(pid);
+    let output = output.with_context(|| format!("cannot wait for worker {i}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let why = stderr

@@ -32,10 +32,15 @@ use workload::cli::SleepArgs;
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
 fn main() -> ExitCode {
-    workload::main("rayon", |command| match command {
-        Command::Cpu(args) => run_cpu(args),
-        Command::Io(args) => run_io(args),
-        Command::Sleep(args) => run_sleep(args),
+    workload::main("rayon", |command| {
+        // The global pool starts on first use with one thread per core (RAYON_NUM_THREADS
+        // overrides it); asking its size starts it.
+        workload::record_workers(rayon::current_num_threads() as u64);
+        match command {
+            Command::Cpu(args) => run_cpu(args),
+            Command::Io(args) => run_io(args),
+            Command::Sleep(args) => run_sleep(args),
+        }
     })
 }
 

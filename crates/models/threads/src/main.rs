@@ -63,6 +63,7 @@ fn on_threads<E>(n: u64, task: impl Fn() -> Result<Tally, E> + Sync) -> Result<T
 where
     E: Into<anyhow::Error> + Send,
 {
+    workload::record_workers(n);
     // A scope lets the threads borrow `task` (and what it borrows, such as the client)
     // from this stack frame: the scope joins every thread before it returns.
     thread::scope(|scope| {

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             .enable_all()
             .build()
             .context("cannot start the tokio runtime")?;
+        workload::record_workers(runtime.metrics().num_workers() as u64);
         // block_on: this thread drives the top future; the tasks it spawns run on the
         // workers. It returns when the future is done, i.e. every task has been joined.
         runtime.block_on(async {
