@@ -1,11 +1,12 @@
-//! The blocking HTTP client shared by the OS-thread models (sync, threads, procs, rayon).
+//! The blocking HTTP client shared by the OS-thread models (sync, threads, procs, rayon)
+//! and, on may's sockets, by green (see `crates/models/green/src/client.rs`).
 //!
 //! `ureq` 3: a small blocking client on plain `std::net` sockets, with rustls and bundled
 //! root certificates for https, so it builds on a fresh machine with no system TLS library.
-//! A call blocks its OS thread until the response has arrived: exactly what these models
-//! are about.
+//! A call blocks its OS thread (green: its coroutine) until the response has arrived:
+//! exactly what these models are about.
 
-use crate::io::{Cause, FetchError, Verifier};
+use crate::io::{Cause, FetchError, Target, Verifier};
 use crate::summary::Tally;
 use std::io::Read;
 use std::time::Duration;
@@ -32,6 +33,12 @@ impl Client {
         ureq::Agent::config_builder()
             // Connect to last byte: a slow server is an error, not a hang.
             .timeout_global(Some(timeout))
+            // The same policy as every client in the study (see `workload::io::Target`):
+            // no proxy from the environment (ureq reads HTTP_PROXY and friends by
+            // default), and no redirect followed (ureq follows 10 by default): the 3xx
+            // comes back to the verifier, which names it.
+            .proxy(None)
+            .max_redirects(0)
             // A 4xx/5xx is a response we check ourselves (the Verifier names it).
             .http_status_as_error(false)
             // Many threads may share one agent; let every one of them keep its connection.
@@ -50,16 +57,18 @@ impl Client {
     }
 
     /// One task of the io workload: download every URL in turn, each body to its end.
-    pub fn download_all(&self, urls: &[String]) -> Result<Tally, FetchError> {
-        urls.iter().map(|url| self.download(url)).sum()
+    pub fn download_all(&self, urls: &[Target]) -> Result<Tally, FetchError> {
+        urls.iter().map(|target| self.download(target)).sum()
     }
 
     /// Download one URL and verify it.
-    pub fn download(&self, url: &str) -> Result<Tally, FetchError> {
-        let timeout = self.timeout;
-        let mut response = self
-            .agent
-            .get(url)
+    pub fn download(&self, target: &Target) -> Result<Tally, FetchError> {
+        let (timeout, url) = (self.timeout, target.url.as_str());
+        let mut request = self.agent.get(url);
+        if let Some(authorization) = &target.authorization {
+            request = request.header("authorization", authorization);
+        }
+        let mut response = request
             .call()
             .map_err(|e| FetchError::new(url, classify(&e, timeout)))?;
         let headers = response.headers().clone();

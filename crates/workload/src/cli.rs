@@ -10,6 +10,7 @@
 //! and exit code 2 (see [`crate::run`]). The caps keep one command from exhausting the
 //! machine; they are documented on each flag and in the README.
 
+use crate::io::Target;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -74,7 +75,7 @@ impl Command {
             Command::Io(a) => {
                 argv.extend(["--timeout-ms".into(), a.timeout_ms.to_string()]);
                 for url in &a.urls {
-                    argv.extend(["--url".into(), url.clone()]);
+                    argv.extend(["--url".into(), url.given.clone()]);
                 }
             }
             Command::Sleep(a) => argv.extend(["--ms".into(), a.ms.to_string()]),
@@ -110,8 +111,10 @@ pub struct IoArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_IO_N as u64))]
     pub n: u64,
     /// A URL to download (http or https); repeat the flag for a list (at most 100).
+    /// Credentials (`http://user:pass@host/`) are sent as `Authorization: Basic`;
+    /// redirects are not followed.
     #[arg(long = "url", required = true, value_name = "URL", value_parser = parse_url)]
-    pub urls: Vec<String>,
+    pub urls: Vec<Target>,
     /// Per-request timeout in milliseconds, connect to last byte (1..=600000).
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=MAX_MS as u64))]
     pub timeout_ms: u64,
@@ -141,12 +144,25 @@ impl SleepArgs {
 
 /// Accept `http://host[:port]/...` and `https://...` only: the clients speak nothing else,
 /// and a typo should fail here, not as N identical network errors.
-pub fn parse_url(s: &str) -> Result<String, String> {
+pub fn parse_url(s: &str) -> Result<Target, String> {
+    check_url(s).map(|()| Target::new(s))
+}
+
+fn check_url(s: &str) -> Result<(), String> {
+    if s.contains(char::is_whitespace) {
+        return Err(format!(
+            "'{s}' contains whitespace (percent-encode it as %20)"
+        ));
+    }
     let rest = s
         .strip_prefix("http://")
         .or_else(|| s.strip_prefix("https://"))
         .ok_or_else(|| format!("'{s}' is not an http:// or https:// URL"))?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // Credentials come before the last '@' of the authority.
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let host = match authority.rsplit_once(':') {
         Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
             if !port.is_empty() && port.parse::<u16>().is_err() {
@@ -156,10 +172,25 @@ pub fn parse_url(s: &str) -> Result<String, String> {
         }
         _ => authority,
     };
-    if host.is_empty() || host.contains(char::is_whitespace) || s.contains(char::is_whitespace) {
-        return Err(format!("'{s}' has no valid host"));
+    if host.is_empty() {
+        return Err(format!("'{s}' has no host"));
     }
-    Ok(s.to_string())
+    Ok(())
+}
+
+impl Cli {
+    /// Checks clap cannot express: how many URLs in all.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Command::Io(a) = &self.command {
+            if a.urls.len() > MAX_URLS {
+                return Err(format!(
+                    "{} URLs given; at most {MAX_URLS} per run (--url is repeated once per URL)",
+                    a.urls.len()
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -231,16 +262,68 @@ mod tests {
         assert!(parse_url("http://127.0.0.1:8080/delay/1/bytes/2").is_ok());
         assert!(parse_url("https://example.com").is_ok());
         assert!(parse_url("http://[::1]:80/x").is_ok());
+        assert!(parse_url("http://u:p@127.0.0.1:8080/x").is_ok());
         for bad in [
             "ftp://x/",
             "example.com",
             "http://",
             "http:///path",
             "http://h:99999/",
-            "http://a b/",
+            "http://u:p@/x",
         ] {
             assert!(parse_url(bad).is_err(), "accepted {bad}");
         }
+        assert_eq!(
+            parse_url("http://a b/").unwrap_err(),
+            "'http://a b/' contains whitespace (percent-encode it as %20)"
+        );
         assert!(parse(&["io"]).is_err(), "io without --url must fail");
+    }
+
+    /// Both sides of every documented limit: the largest value passes, one more fails.
+    #[test]
+    fn every_limit_is_enforced_on_both_sides() {
+        let n = |w: &str, v: u64| -> Vec<String> {
+            let mut a = vec![w.to_string(), "--n".into(), v.to_string()];
+            if w == "io" {
+                a.extend(["--url".into(), "http://h/".into()]);
+            }
+            a
+        };
+        let ok = |a: Vec<String>| {
+            parse(&a.iter().map(String::as_str).collect::<Vec<_>>()).map(|c| c.validate())
+        };
+        for (w, max) in [("cpu", MAX_CPU_N), ("io", MAX_IO_N), ("sleep", MAX_SLEEP_N)] {
+            assert!(matches!(ok(n(w, max)), Ok(Ok(()))), "{w} --n {max}");
+            assert!(ok(n(w, max + 1)).is_err(), "{w} --n {}", max + 1);
+            assert!(ok(n(w, 0)).is_err(), "{w} --n 0");
+        }
+        let exp = |v: u64| ok(vec!["cpu".into(), "--exp".into(), v.to_string()]);
+        assert!(matches!(exp(MAX_EXP as u64), Ok(Ok(()))));
+        assert!(exp(MAX_EXP as u64 + 1).is_err());
+        for (flag, w, min) in [("--timeout-ms", "io", 1), ("--ms", "sleep", 0)] {
+            let mut a = n(w, 1);
+            a.extend([flag.to_string(), MAX_MS.to_string()]);
+            assert!(matches!(ok(a.clone()), Ok(Ok(()))), "{flag} {MAX_MS}");
+            *a.last_mut().unwrap() = (MAX_MS + 1).to_string();
+            assert!(ok(a.clone()).is_err(), "{flag} {}", MAX_MS + 1);
+            *a.last_mut().unwrap() = min.to_string();
+            assert!(matches!(ok(a.clone()), Ok(Ok(()))), "{flag} {min}");
+            if min > 0 {
+                *a.last_mut().unwrap() = (min - 1).to_string();
+                assert!(ok(a).is_err(), "{flag} {}", min - 1);
+            }
+        }
+        let urls = |k: usize| {
+            let mut a = n("io", 1);
+            a.pop();
+            a.pop();
+            for _ in 0..k {
+                a.extend(["--url".into(), "http://h/".into()]);
+            }
+            ok(a)
+        };
+        assert!(matches!(urls(MAX_URLS), Ok(Ok(()))));
+        assert!(matches!(urls(MAX_URLS + 1), Ok(Err(_))));
     }
 }

@@ -2,10 +2,11 @@
 //!
 //! Big integers come from `num-bigint` (rust-num): pure Rust, so it builds anywhere with no
 //! system library, maintained by the rust-num team and the most used big-integer crate.
-//! One power measured on this machine class: num-bigint 0.4 about 50 ms, dashu about 28 ms,
-//! CPython about 110 ms, GMP about 5 ms. dashu is faster but has a far smaller user and
-//! maintainer base; the study compares models, not kernels, and every model runs this
-//! same kernel, so the widely trusted one wins.
+//! Faster kernels exist (GMP through a C library; dashu, with a far smaller user and
+//! maintainer base), but the study compares models, not kernels: every model runs this
+//! same kernel, so the widely trusted one wins. What one power costs here is measured, not
+//! quoted: `target/release/sync cpu --n 1` prints its wall time, and `make bench` times
+//! the seed's ten (results/cpu.csv: sync's median / 10).
 //!
 //! Every result is verified, so a run can be neither optimised away nor silently wrong:
 //! its residue modulo the Mersenne prime 2^61 - 1 must equal the same power computed

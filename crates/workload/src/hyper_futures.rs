@@ -2,45 +2,56 @@
 //!
 //! hyper 1.x is runtime-agnostic at its lowest layer: `hyper::client::conn::http1::handshake`
 //! speaks HTTP/1.1 over any socket that implements hyper's `Read`/`Write`, and hands back a
-//! `Connection` future that someone must poll. The higher-level clients (`hyper-util`'s
-//! legacy client, `reqwest`) spawn that future on tokio, which would start a tokio runtime
-//! inside a smol or async-std model and blur what is being measured. hyper rather than a
-//! futures-io client such as `surf`/`async-h1` (the async-std era's, no longer maintained):
-//! hyper is the most used, maintained HTTP implementation in Rust, the one under `reqwest`
-//! in the tokio model, so the async models differ in their runtime, not in HTTP code.
-//! So this module:
+//! `Connection` future that moves the connection's bytes and must be spawned on some
+//! executor. The higher-level clients (`hyper-util`'s legacy client, `reqwest`) spawn it on
+//! tokio, which would start a tokio runtime inside a smol or async-std model and blur what
+//! is being measured. hyper rather than a futures-io client such as `surf`/`async-h1` (the
+//! async-std era's, no longer maintained): hyper is the most used, maintained HTTP
+//! implementation in Rust, the one under `reqwest` in the tokio model, so the async models
+//! differ in their runtime, not in HTTP code. So this module:
 //!
-//! - takes the socket and the timer from the model, through the small [`Runtime`] trait:
-//!   `smol::net::TcpStream` or `async_std::net::TcpStream` (both `futures-io` sockets), and
-//!   `async_io::Timer` or `async_std::future::timeout`;
+//! - takes the socket, the timer and the spawner from the model, through the small
+//!   [`Runtime`] trait: `smol::net::TcpStream` or `async_std::net::TcpStream` (both
+//!   `futures-io` sockets), their runtime's timer, and their executor's `spawn`;
 //! - adapts the socket to hyper with `smol-hyper`'s `FuturesIo` (a 200-line crate of the
 //!   smol-rs organisation, used only for that adapter);
-//! - polls the `Connection` future *beside* the request inside the task itself ([`drive`]),
-//!   so it needs no spawn, hence no executor of any kind;
+//! - spawns each `Connection` future as a task of the model's executor, as hyper's own
+//!   client examples do with `tokio::spawn`; the connection task ends when the
+//!   connection closes or the task that owns the request handle drops it;
 //! - keeps a task's connection open between its consecutive requests to the same
-//!   scheme://host:port (HTTP keep-alive), as the blocking client's pool does;
+//!   scheme://host:port (HTTP keep-alive). Unlike reqwest's pool in tokio-async, a
+//!   connection is never handed to another task; with every task in flight at once, both
+//!   open one connection per task, and a task's later URLs reuse it in both;
 //! - speaks https through `futures-rustls` (rustls on ring, the provider ureq already uses,
 //!   so no C toolchain is needed) with the Mozilla roots of `webpki-roots`, built once, on
-//!   the first https URL.
+//!   the first https URL;
+//! - follows the policy every client here shares (see [`Target`]): no proxy, no redirect
+//!   followed, URL credentials sent as `Authorization: Basic`.
+//!
+//! The deadline covers the whole download, connect to last body byte: one race between
+//! the download and the runtime's timer. A race is decided only when the racing future is
+//! polled, and a body whose bytes are always ready never makes the download wait, so the
+//! body loop yields to the executor between frames ([`yield_now`]): the timer is then
+//! looked at after every frame, and an endless body cannot outrun the deadline.
 //!
 //! Each body streams through [`Verifier`] chunk by chunk, and every failure becomes a
 //! [`FetchError`] naming the URL and the [`Cause`].
 
-use crate::io::{Cause, FetchError, Verifier};
+use crate::io::{Cause, FetchError, Target, Verifier};
 use crate::summary::Tally;
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls::{self, pki_types::ServerName};
 use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1::{self, Connection, SendRequest};
+use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{header, Request, Uri};
 use smol_hyper::rt::FuturesIo;
 use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::Duration;
 
-/// What a model lends the client: its runtime's TCP socket and its runtime's timer.
+/// What a model lends the client: its runtime's TCP socket, timer and spawner.
 pub trait Runtime: Send + Sync + 'static {
     /// The runtime's TCP stream (any `futures-io` socket).
     type Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static;
@@ -58,6 +69,9 @@ pub trait Runtime: Send + Sync + 'static {
         limit: Duration,
         work: F,
     ) -> impl Future<Output = Option<F::Output>> + Send;
+
+    /// Run `task` on the model's executor, detached: a connection's byte mover.
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static);
 }
 
 /// Where a connection goes: requests to the same endpoint can share one connection.
@@ -71,14 +85,12 @@ struct Endpoint {
 /// A plain or TLS socket, boxed so that http and https connections have one type.
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-type Io = FuturesIo<Box<dyn Stream>>;
 
-/// One open HTTP/1.1 connection: where it goes, the handle that sends requests on it, and
-/// the future that moves its bytes (`None` once the connection has closed).
+/// One open HTTP/1.1 connection of a task: where it goes, and the handle that sends
+/// requests on it. Its bytes move on a task of its own (see [`Client::open`]).
 struct Conn {
     to: Endpoint,
     sender: SendRequest<Empty<Bytes>>,
-    connection: Option<Connection<Io, Empty<Bytes>>>,
 }
 
 /// The client: the model's runtime, the per-request timeout and the TLS settings.
@@ -102,36 +114,42 @@ impl<R: Runtime> Client<R> {
 
     /// One task of the io workload: download every URL in turn, each body to its end,
     /// over one kept-alive connection while the URLs go to the same place.
-    pub async fn download_all(&self, urls: &[String]) -> Result<Tally, FetchError> {
+    pub async fn download_all(&self, urls: &[Target]) -> Result<Tally, FetchError> {
         let mut conn = None;
         let mut total = Tally::default();
-        for url in urls {
-            total += self.download(url, &mut conn).await?;
+        for target in urls {
+            total += self.download(target, &mut conn).await?;
         }
         Ok(total)
     }
 
     /// Download one URL within the timeout (connect to last body byte) and verify it.
-    async fn download(&self, url: &str, conn: &mut Option<Conn>) -> Result<Tally, FetchError> {
+    async fn download(
+        &self,
+        target: &Target,
+        conn: &mut Option<Conn>,
+    ) -> Result<Tally, FetchError> {
         let result = match self
             .runtime
-            .timeout(self.timeout, self.fetch(url, conn))
+            .timeout(self.timeout, self.fetch(target, conn))
             .await
         {
             Some(result) => result,
-            None => Err(FetchError::new(url, Cause::Timeout(self.timeout))),
+            None => Err(FetchError::new(&target.url, Cause::Timeout(self.timeout))),
         };
         if result.is_err() {
             // Unread body, half-sent request, or a dead peer: the connection cannot carry
-            // another request, so the next URL opens a new one.
+            // another request, so the next URL opens a new one (dropping the handle ends
+            // the connection's task).
             *conn = None;
         }
         result
     }
 
-    async fn fetch(&self, url: &str, slot: &mut Option<Conn>) -> Result<Tally, FetchError> {
+    async fn fetch(&self, target: &Target, slot: &mut Option<Conn>) -> Result<Tally, FetchError> {
+        let url = target.url.as_str();
         let fail = |cause| FetchError::new(url, cause);
-        let (to, authority, path) = target(url).map_err(fail)?;
+        let (to, authority, path) = split_url(url).map_err(fail)?;
         if slot.as_ref().is_some_and(|c| c.to != to) {
             *slot = None;
         }
@@ -143,28 +161,33 @@ impl<R: Runtime> Client<R> {
                 *slot = Some(self.open(&to).await.map_err(fail)?);
             }
             let conn = slot.as_mut().expect("filled just above");
-            match drive(&mut conn.connection, conn.sender.ready()).await {
+            match conn.sender.ready().await {
                 Ok(()) => break conn,
                 Err(_) if reused => (*slot, reused) = (None, false),
                 Err(e) => return Err(fail(self.classify(&e))),
             }
         };
 
-        let request = Request::get(path)
-            .header(header::HOST, authority)
+        let mut request = Request::get(path).header(header::HOST, authority);
+        if let Some(authorization) = &target.authorization {
+            request = request.header(header::AUTHORIZATION, authorization);
+        }
+        let request = request
             .body(Empty::new())
             .map_err(|e| fail(Cause::Other(format!("bad request: {e}"))))?;
-        let response = drive(&mut conn.connection, conn.sender.send_request(request))
+        let response = conn
+            .sender
+            .send_request(request)
             .await
             .map_err(|e| fail(self.classify(&e)))?;
         let headers = response.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let mut verifier = Verifier::start(url, response.status().as_u16(), header)?;
 
-        // Stream the body frame by frame, as hyper reads it off the socket.
+        // Stream the body frame by frame, as the connection's task reads it off the socket.
         let mut body = response.into_body();
         loop {
-            match drive(&mut conn.connection, body.frame()).await {
+            match body.frame().await {
                 None => return verifier.finish(),
                 Some(Ok(frame)) => {
                     if let Some(chunk) = frame.data_ref() {
@@ -173,10 +196,13 @@ impl<R: Runtime> Client<R> {
                 }
                 Some(Err(e)) => return Err(verifier.broken(self.classify(&e))),
             }
+            // Let the deadline's timer (and every other task) have a turn: see the module doc.
+            yield_now().await;
         }
     }
 
-    /// Connect (TCP, then TLS for https) and start HTTP/1.1 on the socket.
+    /// Connect (TCP, then TLS for https), start HTTP/1.1 on the socket, and spawn the
+    /// connection's byte mover on the model's executor.
     async fn open(&self, to: &Endpoint) -> Result<Conn, Cause> {
         let io_cause = |e: std::io::Error| Cause::from_io(&e, self.timeout);
         let host = &to.host;
@@ -195,10 +221,14 @@ impl<R: Runtime> Client<R> {
         let (sender, connection) = http1::handshake(FuturesIo::new(stream))
             .await
             .map_err(|e| self.classify(&e))?;
+        // The connection's errors reach the request or body that was waiting on it, which
+        // reports them: nothing to do with them here.
+        self.runtime.spawn(async move {
+            let _ = connection.await;
+        });
         Ok(Conn {
             to: to.clone(),
             sender,
-            connection: Some(connection),
         })
     }
 
@@ -237,28 +267,24 @@ impl<R: Runtime> Client<R> {
     }
 }
 
-/// Run `work` (a request, a body read) while also polling the connection future that moves
-/// its bytes. Both are polled by this task on each wake-up, so no spawn is needed: the
-/// runtime's reactor wakes the task when the socket is ready, whichever of the two asked.
-/// When the connection ends, hyper hands its error to `work`, which then completes.
-async fn drive<T>(
-    connection: &mut Option<Connection<Io, Empty<Bytes>>>,
-    work: impl Future<Output = T>,
-) -> T {
-    let mut work = pin!(work);
+/// Return to the executor once, to be polled again at once: every runtime's `yield_now`,
+/// written here so the client needs none of them.
+async fn yield_now() {
+    let mut yielded = false;
     poll_fn(|cx| {
-        if let Some(conn) = connection {
-            if Pin::new(conn).poll(cx).is_ready() {
-                *connection = None;
-            }
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
         }
-        work.as_mut().poll(cx)
     })
     .await
 }
 
 /// Split a URL into its endpoint, its Host header, and its path with query.
-fn target(url: &str) -> Result<(Endpoint, String, String), Cause> {
+fn split_url(url: &str) -> Result<(Endpoint, String, String), Cause> {
     let uri: Uri = url
         .parse()
         .map_err(|e| Cause::Other(format!("bad URL: {e}")))?;
@@ -281,11 +307,11 @@ fn target(url: &str) -> Result<(Endpoint, String, String), Cause> {
 
 #[cfg(test)]
 mod tests {
-    use super::target;
+    use super::split_url;
 
     #[test]
     fn targets_split_into_address_host_header_and_path() {
-        let (to, authority, path) = target("http://127.0.0.1:8080/delay/1/bytes/2?x=1").unwrap();
+        let (to, authority, path) = split_url("http://127.0.0.1:8080/delay/1/bytes/2?x=1").unwrap();
         assert_eq!(
             (to.https, to.host.as_str(), to.port),
             (false, "127.0.0.1", 8080)
@@ -294,13 +320,13 @@ mod tests {
             (authority.as_str(), path.as_str()),
             ("127.0.0.1:8080", "/delay/1/bytes/2?x=1")
         );
-        let (to, authority, path) = target("https://example.com").unwrap();
+        let (to, authority, path) = split_url("https://example.com").unwrap();
         assert_eq!(
             (to.https, to.host.as_str(), to.port),
             (true, "example.com", 443)
         );
         assert_eq!((authority.as_str(), path.as_str()), ("example.com", "/"));
-        let (to, _, _) = target("http://[::1]/x").unwrap();
+        let (to, _, _) = split_url("http://[::1]/x").unwrap();
         assert_eq!((to.https, to.host.as_str(), to.port), (false, "::1", 80));
     }
 }

@@ -6,10 +6,66 @@
 //! Content-Length, and the FNV-1a checksum of the bytes equals the server's `x-checksum`
 //! header when it sends one (our fixture server does). Any failure is a [`FetchError`]
 //! that names the URL and the [`Cause`].
+//!
+//! Every client does the same work for the same URL (see [`Target`]): one GET, no proxy,
+//! no redirect followed (a 3xx is an error that names where it pointed), and credentials
+//! in the URL sent as the same `Authorization: Basic` header.
 
 use crate::summary::Tally;
+use base64::Engine as _;
 use std::fmt;
 use std::time::Duration;
+
+/// One URL to download, as every client sends it.
+///
+/// Clients differ in what they do with `http://user:pass@host/` (one puts `user:pass@host`
+/// in the Host header, another percent-decodes, another does not) and with redirects (some
+/// follow ten, some none). So the credentials are taken out here, once, and every client
+/// sends the URL without them plus this exact `Authorization` header; and no client
+/// follows redirects: one URL is one request in every model, and a redirect is reported
+/// (see [`Cause::Redirect`]) so that the user can give the final URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The URL without `user:password@`: what is requested, and what errors name, so
+    /// that no password ends up in a log.
+    pub url: String,
+    /// `Basic base64(user:password)`, percent-decoded as RFC 3986 says, when the URL had
+    /// credentials.
+    pub authorization: Option<String>,
+    /// The URL as given on the command line (procs hands it to its workers as is).
+    pub given: String,
+}
+
+impl Target {
+    /// Split the credentials off an `http(s)://[user[:password]@]host...` URL.
+    pub fn new(given: &str) -> Target {
+        let (scheme, rest) = given.split_once("://").unwrap_or(("", given));
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let Some((userinfo, host)) = authority.rsplit_once('@') else {
+            return Target {
+                url: given.to_string(),
+                authorization: None,
+                given: given.to_string(),
+            };
+        };
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        let pair = format!("{}:{}", decode(user), decode(password));
+        Target {
+            url: format!("{scheme}://{host}{path}"),
+            authorization: Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )),
+            given: given.to_string(),
+        }
+    }
+}
 
 /// The header in which the fixture server announces the FNV-1a 64 checksum of a body.
 pub const CHECKSUM_HEADER: &str = "x-checksum";
@@ -19,6 +75,8 @@ pub const CHECKSUM_HEADER: &str = "x-checksum";
 pub enum Cause {
     /// The server answered, but not with 2xx.
     Status(u16),
+    /// The server answered with a redirect, which no client follows (see [`Target`]).
+    Redirect { status: u16, location: String },
     /// The body ended before Content-Length bytes arrived.
     Truncated { expected: u64, got: u64 },
     /// The bytes arrived, but not the bytes the server announced.
@@ -37,6 +95,10 @@ impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cause::Status(code) => write!(f, "HTTP status {code}"),
+            Cause::Redirect { status, location } => write!(
+                f,
+                "HTTP status {status}, a redirect to '{location}' (redirects are not followed: give the final URL)"
+            ),
             Cause::Truncated { expected, got } => {
                 write!(f, "truncated body: {got} of {expected} bytes")
             }
@@ -119,6 +181,12 @@ impl Verifier {
         status: u16,
         header: impl Fn(&str) -> Option<&'h str>,
     ) -> Result<Verifier, FetchError> {
+        if (300..400).contains(&status) {
+            if let Some(location) = header("location") {
+                let location = location.to_string();
+                return Err(FetchError::new(url, Cause::Redirect { status, location }));
+            }
+        }
         if !(200..300).contains(&status) {
             return Err(FetchError::new(url, Cause::Status(status)));
         }
@@ -218,6 +286,33 @@ mod tests {
         let err = Verifier::start("http://h/x", 503, headers(&[])).unwrap_err();
         assert_eq!(err.cause, Cause::Status(503));
         assert_eq!(err.to_string(), "GET http://h/x: HTTP status 503");
+    }
+
+    #[test]
+    fn a_redirect_fails_naming_where_it_points() {
+        let h = [("location", "/elsewhere")];
+        let err = Verifier::start("http://h/x", 302, headers(&h)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GET http://h/x: HTTP status 302, a redirect to '/elsewhere' (redirects are not followed: give the final URL)"
+        );
+        let err = Verifier::start("http://h/x", 304, headers(&[])).unwrap_err();
+        assert_eq!(err.cause, Cause::Status(304));
+    }
+
+    #[test]
+    fn credentials_leave_the_url_for_one_basic_header() {
+        let t = Target::new("http://u%40x:p%3Aw@127.0.0.1:80/a@b?c");
+        assert_eq!(t.url, "http://127.0.0.1:80/a@b?c");
+        // base64("u@x:p:w"), checked with `printf 'u@x:p:w' | base64`.
+        assert_eq!(t.authorization.as_deref(), Some("Basic dUB4OnA6dw=="));
+        let t = Target::new("https://user@h/");
+        assert_eq!(
+            (t.url.as_str(), t.authorization.as_deref()),
+            ("https://h/", Some("Basic dXNlcjo="))
+        );
+        let t = Target::new("http://h/x@y");
+        assert_eq!((t.url.as_str(), t.authorization), ("http://h/x@y", None));
     }
 
     #[test]

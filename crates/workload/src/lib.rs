@@ -4,12 +4,13 @@
 //! joins N tasks. Everything that does not depend on the model lives here, so that two
 //! models differ in nothing but the model:
 //!
-//! - [`cli`]: the one command line every binary accepts (`cpu`, `io`), validated before
-//!   any work starts.
+//! - [`cli`]: the one command line every binary accepts (`cpu`, `io`, `sleep`), validated
+//!   before any work starts.
 //! - [`cpu`]: the CPU-bound task, `base ** exp` as a big integer, verified on every run.
 //! - [`io`]: the I/O-bound task's verification: status, length and checksum of every body,
 //!   and the error that names the URL and the cause.
-//! - [`blocking`] (feature `blocking`): the blocking `ureq` client the OS-thread models share.
+//! - [`blocking`] (feature `blocking`): the blocking `ureq` client of sync, threads, procs and
+//!   rayon, which green also runs on may's sockets.
 //! - [`hyper_futures`] (feature `hyper-futures`): the async hyper client that the smol and
 //!   async-std models share, on their own sockets and timers (no tokio runtime).
 //! - [`summary`]: the tally of finished tasks and the one JSON line printed at the end.

@@ -4,7 +4,6 @@
 use crate::cli::{Cli, Command};
 use crate::summary::{Summary, Tally};
 use anyhow::{bail, Context, Result};
-use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,13 +26,13 @@ pub fn record_workers(n: u64) {
 ///
 /// Exit codes: 0 success; 1 the run failed (a wrong result, a failed request: one line on
 /// stderr names the cause); 2 bad arguments (one line on stderr).
-pub fn main(model: &str, run: impl FnOnce(&Command) -> Result<Tally>) -> ExitCode {
+pub fn main(model: &'static str, run: impl FnOnce(&Command) -> Result<Tally>) -> ExitCode {
     run_main(model, Sampling::On, run)
 }
 
 /// [`main`] for a worker process that runs tasks on behalf of a parent model (procs): the
 /// parent samples the worker's memory and threads with its own, so the worker does not.
-pub fn worker_main(model: &str, run: impl FnOnce(&Command) -> Result<Tally>) -> ExitCode {
+pub fn worker_main(model: &'static str, run: impl FnOnce(&Command) -> Result<Tally>) -> ExitCode {
     run_main(model, Sampling::Off, run)
 }
 
@@ -44,26 +43,72 @@ enum Sampling {
 }
 
 fn run_main(
-    model: &str,
+    model: &'static str,
     sampling: Sampling,
     run: impl FnOnce(&Command) -> Result<Tally>,
 ) -> ExitCode {
     one_line_panics(model);
-    let cli = match Cli::try_parse() {
+    let cli = match parse(model) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(model, e),
+        Err(code) => return code,
     };
-    match execute(model, &cli, sampling, run) {
-        Ok(summary) => {
-            println!("{}", summary.to_line());
-            ExitCode::SUCCESS
+    // Checked before any work: a summary file we could not write would lose the run.
+    let summary_file = match cli
+        .summary_file
+        .as_deref()
+        .map(open_summary_file)
+        .transpose()
+    {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("{model}: {e}");
+            return ExitCode::from(2);
         }
+    };
+    let result = execute(model, &cli, sampling, run).and_then(|summary| {
+        let line = summary.to_line();
+        if let Some((mut file, path)) = summary_file {
+            writeln!(file, "{line}")
+                .with_context(|| format!("cannot write --summary-file {}", path.display()))?;
+        }
+        // Not println!: it panics when stdout cannot be written (a closed pipe, /dev/full).
+        writeln!(std::io::stdout().lock(), "{line}")
+            .and_then(|()| std::io::stdout().flush())
+            .context("cannot write the summary line to stdout")
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // `{:#}` prints anyhow's context chain on one line: "outer: inner: cause".
             eprintln!("{model}: error: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Parse and check the command line under the model's own name (for `--help` and
+/// `--version`); a bad one has been reported in one line when this returns `Err`.
+fn parse(model: &'static str) -> Result<Cli, ExitCode> {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command().name(model).bin_name(model);
+    let cli = command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+        .map_err(|e| usage_error(model, e))?;
+    cli.validate().map_err(|e| {
+        eprintln!("{model}: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok(cli)
+}
+
+fn open_summary_file(path: &std::path::Path) -> Result<(std::fs::File, std::path::PathBuf)> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(|file| (file, path.to_path_buf()))
+        .with_context(|| format!("cannot open --summary-file {}", path.display()))
 }
 
 fn execute(
@@ -98,7 +143,7 @@ fn execute(
             );
         }
     }
-    let summary = Summary {
+    Ok(Summary {
         model: model.to_string(),
         workload: cli.command.name().to_string(),
         n: cli.command.n(),
@@ -111,17 +156,7 @@ fn execute(
         peak_pss_bytes: peaks.pss_bytes,
         workers: WORKERS.load(Ordering::Relaxed),
         peak_threads: peaks.threads,
-    };
-    if let Some(path) = &cli.summary_file {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot open --summary-file {}", path.display()))?;
-        writeln!(file, "{}", summary.to_line())
-            .with_context(|| format!("cannot write --summary-file {}", path.display()))?;
-    }
-    Ok(summary)
+    })
 }
 
 /// Add up the results of every task. If any failed, fail with how many and the first
@@ -162,6 +197,7 @@ pub fn joined<E: Into<anyhow::Error>>(
 fn usage_error(model: &str, e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind::{
         DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
+        MissingRequiredArgument,
     };
     match e.kind() {
         DisplayHelp | DisplayVersion => {
@@ -170,16 +206,21 @@ fn usage_error(model: &str, e: clap::Error) -> ExitCode {
         }
         kind => {
             let text = e.render().to_string();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("bad arguments");
             let line = match kind {
                 DisplayHelpOnMissingArgumentOrSubcommand => {
-                    "a workload is required: cpu, io or sleep (see --help)"
+                    "a workload is required: cpu, io or sleep (see --help)".to_string()
                 }
-                _ => text
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("bad arguments"),
+                // clap puts the missing flags on the lines that follow: name them.
+                MissingRequiredArgument => {
+                    let missing: Vec<&str> =
+                        lines.take_while(|l| !l.starts_with("Usage:")).collect();
+                    format!("{} {}", first.trim_end_matches(':'), missing.join(", "))
+                }
+                _ => first.to_string(),
             };
-            eprintln!("{model}: {}", line.trim_start_matches("error: ").trim());
+            eprintln!("{model}: {}", line.trim_start_matches("error: "));
             ExitCode::from(2)
         }
     }

@@ -1,24 +1,27 @@
-//! # async-std-async: many tasks on async-std's global executor
+//! # async-std-async: many tasks on async-std's executor, run by one thread per core
 //!
-//! **The model.** Every task is a future spawned on async-std's executor; a task that
-//! waits (for a socket, a timer) returns control to the executor, which runs another.
-//! The API mirrors `std` (`async_std::net::TcpStream`, `async_std::task::sleep`), so code
-//! reads like the blocking version with `.await` added.
+//! **The model.** Every task is a future spawned on async-std's executor; a task that waits
+//! (for a socket, a timer) returns control to the executor, which runs another. The API
+//! mirrors `std` (`async_std::net::TcpStream`, `async_std::task::sleep`), so code reads
+//! like the blocking version with `.await` added.
 //!
 //! **Discontinued.** Upstream discontinued async-std in 2025 (its README: "async-std has
-//! been discontinued; use smol instead"); it gets no more releases. Under the hood it had
-//! long been smol's parts (async-global-executor on async-executor, async-io, blocking).
-//! The model stays because programs still run it; for new code see `smol-async`.
+//! been discontinued; use smol instead", in 1.13.1). 1.13.2, the version locked here, was
+//! published after that notice; no new work is planned. Under the hood it had long
+//! been smol's parts (async-global-executor on async-executor, async-io, blocking). The
+//! model stays because programs still run it; for new code see `smol-async`.
 //!
-//! **Who schedules the work.** `async_std::task::block_on` in each `run_*` runs the main
-//! future (spawn N tasks, then await them) on the main thread. `task::spawn` puts tasks on
-//! the global executor, started on first use with one thread per core
-//! (`ASYNC_STD_THREAD_COUNT` overrides it). The `async-io` reactor wakes a task when its
-//! socket or timer is ready. Blocking in a task would stall its executor thread, so the
-//! CPU work goes to `task::spawn_blocking`'s thread pool. HTTP is the shared hyper client
-//! of `workload::hyper_futures`, on async-std's socket and timer: no tokio runtime.
+//! **Who schedules the work.** async-std's global executor, which starts on the first
+//! spawn with one thread per core, named `async-std/runtime` (`ASYNC_STD_THREAD_COUNT`
+//! overrides the count; [`on_executor`] reads it the same way to report it).
+//! `task::block_on` runs the main future (spawn N tasks, then await them) on the main
+//! thread. The `async-io` reactor (epoll, plus a timer list) wakes a task when its socket
+//! or timer is ready. Blocking in a task would stall every task queued on its thread, so
+//! the CPU work goes to `task::spawn_blocking`'s thread pool (the `blocking` crate, as in
+//! smol). HTTP is the shared hyper client of `workload::hyper_futures`, on async-std's
+//! socket, timer and executor: no tokio runtime runs here.
 //!
-//! **What it costs.** Like smol: a task is one heap-allocated state machine, a few hundred
+//! **What it costs.** Like smol: a task is one heap-allocated state machine, hundreds of
 //! bytes plus its buffers, and every function on the way to a socket is `async`.
 //!
 //! **When to pick it.** Only to keep existing async-std code running; it is smol's parts
@@ -30,9 +33,9 @@
 //! target/release/async-std-async sleep --n 100000 --ms 100
 //! ```
 //!
-//! **What to observe.** The same figures as smol-async, give or take the executor's thread
-//! count. `diff` this file against `crates/models/smol-async/src/main.rs`: the model is
-//! nearly the same; only the names and who starts the executor threads differ.
+//! **What to observe.** The same figures as smol-async: the same parts, the same number
+//! of executor threads. `diff` this file against `crates/models/smol-async/src/main.rs`:
+//! what differs is the runtime's API and who starts the executor threads.
 //! Figures for this machine: the README and results/scale*.csv.
 
 use anyhow::Result;
@@ -46,66 +49,68 @@ use workload::hyper_futures::{Client, Runtime};
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
 fn main() -> ExitCode {
-    workload::main("async-std-async", |command| match command {
-        Command::Cpu(args) => run_cpu(args),
-        Command::Io(args) => run_io(args),
-        Command::Sleep(args) => run_sleep(args),
+    workload::main("async-std-async", |command| {
+        on_executor(async {
+            match command {
+                Command::Cpu(args) => run_cpu(args).await,
+                Command::Io(args) => run_io(args).await,
+                Command::Sleep(args) => run_sleep(args).await,
+            }
+        })
     })
 }
 
 /// N powers, each on a thread of async-std's blocking pool: a power never yields, so on
-/// the executor it would hold an executor thread for the whole computation.
-fn run_cpu(args: &CpuArgs) -> Result<Tally> {
+/// the executor it would hold its thread for the whole computation and starve every task.
+async fn run_cpu(args: &CpuArgs) -> Result<Tally> {
     let (base, exp) = (args.base, args.exp);
-    task::block_on(async {
-        // `spawn_blocking` starts the closure on the pool at once and returns a handle to
-        // await, so all N are running before the first is awaited.
-        let tasks: Vec<_> = (0..args.n)
-            .map(|_| task::spawn_blocking(move || cpu::task(base, exp)))
-            .collect();
-        join(tasks).await
-    })
+    // `spawn_blocking` starts the closure on the pool at once and returns a handle to
+    // its result, so all N are running before the first is awaited.
+    let tasks = (0..args.n)
+        .map(|_| task::spawn_blocking(move || cpu::task(base, exp)))
+        .collect();
+    join_all(tasks).await
 }
 
 /// N tasks on the executor; each downloads its URLs in turn over its own connection.
-fn run_io(args: &IoArgs) -> Result<Tally> {
+async fn run_io(args: &IoArgs) -> Result<Tally> {
     // One client shared by every task (read-only: each task keeps its own connection).
     // Spawned tasks must be 'static, hence the Arcs.
     let client = Arc::new(Client::new(AsyncStd, args.timeout()));
-    let urls: Arc<[String]> = args.urls.clone().into();
-    task::block_on(async {
-        let tasks: Vec<_> = (0..args.n)
-            .map(|_| {
-                let (client, urls) = (client.clone(), urls.clone());
-                // A spawned task runs on any executor thread, concurrently with the others;
-                // awaiting a socket parks only this task.
-                task::spawn(async move { client.download_all(&urls).await })
-            })
-            .collect();
-        join(tasks).await
+    let urls: Arc<[_]> = args.urls.clone().into();
+    spawn_all(args.n, || {
+        let (client, urls) = (client.clone(), urls.clone());
+        async move { client.download_all(&urls).await }
     })
+    .await
 }
 
-/// N tasks, each waiting on async-std's timer (async-io's timer list underneath).
-fn run_sleep(args: &SleepArgs) -> Result<Tally> {
+/// N tasks, each waiting on async-std's timer: one entry in the reactor's timer list each.
+async fn run_sleep(args: &SleepArgs) -> Result<Tally> {
     let duration = args.duration();
-    task::block_on(async {
-        let tasks: Vec<_> = (0..args.n)
-            .map(|_| {
-                task::spawn(async move {
-                    task::sleep(duration).await;
-                    Ok::<_, anyhow::Error>(Tally::task(0, 0))
-                })
-            })
-            .collect();
-        join(tasks).await
+    spawn_all(args.n, || async move {
+        task::sleep(duration).await;
+        Ok::<_, anyhow::Error>(Tally::task(0, 0))
     })
+    .await
+}
+
+/// The model itself: spawn one task per unit of work on the executor, then join them all.
+async fn spawn_all<F, E>(n: u64, task: impl Fn() -> F) -> Result<Tally>
+where
+    F: Future<Output = Result<Tally, E>> + Send + 'static,
+    E: Into<anyhow::Error> + Send + 'static,
+{
+    // A spawned task runs as soon as an executor thread is free, concurrently with the
+    // others; awaiting a socket parks only this task.
+    let tasks = (0..n).map(|_| task::spawn(task())).collect();
+    join_all(tasks).await
 }
 
 /// Await every task, then add up their results. Awaiting in order is fine: they all run
 /// meanwhile, and the slowest decides the total time anyway. A failure is reported after
 /// all have finished, as in the other models.
-async fn join<E: Into<anyhow::Error>>(
+async fn join_all<E: Into<anyhow::Error>>(
     tasks: Vec<impl Future<Output = Result<Tally, E>>>,
 ) -> Result<Tally> {
     let mut results = Vec::with_capacity(tasks.len());
@@ -115,7 +120,22 @@ async fn join<E: Into<anyhow::Error>>(
     gather(results)
 }
 
-/// What the shared hyper client runs on here: async-std's TCP socket and its timeout.
+/// Run `main` on this thread while the global executor's threads run the tasks. They
+/// start on the first spawn, one per core unless `ASYNC_STD_THREAD_COUNT` says otherwise
+/// (async-global-executor's rule, read here the same way to report it), and are never
+/// stopped: the process ends with them.
+fn on_executor(main: impl Future<Output = Result<Tally>>) -> Result<Tally> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = std::env::var("ASYNC_STD_THREAD_COUNT")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(cores)
+        .max(1);
+    workload::record_workers(threads as u64);
+    task::block_on(main)
+}
+
+/// What the shared hyper client runs on here: async-std's TCP socket, timer and executor.
 struct AsyncStd;
 
 impl Runtime for AsyncStd {
@@ -131,7 +151,13 @@ impl Runtime for AsyncStd {
     }
 
     async fn timeout<F: Future + Send>(&self, limit: Duration, work: F) -> Option<F::Output> {
-        // On timeout the download is dropped, which cancels it and closes its socket.
+        // Whichever finishes first wins and the other is dropped: a late download is
+        // cancelled, its socket closed.
         async_std::future::timeout(limit, work).await.ok()
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        // A `JoinHandle` dropped here detaches the task: it runs to its end.
+        task::spawn(task);
     }
 }

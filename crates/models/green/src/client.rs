@@ -39,7 +39,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Instant;
-    use workload::io::{fnv1a, Cause, FNV_START};
+    use workload::io::{fnv1a, Cause, Target, FNV_START};
     use workload::Tally;
 
     /// A std-thread server on 127.0.0.1:0 that answers every request on a connection with
@@ -83,7 +83,7 @@ mod tests {
     fn a_task_reuses_its_connection_and_reads_chunked_bodies() {
         let response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nfoo\r\n3\r\nbar\r\n0\r\n\r\n";
         let (url, accepted) = serve(response);
-        let urls = vec![url.clone(), url];
+        let urls = vec![Target::new(&url), Target::new(&url)];
         let tally =
             in_coroutine(move || client(Duration::from_secs(5)).download_all(&urls)).unwrap();
         assert_eq!((tally.tasks, tally.bytes), (2, 12));
@@ -101,7 +101,7 @@ mod tests {
         let (url, _) = serve(b"");
         let started = Instant::now();
         let timeout = Duration::from_millis(200);
-        let err = in_coroutine(move || client(timeout).download(&url)).unwrap_err();
+        let err = in_coroutine(move || client(timeout).download(&Target::new(&url))).unwrap_err();
         assert_eq!(err.cause, Cause::Timeout(timeout));
         assert!(
             started.elapsed() < Duration::from_millis(600),
@@ -114,7 +114,8 @@ mod tests {
     #[test]
     fn a_non_2xx_status_is_an_error() {
         let (url, _) = serve(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
-        let err = in_coroutine(move || client(Duration::from_secs(5)).download(&url)).unwrap_err();
+        let err = in_coroutine(move || client(Duration::from_secs(5)).download(&Target::new(&url)))
+            .unwrap_err();
         assert_eq!(err.cause, Cause::Status(503));
     }
 }

@@ -7,16 +7,18 @@
 //! as in `threads`, with its socket swapped for may's (see `transport.rs`): the Rust
 //! counterpart of gevent's `monkey.patch_all()`.
 //!
-//! **Who schedules the work.** may, in user space: each worker runs ready coroutines from
-//! its queue (and steals from the others); an epoll loop and a timer list wake parked
-//! ones. A coroutine gives up its worker only when it waits on may's own primitives. A
+//! **Who schedules the work.** may, in user space: each worker thread runs ready
+//! coroutines from its queue (and steals from the others) and polls its own epoll for
+//! sockets; one more thread, may's timer thread, wakes coroutines whose sleep or timeout
+//! is due. A coroutine gives up its worker only when it waits on may's own primitives. A
 //! blocking std call (`std::thread::sleep`, a std socket, a contended `std::sync::Mutex`,
 //! a DNS lookup) pins the whole worker and every coroutine queued behind it. CPU-bound
 //! coroutines never yield either; here that is fine, there is nothing else to schedule.
 //!
 //! **What it costs.** Per coroutine: a stack of fixed size (`STACK_BYTES`), reserved with
 //! `mmap` plus a guard page, of which only touched pages use memory; no kernel thread,
-//! and a switch is a register swap. The caveats: the stack cannot grow, so a deeper call
+//! and a switch is a register swap. may keeps a pool of 1,000 ready stacks, made at the
+//! first spawn and reused as coroutines end; past that, each new coroutine maps its own. The caveats: the stack cannot grow, so a deeper call
 //! chain overflows it and the process dies; each stack is two kernel memory maps, so at
 //! most about 32,000 coroutines can be alive at once under Linux's default
 //! `vm.max_map_count` of 65,530 (may panics on the failed `mmap`; we report it); a `thread_local!`
@@ -36,7 +38,8 @@
 //!
 //! **What to observe.** io takes about one task's time whatever N, like `threads`, but on
 //! a few OS threads (`ps -L`); sleep runs 100,000 waits on two workers where `threads`
-//! needs 100,000 kernel threads. Most of sleep's wall time is spawning (an `mmap` each).
+//! needs 100,000 kernel threads. Most of sleep's wall time past one wait is spawning (past
+//! the pool, a stack to map for each coroutine).
 
 mod client;
 mod transport;

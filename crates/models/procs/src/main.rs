@@ -9,9 +9,11 @@
 //! **Who schedules the work.** The kernel, as for threads, but each worker also has its own
 //! address space: nothing is shared, everything crosses a pipe (here, the summary line).
 //!
-//! **What it costs.** A process start (exec, dynamic loading, a new runtime and HTTP
-//! client each) and a few MiB of memory per worker, and no shared connection pool. In
-//! exchange a crashing worker cannot corrupt the others.
+//! **What it costs.** A process start per task (fork and exec, dynamic loading, and in the
+//! worker its own HTTP client, as `sync` builds one), a few hundred KiB of memory each once
+//! shared pages are divided among the workers (PSS; peak RSS summed over the workers
+//! counts the shared code and libc once per worker, several MiB each), and no shared
+//! connection pool. In exchange a crashing worker cannot corrupt the others.
 //!
 //! **When to pick it.** Isolation (untrusted or crash-prone work), or in Python to escape
 //! the GIL for CPU-bound work. The seed article's processes: cpu 1.12 s (the fastest),
@@ -23,7 +25,7 @@
 //! ```
 //!
 //! **What to observe.** Times close to `threads` plus a few ms of process start per
-//! worker; peak memory (the sum over every worker) several times that of `threads`.
+//! worker; memory (PSS, summed over every worker) several times that of `threads`.
 
 mod worker;
 

@@ -1,17 +1,20 @@
-//! # smol-async: many tasks on a small executor, waiting without threads
+//! # smol-async: many tasks on smol's executor, run by one thread per core
 //!
 //! **The model.** Every task is a future spawned on smol's executor; a task that waits
 //! (for a socket, a timer) returns control to the executor, which runs another. Thousands
-//! of tasks share a few threads, as in Python's asyncio, but without tokio.
+//! of tasks share the executor's threads, as in Python's asyncio, but without tokio.
 //!
-//! **Who schedules the work.** `smol::block_on` in each `run_*` starts where scheduling
-//! begins: it runs the main future (spawn N tasks, then await them) on the main thread.
-//! `smol::spawn` puts tasks on smol's global executor, run by `SMOL_THREADS` threads named
-//! `smol-N` (default 1). The `async-io` reactor (epoll, plus a timer list) wakes a task
-//! when its socket or timer is ready. Blocking in a task would stall every task on its
-//! thread, so the CPU work goes to `smol::unblock`'s thread pool (grows on demand, up to
-//! `BLOCKING_MAX_THREADS`, default 500). HTTP is the shared hyper client of
-//! `workload::hyper_futures`, on smol's socket and timer: no tokio runtime runs here.
+//! **Who schedules the work.** An `Executor` of our own, run by one thread per core that
+//! [`on_executor`] starts in plain sight (`smol-1`, `smol-2`, ...), as smol's docs advise
+//! for anything past a small program. (`smol::spawn`'s global executor would run on one
+//! thread unless `SMOL_THREADS` is set, while tokio and async-std run one per core: the
+//! comparison would not be on equal terms.) `smol::block_on` runs the main future (spawn
+//! N tasks, then await them) on the main thread. The `async-io` reactor (epoll, plus a
+//! timer list) wakes a task when its socket or timer is ready. Blocking in a task would
+//! stall every task queued on its thread, so the CPU work goes to `smol::unblock`'s thread
+//! pool (the `blocking` crate: it grows on demand, up to `BLOCKING_MAX_THREADS`, default
+//! 500). HTTP is the shared hyper client of `workload::hyper_futures`, on smol's socket,
+//! timer and executor: no tokio runtime runs here.
 //!
 //! **What it costs.** A task is one heap-allocated state machine, hundreds of bytes plus
 //! its buffers: 100,000 sleeping tasks fit in tens of MiB. The price is colouring: every
@@ -26,17 +29,16 @@
 //! target/release/smol-async cpu --n 10
 //! target/release/smol-async io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
 //! target/release/smol-async sleep --n 100000 --ms 100
-//! SMOL_THREADS=2 target/release/smol-async io --n 1000 --url http://127.0.0.1:PORT/health
 //! ```
 //!
-//! **What to observe.** io takes about one task's time whatever N, on one executor thread
-//! (`top -H` shows `smol-1` and `async-io`); cpu takes N powers / cores, on `blocking-N`
-//! threads; sleep --n 100000 finishes in little more than one sleep.
+//! **What to observe.** io takes about one task's time whatever N, on the executor threads
+//! (`top -H` shows `smol-1`, `smol-2` and `async-io`); cpu takes N powers / cores, on
+//! `blocking-N` threads; sleep --n 100000 finishes in little more than one sleep.
 //! Figures for this machine: the README and results/scale*.csv.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use smol::future::FutureExt;
-use smol::Timer;
+use smol::{Executor, Timer};
 use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -45,67 +47,73 @@ use workload::cli::SleepArgs;
 use workload::hyper_futures::{Client, Runtime};
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
+/// The executor every task runs on. A `static`, so that any code can spawn on it (the
+/// HTTP client spawns its connections); [`on_executor`] runs it on one thread per core.
+static EXECUTOR: Executor<'static> = Executor::new();
+
 fn main() -> ExitCode {
-    workload::main("smol-async", |command| match command {
-        Command::Cpu(args) => run_cpu(args),
-        Command::Io(args) => run_io(args),
-        Command::Sleep(args) => run_sleep(args),
+    workload::main("smol-async", |command| {
+        on_executor(async {
+            match command {
+                Command::Cpu(args) => run_cpu(args).await,
+                Command::Io(args) => run_io(args).await,
+                Command::Sleep(args) => run_sleep(args).await,
+            }
+        })
     })
 }
 
 /// N powers, each on a thread of smol's blocking pool: a power never yields, so on the
 /// executor it would hold its thread for the whole computation and starve every task.
-fn run_cpu(args: &CpuArgs) -> Result<Tally> {
+async fn run_cpu(args: &CpuArgs) -> Result<Tally> {
     let (base, exp) = (args.base, args.exp);
-    smol::block_on(async {
-        // `unblock` starts the closure on the pool at once and returns a future of its
-        // result, so all N are running before the first is awaited.
-        let tasks: Vec<_> = (0..args.n)
-            .map(|_| smol::unblock(move || cpu::task(base, exp)))
-            .collect();
-        join(tasks).await
-    })
+    // `unblock` starts the closure on the pool at once and returns a future of its
+    // result, so all N are running before the first is awaited.
+    let tasks = (0..args.n)
+        .map(|_| smol::unblock(move || cpu::task(base, exp)))
+        .collect();
+    join_all(tasks).await
 }
 
 /// N tasks on the executor; each downloads its URLs in turn over its own connection.
-fn run_io(args: &IoArgs) -> Result<Tally> {
+async fn run_io(args: &IoArgs) -> Result<Tally> {
     // One client shared by every task (read-only: each task keeps its own connection).
-    // Spawned tasks may outlive this frame as far as the compiler knows, hence the Arcs.
+    // Spawned tasks must be 'static, hence the Arcs.
     let client = Arc::new(Client::new(Smol, args.timeout()));
-    let urls: Arc<[String]> = args.urls.clone().into();
-    smol::block_on(async {
-        let tasks: Vec<_> = (0..args.n)
-            .map(|_| {
-                let (client, urls) = (client.clone(), urls.clone());
-                // A spawned task runs as soon as an executor thread is free, concurrently
-                // with the others; awaiting a socket parks only this task.
-                smol::spawn(async move { client.download_all(&urls).await })
-            })
-            .collect();
-        join(tasks).await
+    let urls: Arc<[_]> = args.urls.clone().into();
+    spawn_all(args.n, || {
+        let (client, urls) = (client.clone(), urls.clone());
+        async move { client.download_all(&urls).await }
     })
+    .await
 }
 
 /// N tasks, each waiting on smol's timer: one entry in the reactor's timer list each.
-fn run_sleep(args: &SleepArgs) -> Result<Tally> {
+async fn run_sleep(args: &SleepArgs) -> Result<Tally> {
     let duration = args.duration();
-    smol::block_on(async {
-        let tasks: Vec<_> = (0..args.n)
-            .map(|_| {
-                smol::spawn(async move {
-                    Timer::after(duration).await;
-                    Ok::<_, anyhow::Error>(Tally::task(0, 0))
-                })
-            })
-            .collect();
-        join(tasks).await
+    spawn_all(args.n, || async move {
+        Timer::after(duration).await;
+        Ok::<_, anyhow::Error>(Tally::task(0, 0))
     })
+    .await
+}
+
+/// The model itself: spawn one task per unit of work on the executor, then join them all.
+async fn spawn_all<F, E>(n: u64, task: impl Fn() -> F) -> Result<Tally>
+where
+    F: Future<Output = Result<Tally, E>> + Send + 'static,
+    E: Into<anyhow::Error> + Send + 'static,
+{
+    // A spawned task runs as soon as an executor thread is free, concurrently with the
+    // others; awaiting a socket parks only this task.
+    let tasks = (0..n).map(|_| EXECUTOR.spawn(task())).collect();
+    join_all(tasks).await
 }
 
 /// Await every task, then add up their results. Awaiting in order is fine: they all run
 /// meanwhile, and the slowest decides the total time anyway. A failure is reported after
 /// all have finished, as in the other models.
-async fn join<E: Into<anyhow::Error>>(
+async fn join_all<E: Into<anyhow::Error>>(
     tasks: Vec<impl Future<Output = Result<Tally, E>>>,
 ) -> Result<Tally> {
     let mut results = Vec::with_capacity(tasks.len());
@@ -115,7 +123,30 @@ async fn join<E: Into<anyhow::Error>>(
     gather(results)
 }
 
-/// What the shared hyper client runs on here: smol's TCP socket and smol's timer.
+/// Run `main` on this thread while one thread per core runs the executor's tasks; stop
+/// them when `main` is done. smol's own recipe: each thread runs the executor until a
+/// channel closes.
+fn on_executor(main: impl Future<Output = Result<Tally>>) -> Result<Tally> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    workload::record_workers(cores as u64);
+    let (stop, stopped) = smol::channel::bounded::<()>(1);
+    // `move`: `stop` lives in the closure, so it is dropped (closing the channel, ending
+    // every executor thread) before the scope joins them, even on an early return.
+    std::thread::scope(move |scope| {
+        for i in 1..=cores {
+            let stopped = stopped.clone();
+            std::thread::Builder::new()
+                .name(format!("smol-{i}"))
+                .spawn_scoped(scope, move || smol::block_on(EXECUTOR.run(stopped.recv())))
+                .with_context(|| format!("cannot start executor thread {i} of {cores}"))?;
+        }
+        let result = smol::block_on(main);
+        drop(stop);
+        result
+    })
+}
+
+/// What the shared hyper client runs on here: smol's TCP socket, timer and executor.
 struct Smol;
 
 impl Runtime for Smol {
@@ -130,16 +161,19 @@ impl Runtime for Smol {
         smol::net::TcpStream::connect((host, port))
     }
 
-    fn timeout<F: Future + Send>(
-        &self,
-        limit: Duration,
-        work: F,
-    ) -> impl Future<Output = Option<F::Output>> + Send {
-        // `or` polls both and returns whichever finishes first, dropping the other: a
-        // late download is cancelled, its socket closed.
-        async { Some(work.await) }.or(async move {
-            Timer::after(limit).await;
-            None
-        })
+    async fn timeout<F: Future + Send>(&self, limit: Duration, work: F) -> Option<F::Output> {
+        // Whichever finishes first wins and the other is dropped: a late download is
+        // cancelled, its socket closed.
+        async { Some(work.await) }
+            .or(async {
+                Timer::after(limit).await;
+                None
+            })
+            .await
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        // A `Task` cancels its future when dropped; `detach` lets it run to its end.
+        EXECUTOR.spawn(task).detach();
     }
 }

@@ -8,8 +8,10 @@
 //! N CPU-bound threads really use every core, unlike the seed article's Python threads.
 //!
 //! **What it costs.** Per thread: a kernel task, a stack (reserved 2 MiB, of which only the
-//! touched pages use memory), and a context switch whenever it blocks. Thousands are
-//! fine on Linux; the limits are `threads-max`, `pid_max` and memory.
+//! touched pages use memory, plus a guard page), and a context switch whenever it blocks.
+//! Thousands are fine on Linux; the limits are `threads-max`, `pid_max`, the user's
+//! process limit (`ulimit -u`), memory, and `vm.max_map_count`: each stack is two memory
+//! maps (the stack and its guard page), the same wall green's coroutines hit.
 //!
 //! **When to pick it.** Blocking I/O with tens to thousands of connections, and CPU work on
 //! as many threads as cores. The seed article's Python threads: cpu 2.47 s (the GIL made

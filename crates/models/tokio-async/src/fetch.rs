@@ -8,7 +8,7 @@
 use std::error::Error as _;
 use std::io;
 use std::time::Duration;
-use workload::io::{Cause, FetchError, Verifier};
+use workload::io::{Cause, FetchError, Target, Verifier};
 use workload::Tally;
 
 /// The one client every task shares (a clone is a reference count on the same pool).
@@ -18,21 +18,24 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
         // reuse by the task's next URL. (usize::MAX is reqwest's default: said here so
         // that nobody "tunes" it down to a small number and makes tasks reconnect.)
         .pool_max_idle_per_host(usize::MAX)
-        // Nothing between us and the fixture server: do not read proxy variables.
+        // The same policy as every client in the study (see `workload::io::Target`): no
+        // proxy from the environment, and no redirect followed (reqwest follows 10 by
+        // default): the 3xx comes back to the verifier, which names it.
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
 }
 
 /// One task of the io workload: download every URL in turn, each body to its end.
 pub async fn download_all(
     client: &reqwest::Client,
-    urls: &[String],
+    urls: &[Target],
     timeout: Duration,
 ) -> Result<Tally, FetchError> {
     let mut total = Tally::default();
-    for url in urls {
+    for target in urls {
         // One after another, as in the seed: the task's concurrency is with other tasks.
-        total += download(client, url, timeout).await?;
+        total += download(client, target, timeout).await?;
     }
     Ok(total)
 }
@@ -40,14 +43,17 @@ pub async fn download_all(
 /// Download one URL, streaming its body chunk by chunk through the verifier.
 pub async fn download(
     client: &reqwest::Client,
-    url: &str,
+    target: &Target,
     timeout: Duration,
 ) -> Result<Tally, FetchError> {
+    let url = target.url.as_str();
     // RequestBuilder::timeout is a deadline for the whole request: connect, headers and
     // every body chunk. A 4xx/5xx is not an error for reqwest; the verifier names it.
-    let mut response = client
-        .get(url)
-        .timeout(timeout)
+    let mut request = client.get(url).timeout(timeout);
+    if let Some(authorization) = &target.authorization {
+        request = request.header(reqwest::header::AUTHORIZATION, authorization);
+    }
+    let mut response = request
         .send()
         .await
         .map_err(|e| FetchError::new(url, classify(&e, timeout)))?;
@@ -135,7 +141,10 @@ mod tests {
 
     async fn cause_of(url: &str, timeout: Duration) -> Cause {
         let client = client().unwrap();
-        download(&client, url, timeout).await.unwrap_err().cause
+        download(&client, &Target::new(url), timeout)
+            .await
+            .unwrap_err()
+            .cause
     }
 
     const T: Duration = Duration::from_millis(300);

@@ -81,7 +81,7 @@ async fn run_io(args: &IoArgs) -> Result<Tally> {
     // roots N times, hold N pools, and reuse no connection across tasks. That is the
     // classic pitfall; a clone is a reference count on the same client.
     let client = fetch::client().context("cannot build the HTTP client")?;
-    let urls: Arc<[String]> = args.urls.clone().into();
+    let urls: Arc<[_]> = args.urls.clone().into();
     let timeout = args.timeout();
     spawn_all(args.n, || {
         let (client, urls) = (client.clone(), urls.clone());
