@@ -14,12 +14,15 @@
 //! - [`hyper_futures`] (feature `hyper-futures`): the async hyper client that the smol and
 //!   async-std models share, on their own sockets and timers (no tokio runtime).
 //! - [`summary`]: the tally of finished tasks and the one JSON line printed at the end.
+//! - [`limits`]: the machine's limits on threads, processes and memory maps, checked
+//!   before a run that needs many.
 //! - [`mem`]: peak memory (RSS of each process, PSS of the whole model) and threads.
 //! - [`run`]: the `main` every model calls: parse, time, run, print, exit.
 
 pub mod cli;
 pub mod cpu;
 pub mod io;
+pub mod limits;
 pub mod mem;
 pub mod summary;
 
@@ -32,5 +35,5 @@ pub mod hyper_futures;
 mod run;
 
 pub use cli::{Command, CpuArgs, IoArgs};
-pub use run::{gather, joined, main, record_workers, worker_main};
+pub use run::{catch_panic, gather, joined, main, record_workers, worker_main};
 pub use summary::{Summary, Tally};

@@ -78,6 +78,11 @@ fn run_main(
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A limit of the machine refused the run before it started: like a bad argument.
+        Err(e) if e.downcast_ref::<crate::limits::Refused>().is_some() => {
+            eprintln!("{model}: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             // `{:#}` prints anyhow's context chain on one line: "outer: inner: cause".
             eprintln!("{model}: error: {}", format!("{e:#}").replace('\n', " "));
@@ -226,21 +231,63 @@ fn usage_error(model: &str, e: clap::Error) -> ExitCode {
     }
 }
 
-/// A panic is a bug, but the user still gets one line, not a backtrace.
-fn one_line_panics(model: &str) {
-    let model = model.to_string();
+thread_local! {
+    /// Set while [`catch_panic`] runs on this thread: its panics are reported by the caller.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f`, turning a panic into `Err(its message)` without printing it: for a library
+/// call that panics where it could have returned an error (may's coroutine spawn).
+pub fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    QUIET.with(|q| q.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    result.map_err(|payload| panic_message(payload.as_ref()))
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+        .replace('\n', " ")
+}
+
+/// Whether a panic message is a thread that could not start: the runtimes (tokio's
+/// workers, async-io's reactor, async-global-executor, rayon's pool, may's scheduler)
+/// panic on it where our own code gets an error.
+fn is_failed_thread_start(msg: &str) -> bool {
+    let spawn = msg.contains("spawn") || msg.contains("thread pool");
+    let exhausted = msg.contains("os error 11")
+        || msg.contains("code: 11,")
+        || msg.contains("Resource temporarily unavailable")
+        || msg.contains("WouldBlock");
+    spawn && exhausted
+}
+
+/// A panic is a bug, but the user still gets one line, not a backtrace. A panic that is
+/// a thread failing to start at a limit of the machine is no bug: it ends the run at once
+/// with one line naming the limits (exit 1), before any unwinding, so that no runtime's
+/// destructor can turn it into an abort or a hang.
+fn one_line_panics(model: &'static str) {
     std::panic::set_hook(Box::new(move |info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".into());
+        if QUIET.with(|q| q.get()) {
+            return;
+        }
+        let msg = panic_message(info.payload());
+        if is_failed_thread_start(&msg) {
+            eprintln!(
+                "{model}: error: a thread could not start ({msg}); see {}",
+                crate::limits::hint()
+            );
+            std::process::exit(1);
+        }
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("{model}: internal error: {}{at}", msg.replace('\n', " "));
+        eprintln!("{model}: internal error: {msg}{at}");
     }));
 }
 
@@ -248,6 +295,31 @@ fn one_line_panics(model: &str) {
 mod tests {
     use super::*;
     use crate::io::{Cause, FetchError};
+
+    #[test]
+    fn failed_thread_starts_are_recognised_in_each_runtimes_words() {
+        for msg in [
+            "OS can't spawn worker thread: Resource temporarily unavailable (os error 11)",
+            "cannot spawn async-io thread: Os { code: 11, kind: WouldBlock, message: \"Resource temporarily unavailable\" }",
+            "failed to spawn thread: Os { code: 11, kind: WouldBlock, message: \"Resource temporarily unavailable\" }",
+            "The global thread pool has not been initialized.: ThreadPoolBuildError { kind: IOError(Os { code: 11, kind: WouldBlock }) }",
+        ] {
+            assert!(is_failed_thread_start(msg), "{msg}");
+        }
+        assert!(!is_failed_thread_start("index out of bounds"));
+        assert!(!is_failed_thread_start(
+            "failed to spawn thread: Os { code: 12 }"
+        ));
+    }
+
+    #[test]
+    fn catch_panic_returns_the_message() {
+        assert_eq!(catch_panic(|| 7), Ok(7));
+        assert_eq!(
+            catch_panic(|| -> u8 { panic!("stack alloc failed") }),
+            Err("stack alloc failed".to_string())
+        );
+    }
 
     #[test]
     fn gather_adds_successes() {

@@ -64,6 +64,10 @@ fn main() -> ExitCode {
 /// the executor it would hold its thread for the whole computation and starve every task.
 async fn run_cpu(args: &CpuArgs) -> Result<Tally> {
     let (base, exp) = (args.base, args.exp);
+    // The pool may start a thread per power (up to 500), and the `blocking` crate spins
+    // forever if a start fails while powers are queued (smol-rs/blocking#79): refuse
+    // what the machine's thread limits cannot hold.
+    workload::limits::check_tasks(args.n.min(500), "async-std's blocking pool")?;
     // `spawn_blocking` starts the closure on the pool at once and returns a handle to
     // its result, so all N are running before the first is awaited.
     let tasks = (0..args.n)
@@ -132,6 +136,9 @@ fn on_executor(main: impl Future<Output = Result<Tally>>) -> Result<Tally> {
         .unwrap_or(cores)
         .max(1);
     workload::record_workers(threads as u64);
+    // The executor threads, async-io's reactor thread, and one thread at least for the
+    // blocking pool: refuse a run the machine's thread limits cannot hold, naming the limit.
+    workload::limits::check_tasks(threads as u64 + 2, "async-std's threads")?;
     task::block_on(main)
 }
 

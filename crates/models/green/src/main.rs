@@ -45,7 +45,6 @@ mod client;
 mod transport;
 
 use anyhow::{bail, Result};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::Arc;
 use workload::cli::SleepArgs;
@@ -107,6 +106,11 @@ fn on_coroutines<E>(
 where
     E: Into<anyhow::Error> + Send + 'static,
 {
+    // Each coroutine's stack is 2 memory maps, and may makes a pool of 1,000 stacks at the
+    // first spawn; the scheduler starts a worker per core and a timer thread. Refuse a run
+    // the machine cannot hold before starting any, naming the limit.
+    workload::limits::check_maps(2 * n.max(1_000), &format!("{n} coroutine stacks"))?;
+    workload::limits::check_tasks(may::config().get_workers() as u64 + 1, "may's threads")?;
     // Plain spawn needs a 'static closure, so the coroutines share the task through an
     // Arc. may::coroutine::scope would let them borrow, but its join returns T, not a
     // Result: a panicking task would panic the joiner instead of becoming an error.
@@ -122,17 +126,21 @@ where
         //    to one held across a wait is seen by other coroutines on that worker, or
         //    points into another thread's storage after the coroutine moves. Our tasks
         //    hold no thread-local across a wait.
-        // Stack allocation failure (mmap: ENOMEM at vm.max_map_count) panics inside may;
-        // catch it to end the run with an error instead of a half-started workload.
-        let spawned = catch_unwind(AssertUnwindSafe(|| unsafe {
-            may::coroutine::spawn(move || task())
-        }));
+        // may panics where it could return an error: when a stack cannot be mapped
+        // (ENOMEM, at vm.max_map_count) and when the first spawn cannot start the
+        // scheduler's threads. Catch it, and end the run naming what failed.
+        let spawned = workload::catch_panic(|| unsafe { may::coroutine::spawn(move || task()) });
         match spawned {
             Ok(handle) => handles.push(handle),
-            Err(_) => bail!(
-                "cannot start coroutine {} of {n}: no memory map for its stack \
-                 (each stack is 2 maps; see /proc/sys/vm/max_map_count)",
+            Err(why) if why.contains("stack") => bail!(
+                "cannot start coroutine {} of {n}: {why} (each stack is 2 memory maps: \
+                 see /proc/sys/vm/max_map_count)",
                 i + 1
+            ),
+            Err(why) => bail!(
+                "cannot start coroutine {} of {n}: {why}; see {}",
+                i + 1,
+                workload::limits::hint()
             ),
         }
     }

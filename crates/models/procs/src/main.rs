@@ -49,13 +49,19 @@ fn main() -> ExitCode {
 /// what it reports. Every workload is the same here: the task runs in the worker.
 fn on_processes(n: u64, command: &Command) -> Result<Tally> {
     workload::record_workers(n);
+    // N workers are N kernel tasks: refuse a run the machine cannot hold before starting any.
+    workload::limits::check_tasks(n, &format!("{n} worker processes, one per task,"))?;
     // Workers kills and reaps any worker still running if we leave early (a failed spawn,
     // an error): no process is left behind.
     let mut workers = worker::Workers::default();
     for i in 0..n {
-        workers
-            .start(&command.one_task_argv())
-            .with_context(|| format!("cannot start worker {} of {n}", i + 1))?;
+        workers.start(&command.one_task_argv()).with_context(|| {
+            format!(
+                "cannot start worker {} of {n}; see {}",
+                i + 1,
+                workload::limits::hint()
+            )
+        })?;
     }
     // Wait for all of them, in start order; a failed worker is reported with its own
     // one-line error after every worker has finished.

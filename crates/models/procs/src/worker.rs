@@ -7,11 +7,15 @@ use workload::blocking::Client;
 use workload::summary::Summary;
 use workload::{cpu, Command, Tally};
 
-/// Set in a worker's environment: "you are a worker, run one task".
+/// Set in a worker's environment to its parent's pid: "you are a worker of that process,
+/// run one task". The pid, checked against our parent's, keeps a `PROCS_WORKER` that a
+/// user happens to have set from turning a normal run into a worker.
 const WORKER_ENV: &str = "PROCS_WORKER";
 
 pub fn is_worker() -> bool {
-    std::env::var_os(WORKER_ENV).is_some()
+    // SAFETY: getppid cannot fail and reads nothing of ours.
+    let parent = unsafe { libc::getppid() };
+    std::env::var(WORKER_ENV).is_ok_and(|v| v == parent.to_string())
 }
 
 /// In a worker: run the one task the parent asked for, exactly as `sync` would.
@@ -40,7 +44,7 @@ impl Workers {
         let mut command = std::process::Command::new(exe);
         command
             .args(argv)
-            .env(WORKER_ENV, "1")
+            .env(WORKER_ENV, std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

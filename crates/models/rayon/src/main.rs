@@ -24,7 +24,7 @@
 //! **What to observe.** cpu as fast as `threads`, with fewer threads. io about N / cores
 //! times one task's time: 10 tasks on 2 workers take 5 rounds of 4 x 100 ms, about 2 s.
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use rayon::prelude::*;
 use std::process::ExitCode;
 use workload::blocking::Client;
@@ -33,8 +33,17 @@ use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
 fn main() -> ExitCode {
     workload::main("rayon", |command| {
-        // The global pool starts on first use with one thread per core (RAYON_NUM_THREADS
-        // overrides it); asking its size starts it.
+        // Start the global pool here, in plain sight: one thread per core (RAYON_NUM_THREADS
+        // overrides it). Left to start on first use, a thread that cannot start would be a
+        // panic inside rayon; built here, it is an error naming the limit.
+        rayon::ThreadPoolBuilder::new()
+            .build_global()
+            .map_err(|e| {
+                anyhow!(
+                    "cannot start rayon's pool ({e}); see {}",
+                    workload::limits::hint()
+                )
+            })?;
         workload::record_workers(rayon::current_num_threads() as u64);
         match command {
             Command::Cpu(args) => run_cpu(args),
@@ -46,8 +55,7 @@ fn main() -> ExitCode {
 
 /// N powers over the global pool: one worker per core, each stealing the next task.
 fn run_cpu(args: &CpuArgs) -> Result<Tally> {
-    // The global pool starts on first use with one thread per core (RAYON_NUM_THREADS
-    // overrides it). collect() waits for every task: that is the join.
+    // collect() waits for every task: that is the join.
     let results: Vec<_> = (0..args.n)
         .into_par_iter()
         .map(|_| cpu::task(args.base, args.exp))

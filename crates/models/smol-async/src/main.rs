@@ -67,6 +67,10 @@ fn main() -> ExitCode {
 /// executor it would hold its thread for the whole computation and starve every task.
 async fn run_cpu(args: &CpuArgs) -> Result<Tally> {
     let (base, exp) = (args.base, args.exp);
+    // The pool may start a thread per power (up to 500), and the `blocking` crate spins
+    // forever if a start fails while powers are queued (smol-rs/blocking#79): refuse
+    // what the machine's thread limits cannot hold.
+    workload::limits::check_tasks(args.n.min(500), "smol's blocking pool")?;
     // `unblock` starts the closure on the pool at once and returns a future of its
     // result, so all N are running before the first is awaited.
     let tasks = (0..args.n)
@@ -129,6 +133,9 @@ async fn join_all<E: Into<anyhow::Error>>(
 fn on_executor(main: impl Future<Output = Result<Tally>>) -> Result<Tally> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     workload::record_workers(cores as u64);
+    // The executor threads, async-io's reactor thread, and one thread at least for the
+    // blocking pool: refuse a run the machine's thread limits cannot hold, naming the limit.
+    workload::limits::check_tasks(cores as u64 + 2, "smol's threads")?;
     let (stop, stopped) = smol::channel::bounded::<()>(1);
     // `move`: `stop` lives in the closure, so it is dropped (closing the channel, ending
     // every executor thread) before the scope joins them, even on an early return.

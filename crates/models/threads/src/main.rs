@@ -27,6 +27,7 @@
 
 use anyhow::{Context, Result};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::thread;
 use workload::blocking::Client;
 use workload::cli::SleepArgs;
@@ -42,43 +43,60 @@ fn main() -> ExitCode {
 
 /// N powers, one thread each; the kernel spreads them over the cores.
 fn run_cpu(args: &CpuArgs) -> Result<Tally> {
-    on_threads(args.n, || cpu::task(args.base, args.exp))
+    let (base, exp) = (args.base, args.exp);
+    on_threads(args.n, move || cpu::task(base, exp))
 }
 
 /// N tasks, one thread each; each blocks on its own socket while the others proceed.
 fn run_io(args: &IoArgs) -> Result<Tally> {
     // One client shared by every thread (it is Sync): one connection pool for the process.
-    let client = Client::new(args.timeout());
-    on_threads(args.n, || client.download_all(&args.urls))
+    let (client, urls) = (Client::new(args.timeout()), args.urls.clone());
+    on_threads(args.n, move || client.download_all(&urls))
 }
 
 /// N waits, one thread each: all of them wait at the same time.
 fn run_sleep(args: &SleepArgs) -> Result<Tally> {
-    on_threads(args.n, || {
-        thread::sleep(args.duration());
+    let duration = args.duration();
+    on_threads(args.n, move || {
+        thread::sleep(duration);
         Ok::<_, anyhow::Error>(Tally::task(0, 0))
     })
 }
 
 /// The model itself: spawn one thread per task, then join them all.
-fn on_threads<E>(n: u64, task: impl Fn() -> Result<Tally, E> + Sync) -> Result<Tally>
+fn on_threads<E>(
+    n: u64,
+    task: impl Fn() -> Result<Tally, E> + Send + Sync + 'static,
+) -> Result<Tally>
 where
-    E: Into<anyhow::Error> + Send,
+    E: Into<anyhow::Error> + Send + 'static,
 {
     workload::record_workers(n);
-    // A scope lets the threads borrow `task` (and what it borrows, such as the client)
-    // from this stack frame: the scope joins every thread before it returns.
-    thread::scope(|scope| {
-        let mut handles = Vec::with_capacity(n as usize);
-        for i in 0..n {
-            // Builder::spawn_scoped reports a failed spawn (EAGAIN at the thread limit) as an
-            // error; scope.spawn would panic instead.
-            let handle = thread::Builder::new()
-                .spawn_scoped(scope, &task)
-                .with_context(|| format!("cannot start thread {} of {n}", i + 1))?;
-            handles.push(handle);
-        }
-        // Join every thread: a thread's failure is reported after all have finished.
-        gather(handles.into_iter().map(|h| joined(h.join())))
-    })
+    // N threads are N kernel tasks and 2N memory maps (stack and guard page): refuse a run
+    // the machine cannot hold before starting any, naming the limit.
+    workload::limits::check_tasks(n, &format!("{n} threads, one per task,"))?;
+    workload::limits::check_maps(2 * n, &format!("{n} thread stacks"))?;
+    // Plain spawn needs a 'static closure, so the threads share the task through an Arc.
+    // (A thread::scope would let them borrow it, but a scope joins every thread before it
+    // returns: a failed start could then be reported only after all the others finished.)
+    let task = Arc::new(task);
+    let mut handles = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let task = Arc::clone(&task);
+        // Builder::spawn reports a failed start (EAGAIN at a thread limit) as an error,
+        // where thread::spawn would panic. Returning at once leaves the started threads
+        // running: the process exits with them.
+        let handle = thread::Builder::new()
+            .spawn(move || task())
+            .with_context(|| {
+                format!(
+                    "cannot start thread {} of {n}; see {}",
+                    i + 1,
+                    workload::limits::hint()
+                )
+            })?;
+        handles.push(handle);
+    }
+    // Join every thread: a thread's failure is reported after all have finished.
+    gather(handles.into_iter().map(|h| joined(h.join())))
 }

@@ -41,6 +41,11 @@ use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
 fn main() -> ExitCode {
     workload::main("tokio-async", |command| {
+        // One worker per core, and the blocking pool needs one thread of its own at least
+        // (with none, tokio 1.54 leaves a spawn_blocking task waiting forever): refuse a
+        // run the machine's thread limits cannot hold, naming the limit.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        workload::limits::check_tasks(cores + 1, "tokio's workers and blocking pool")?;
         // What `#[tokio::main] async fn main()` expands to: build this runtime (one worker
         // thread per core, the reactor and the timer enabled), then `block_on` the body.
         // Written out, so the reader sees where scheduling begins and errors stay ours.
