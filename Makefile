@@ -1,9 +1,9 @@
 # Every target a user or CI needs; `make help` lists them.
-.PHONY: help build bench bench-quick bench-scale report test lint
+.PHONY: help build bench bench-quick bench-scale bench-python report test lint
 .DEFAULT_GOAL := help
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
 
 build: ## Build every binary in release (target/release/<model>)
 	cargo build --release --workspace
@@ -13,6 +13,9 @@ bench: ## Full benchmark, the seed's settings (N=10, 4 URLs, 100 ms, 50 KiB): re
 
 bench-quick: ## Smoke benchmark in seconds: results/runs/<time>-quick-<pid>/
 	scripts/bench.sh quick
+
+bench-python: ## The same cells over the six Python models (venv in target/ once): results/python-*.csv
+	scripts/bench.sh full python
 
 bench-scale: ## Scale sweep of time and memory per task (under 15 min): results/scale*.csv
 	scripts/bench-scale.sh full

@@ -4,9 +4,12 @@
 #   scripts/bench.sh          # the seed's settings: N=10, 4 URLs, 100 ms delay, 50 KiB bodies
 #                             # (cpu: 1 warm-up + 5 runs; io: 1 + 3, its spread is ~1 ms)
 #   scripts/bench.sh quick    # a smoke run in seconds: N=2, 2 URLs, 20 ms, 1 KiB, 2 runs
+#   scripts/bench.sh full python   # the same cells over the Python models of scripts/python/
+#                             # (make bench-python), in their environment (scripts/python-env.sh)
 #
 # Each run writes to its own folder, results/runs/<UTC time>-<mode>/, so no earlier run is
-# ever overwritten; a full run then copies its cpu.csv, io.csv and summary.csv to results/.
+# ever overwritten; a full run then copies its cpu.csv, io.csv and summary.csv to results/
+# (a python run: to results/python-cpu.csv, python-io.csv and python-summary.csv).
 # Environment: RESULTS_DIR (default results), RUNS, WARMUP, N to override the mode's values;
 # IO_URLS="https://a/ https://b/" to download real URLs instead of the fixture server's.
 # Exit status: 0 if every cell was measured, 1 if any model failed (its row says why).
@@ -17,15 +20,35 @@ mode=${1:-full}
 case "$mode" in
   full)  n=10; runs=5; io_runs=3; warmup=1; delay=100; size=51200; urls=4 ;;
   quick) n=2;  runs=2; io_runs=2; warmup=0; delay=20;  size=1024;  urls=2 ;;
-  *) echo "usage: scripts/bench.sh [full|quick]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [full|quick] [rust|python]" >&2; exit 2 ;;
+esac
+set_name=${2:-rust}
+case "$set_name" in
+  rust) prefix="" ;;
+  python) prefix="python-" ;;
+  *) echo "usage: scripts/bench.sh [full|quick] [rust|python]" >&2; exit 2 ;;
 esac
 n=${N:-$n}; runs=${RUNS:-$runs}; io_runs=${RUNS:-$io_runs}; warmup=${WARMUP:-$warmup}
 results=${RESULTS_DIR:-results}
 
+# A python run needs its environment: created here, once, before anything is built; without
+# python3 or its venv module this stops at once with one line saying what to install.
+if [ "$set_name" = python ]; then python=$(scripts/python-env.sh); fi
+
 source scripts/lib.sh
 build_release
 ensure_hyperfine
-new_run_dir "$results" "$mode"
+# The models, and model_cmd MODEL: the command that runs one (hyperfine -N splits it on spaces).
+if [ "$set_name" = python ]; then
+  models=(python-sync python-threads python-procs python-gevent python-asyncio python-uvloop)
+  model_cmd() { echo "$python scripts/python/${1//-/_}.py"; }
+else
+  mapfile -t models < <("$bin/benchkit" models)
+  model_cmd() { echo "$bin/$1"; }
+fi
+# A python run's folder is <time>-python_<mode>-<pid>: the report's run-to-run table reads
+# only <time>-full-<pid> folders, which hold Rust runs.
+new_run_dir "$results" "${prefix//-/_}$mode"
 mkdir "$run_dir/json" "$run_dir/summaries"
 start_server
 
@@ -35,7 +58,6 @@ if [ -n "${IO_URLS:-}" ]; then
 else
   for _ in $(seq "$urls"); do url_args="$url_args --url http://$addr/delay/$delay/bytes/$size"; done
 fi
-mapfile -t models < <("$bin/benchkit" models)
 echo "== models: ${models[*]}" >&2
 echo "== run folder: $run_dir" >&2
 cat >"$run_dir/settings.txt" <<SETTINGS
@@ -43,6 +65,9 @@ mode=$mode n=$n cpu_runs=$runs io_runs=$io_runs warmup=$warmup delay_ms=$delay b
 hyperfine=$("$hyperfine" --version)
 SETTINGS
 describe_env >>"$run_dir/settings.txt"
+if [ "$set_name" = python ]; then
+  echo "python=$("$python" --version 2>&1) packages: $(grep -E '^(gevent|aiohttp|uvloop)==' scripts/python/requirements.txt | tr '\n' ' ')" >>"$run_dir/settings.txt"
+fi
 
 # Ctrl-C mid-workload: drop the interrupted cell (hyperfine leaves its JSON empty), turn
 # the cells measured so far into CSVs, then leave.
@@ -69,10 +94,10 @@ for workload in cpu io; do
     # the whole model, checksum) to the cell's .jsonl.
     if ! "$hyperfine" -N --style basic --warmup "$warmup" --runs "$cell_runs" \
          --export-json "$run_dir/json/$cell.json" --command-name "$model" \
-         "$bin/$model $args --summary-file $run_dir/summaries/$cell.jsonl" \
+         "$(model_cmd "$model") $args --summary-file $run_dir/summaries/$cell.jsonl" \
          >&2 2>"$run_dir/$cell.err"; then
       # hyperfine hides the command's own stderr; run it once more for its one-line error.
-      reason=$("$bin/$model" $args 2>&1 >/dev/null | tail -n 1 | tr '\t' ' ') || true
+      reason=$($(model_cmd "$model") $args 2>&1 >/dev/null | tail -n 1 | tr '\t' ' ') || true
       [ -n "$reason" ] || reason=$(grep -v '^\s*$' "$run_dir/$cell.err" | tail -n 1 | tr '\t' ' ')
       printf '%s\t%s\t%s\n' "$workload" "$model" "$reason" >>"$run_dir/failed.tsv"
       rm -f "$run_dir/json/$cell.json"
@@ -86,9 +111,9 @@ for workload in cpu io; do
 done
 
 if [ "$mode" = full ]; then
-  cp "$run_dir"/cpu.csv "$run_dir"/io.csv "$run_dir"/summary.csv "$results"/
-  cp "$run_dir"/settings.txt "$results"/bench-settings.txt
-  echo "== results: $results/cpu.csv $results/io.csv $results/summary.csv (and $run_dir)" >&2
+  for csv in cpu io summary; do cp "$run_dir/$csv.csv" "$results/$prefix$csv.csv"; done
+  cp "$run_dir"/settings.txt "$results/${prefix}bench-settings.txt"
+  echo "== results: $results/${prefix}cpu.csv ${prefix}io.csv ${prefix}summary.csv (and $run_dir)" >&2
   report "$results"
 else
   echo "== results: $run_dir/summary.csv" >&2

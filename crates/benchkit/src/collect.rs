@@ -132,7 +132,7 @@ pub fn read_rows(run_dir: &Path) -> Result<Vec<Row>> {
     rows.sort_by_key(|r| {
         (
             workload_rank(&r.workload),
-            r.model != "sync",
+            r.model != crate::models::baseline(&r.model),
             r.model.clone(),
         )
     });
@@ -212,18 +212,25 @@ fn read_cell(run_dir: &Path, json: &Path) -> Result<Row> {
 /// Speedup against sync's median for the same workload and N (medians: one disturbed run
 /// cannot move them); a checksum that differs from
 /// sync's means a model computed or downloaded something else: that cell fails.
+/// The Python models' sync is python-sync ([`crate::models::baseline`]).
 fn compare_with_sync(rows: &mut [Row]) {
-    let baseline: BTreeMap<(String, u64), (f64, String)> = rows
+    use crate::models::baseline as sync_of;
+    let baseline: BTreeMap<(String, String, u64), (f64, String)> = rows
         .iter()
-        .filter(|r| r.model == "sync" && r.status == "ok")
-        .map(|r| ((r.workload.clone(), r.n), (r.median_s, r.checksum.clone())))
+        .filter(|r| r.model == sync_of(&r.model) && r.status == "ok")
+        .map(|r| {
+            let key = (r.model.clone(), r.workload.clone(), r.n);
+            (key, (r.median_s, r.checksum.clone()))
+        })
         .collect();
     for row in rows.iter_mut().filter(|r| r.status == "ok") {
-        if let Some((median, checksum)) = baseline.get(&(row.workload.clone(), row.n)) {
+        let sync = sync_of(&row.model);
+        let key = (sync.to_string(), row.workload.clone(), row.n);
+        if let Some((median, checksum)) = baseline.get(&key) {
             row.speedup_vs_sync = Some(median / row.median_s);
             if *checksum != row.checksum {
                 row.status = "failed".into();
-                row.reason = format!("checksum {} differs from sync's {checksum}", row.checksum);
+                row.reason = format!("checksum {} differs from {sync}'s {checksum}", row.checksum);
             }
         }
     }
@@ -348,6 +355,38 @@ mod tests {
             failed.contains(",failed,") && failed.ends_with("connection refused"),
             "{failed}"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A python run's cells: named <workload>-python-<model>, python-sync first, speedups
+    /// and checksums against python-sync.
+    #[test]
+    fn python_rows_are_compared_with_python_sync() {
+        let dir = crate::test_dir("python");
+        cell(&dir, "cpu", "python-threads", 1.0, "0xab", &[10]);
+        cell(&dir, "cpu", "python-sync", 0.5, "0xab", &[5]);
+        cell(&dir, "cpu", "python-procs", 0.25, "0xcd", &[50]);
+        collect(&dir).unwrap();
+        let cpu = std::fs::read_to_string(dir.join("cpu.csv")).unwrap();
+        let lines: Vec<&str> = cpu.lines().collect();
+        assert!(lines[1].starts_with("python-sync,cpu,10,ok,"), "{cpu}");
+        assert!(
+            lines[1].contains(",1.000,0xab,"),
+            "python-sync is its own baseline: {cpu}"
+        );
+        let threads = lines
+            .iter()
+            .find(|l| l.starts_with("python-threads,"))
+            .unwrap();
+        assert!(
+            threads.contains(",ok,") && threads.contains(",0.500,0xab,"),
+            "{threads}"
+        );
+        let procs = lines
+            .iter()
+            .find(|l| l.starts_with("python-procs,"))
+            .unwrap();
+        assert!(procs.contains("differs from python-sync's 0xab"), "{procs}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -94,6 +94,17 @@ fn model_binaries(metadata: &Metadata) -> Vec<Model> {
     bins
 }
 
+/// The model every other is compared with (speedup, checksum): `sync`, or for the Python
+/// models of scripts/python/ (`make bench-python`, all named `python-*`) their own
+/// `python-sync`, so that each language's speedups are over its own sequential run.
+pub fn baseline(model: &str) -> &'static str {
+    if model.starts_with("python-") {
+        "python-sync"
+    } else {
+        "sync"
+    }
+}
+
 /// Poll `GET /health` until it answers 200, or fail after `timeout`.
 pub fn wait_health(addr: &str, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
@@ -155,6 +166,14 @@ mod tests {
         assert!(!found
             .iter()
             .any(|m| m == "fixture-server" || m == "benchkit"));
+    }
+
+    #[test]
+    fn python_models_are_compared_with_python_sync() {
+        assert_eq!(baseline("threads"), "sync");
+        assert_eq!(baseline("sync"), "sync");
+        assert_eq!(baseline("python-threads"), "python-sync");
+        assert_eq!(baseline("python-sync"), "python-sync");
     }
 
     #[test]

@@ -1,0 +1,356 @@
+//! The Python models of scripts/python/ (`make bench-python`) against the real fixture
+//! server: the same summary line and the same checksums as the Rust models, and a fault
+//! as one line and a non-zero exit.
+//!
+//! python-sync, python-threads and python-procs need only the standard library: they run
+//! wherever `python3` is on the PATH. python-gevent, python-asyncio and python-uvloop
+//! need the environment that `scripts/python-env.sh` creates beside target/release
+//! (`.ci/run` creates it). A model that cannot run here is skipped with a line on the
+//! terminal saying why, never silently; with E2E_REQUIRE_PYTHON set (CI), it fails.
+
+use e2e::{bin_dir, die_with_parent, expected_checksum, Run, Server};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use workload::cpu::{modpow, M61};
+use workload::Summary;
+
+/// The models that need only the standard library, and those that need the environment.
+const STDLIB_MODELS: [&str; 3] = ["python-sync", "python-threads", "python-procs"];
+const VENV_MODELS: [&str; 3] = ["python-gevent", "python-asyncio", "python-uvloop"];
+
+/// A Python model and the interpreter that runs it.
+struct Model {
+    name: &'static str,
+    python: PathBuf,
+}
+
+impl Model {
+    fn script(&self) -> PathBuf {
+        let file = format!("{}.py", self.name.replace('-', "_"));
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scripts/python")
+            .join(file)
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let started = Instant::now();
+        let mut command = Command::new(&self.python);
+        command
+            .arg(self.script())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = die_with_parent(&mut command)
+            .spawn()
+            .expect("start a Python model");
+        let output = child.wait_with_output().expect("wait for a Python model");
+        Run {
+            output,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+/// Say on the terminal (past the test harness's capture) that something was skipped and
+/// why; under E2E_REQUIRE_PYTHON, fail instead.
+fn skipped(what: &str, why: &str) {
+    assert!(
+        std::env::var_os("E2E_REQUIRE_PYTHON").is_none(),
+        "{what}: {why} (E2E_REQUIRE_PYTHON is set, so this fails instead of skipping)"
+    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {why}");
+}
+
+/// `python3`, if it answers.
+fn python3() -> Option<PathBuf> {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| PathBuf::from("python3"))
+}
+
+/// The environment's python, if scripts/python-env.sh has finished creating it.
+fn venv_python() -> Option<PathBuf> {
+    let venv = bin_dir().parent()?.join("python-venv");
+    let python = venv.join("bin/python");
+    (python.exists() && venv.join("requirements.installed").exists()).then_some(python)
+}
+
+/// Every Python model that can run here; the others are skipped, saying why.
+fn models(test: &str) -> Vec<Model> {
+    let mut found = Vec::new();
+    match python3() {
+        Some(python) => found.extend(STDLIB_MODELS.map(|name| Model {
+            name,
+            python: python.clone(),
+        })),
+        None => skipped(
+            &format!("{test} for {}", STDLIB_MODELS.join(", ")),
+            "python3 is not on the PATH (install Python 3.11 or later)",
+        ),
+    }
+    match venv_python() {
+        Some(python) => found.extend(VENV_MODELS.map(|name| Model {
+            name,
+            python: python.clone(),
+        })),
+        None => skipped(
+            &format!("{test} for {}", VENV_MODELS.join(", ")),
+            "no environment beside target/release (run scripts/python-env.sh)",
+        ),
+    }
+    found
+}
+
+/// The summary line of a run that must have succeeded.
+fn summary(model: &Model, run: &Run) -> Summary {
+    assert!(
+        run.output.status.success(),
+        "{} failed: {}",
+        model.name,
+        run.stderr()
+    );
+    run.summary()
+}
+
+/// workload.py's own unit tests (scripts/python/test_workload.py: the checks, the cache of
+/// hashed bodies, the limits), on the standard library alone.
+#[test]
+fn python_workload_unit_tests_pass() {
+    let Some(python) = python3() else {
+        return skipped(
+            "python_workload_unit_tests_pass",
+            "python3 is not on the PATH",
+        );
+    };
+    let out = Command::new(python)
+        .args(["-B", "-m", "unittest", "test_workload"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/python"))
+        .output()
+        .expect("run python3 -m unittest");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "test_workload.py:\n{stderr}");
+    assert!(stderr.contains("\nOK"), "{stderr}");
+}
+
+/// Three powers: every Python model reports what the Rust sync binary reports for the
+/// same command (checksum and bytes), and the checksum is also the one this test computes
+/// without a big integer, 3 x (7777^20000 mod 2^61-1).
+#[test]
+fn python_cpu_matches_the_rust_models() {
+    let args = ["cpu", "--n", "3", "--exp", "20000"];
+    let rust = e2e::run("sync", &args).summary();
+    let want = modpow(7777, 20_000, M61).wrapping_mul(3);
+    assert_eq!(rust.checksum, format!("{want:#x}"));
+    for model in models("python_cpu_matches_the_rust_models") {
+        let s = summary(&model, &model.run(&args));
+        assert_eq!(
+            (s.model.as_str(), s.workload.as_str(), s.n, s.tasks),
+            (model.name, "cpu", 3, 3)
+        );
+        assert_eq!(
+            (s.checksum.as_str(), s.bytes),
+            (rust.checksum.as_str(), rust.bytes),
+            "{}",
+            model.name
+        );
+        assert!(s.peak_rss_bytes > 1 << 20, "{}: {s:?}", model.name);
+        assert!(s.peak_pss_bytes > 1 << 20, "{}: {s:?}", model.name);
+        assert!(s.peak_threads >= 1, "{}: {s:?}", model.name);
+        let (processes, workers) = match model.name {
+            "python-procs" => (4, 3),
+            "python-threads" => (1, 3),
+            _ => (1, 1),
+        };
+        assert_eq!(
+            (s.processes, s.workers),
+            (processes, workers),
+            "{}",
+            model.name
+        );
+        if model.name == "python-procs" {
+            // Peak RSS is summed over the parent and its three workers: each is at least
+            // a whole interpreter.
+            let one = model.run(&["cpu", "--n", "1", "--exp", "20000"]);
+            assert!(
+                s.peak_rss_bytes > summary(&model, &one).peak_rss_bytes * 3 / 2,
+                "{s:?}"
+            );
+        }
+    }
+}
+
+/// Three tasks each downloading two URLs in turn: bytes and checksum match the fixture
+/// server's bodies, checksummed here independently, as the Rust models' do.
+#[test]
+fn python_io_downloads_are_verified_end_to_end() {
+    let server = Server::start();
+    let (a, b) = (
+        server.url("/delay/10/bytes/5000"),
+        server.url("/delay/10/bytes/7000"),
+    );
+    let want = expected_checksum(5000)
+        .wrapping_add(expected_checksum(7000))
+        .wrapping_mul(3);
+    let args = ["io", "--n", "3", "--url", &a, "--url", &b];
+    let rust = e2e::run("sync", &args).summary();
+    assert_eq!(rust.checksum, format!("{want:#x}"));
+    for model in models("python_io_downloads_are_verified_end_to_end") {
+        let s = summary(&model, &model.run(&args));
+        assert_eq!(
+            (s.model.as_str(), s.workload.as_str(), s.n, s.tasks, s.bytes),
+            (model.name, "io", 3, 6, 36_000),
+        );
+        assert_eq!(s.checksum, format!("{want:#x}"), "{}", model.name);
+    }
+}
+
+/// A body cut off halfway (the server announces 40,000 bytes, sends 20,000 and drops
+/// the connection): exit code 1, one line naming the URL and the cause, no summary.
+#[test]
+fn python_truncated_body_is_one_line_and_exit_1() {
+    let server = Server::start();
+    let url = server.url("/truncate/40000");
+    for model in models("python_truncated_body_is_one_line_and_exit_1") {
+        let r = model.run(&["io", "--n", "2", "--url", &url, "--timeout-ms", "2000"]);
+        let stderr = r.stderr();
+        assert_eq!(r.code(), Some(1), "{}: {stderr}", model.name);
+        assert_eq!(stderr.lines().count(), 1, "{}: {stderr:?}", model.name);
+        assert!(
+            stderr.contains(&url) && stderr.contains("truncated body: 20000 of 40000 bytes"),
+            "{}: {stderr:?}",
+            model.name
+        );
+        assert!(
+            r.output.stdout.is_empty(),
+            "{}: no summary line",
+            model.name
+        );
+    }
+}
+
+/// The Rust binaries' limits: a bad value is one line and exit code 2.
+#[test]
+fn python_bad_arguments_are_one_line_and_exit_2() {
+    let cases: [&[&str]; 6] = [
+        &["cpu", "--n", "0"],
+        &["cpu", "--n", "ten"],
+        &["cpu", "--exp", "99999999"],
+        &["io", "--n", "3", "--url", "ftp://example.com/"],
+        &["io", "--n", "3"],
+        &["sleep", "--n", "2000000"],
+    ];
+    for model in models("python_bad_arguments_are_one_line_and_exit_2") {
+        for args in cases {
+            let r = model.run(args);
+            let stderr = r.stderr();
+            assert_eq!(r.code(), Some(2), "{} {args:?}: {stderr}", model.name);
+            assert_eq!(
+                stderr.lines().count(),
+                1,
+                "{} {args:?}: {stderr:?}",
+                model.name
+            );
+            assert!(stderr.starts_with(model.name), "{stderr}");
+        }
+    }
+}
+
+/// Every task waits; python-sync waits one after another, the others at the same time.
+#[test]
+fn python_sleep_runs_every_task() {
+    for model in models("python_sleep_runs_every_task") {
+        let s = summary(&model, &model.run(&["sleep", "--n", "4", "--ms", "50"]));
+        assert_eq!(
+            (s.workload.as_str(), s.tasks),
+            ("sleep", 4),
+            "{}",
+            model.name
+        );
+        assert!(s.wall_ms >= 50.0, "{} slept {} ms", model.name, s.wall_ms);
+        if model.name == "python-sync" {
+            assert!(
+                s.wall_ms >= 200.0,
+                "4 x 50 ms in turn took {} ms",
+                s.wall_ms
+            );
+        }
+    }
+}
+
+/// 20 tasks each downloading one URL that answers after 300 ms: 6 s one after another,
+/// about 0.3 s when the waits overlap. 3 s leaves room for a busy machine and the
+/// interpreter's start, and still fails a model that serialises (a gevent whose patching
+/// did not take, a coroutine that blocks the loop).
+#[test]
+fn python_waiting_tasks_overlap() {
+    let server = Server::start();
+    let url = server.url("/delay/300/bytes/1024");
+    for model in models("python_waiting_tasks_overlap") {
+        if model.name == "python-sync" {
+            continue;
+        }
+        let r = model.run(&["io", "--n", "20", "--url", &url]);
+        assert_eq!(summary(&model, &r).tasks, 20);
+        assert!(
+            r.elapsed < Duration::from_secs(3),
+            "{}: io 20 x 300 ms took {:?}",
+            model.name,
+            r.elapsed
+        );
+    }
+}
+
+/// `scripts/bench.sh quick python`, what `make bench-python` runs in quick mode: all six
+/// models measured on both workloads into a run folder of their own, each row compared
+/// with python-sync.
+#[test]
+fn quick_bench_python_measures_all_six() {
+    let test = "quick_bench_python_measures_all_six";
+    if python3().is_none() || venv_python().is_none() {
+        return skipped(
+            test,
+            "needs python3 and the environment (scripts/python-env.sh)",
+        );
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let results = std::env::temp_dir().join(format!("bench-python-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&results);
+    let out = Command::new("bash")
+        .arg(root.join("scripts/bench.sh"))
+        .args(["quick", "python"])
+        .env("RESULTS_DIR", &results)
+        .output()
+        .expect("run scripts/bench.sh quick python");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench.sh quick python:\n{stderr}");
+    let runs: Vec<PathBuf> = std::fs::read_dir(results.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let name = runs[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.contains("-python_quick-"), "{name}");
+    let summary = std::fs::read_to_string(runs[0].join("summary.csv")).unwrap();
+    for model in STDLIB_MODELS.iter().chain(&VENV_MODELS) {
+        for workload in ["cpu", "io"] {
+            let row = summary
+                .lines()
+                .find(|l| l.starts_with(&format!("{model},{workload},")))
+                .unwrap_or_else(|| panic!("{model} {workload} missing:\n{summary}"));
+            assert!(row.contains(",ok,"), "{row}");
+            let speedup = row.split(',').nth(13).unwrap();
+            assert!(
+                speedup.parse::<f64>().is_ok(),
+                "no speedup over python-sync: {row}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&results).unwrap();
+}

@@ -1,0 +1,597 @@
+"""The workloads every Python model runs, written once: the counterpart of crates/workload.
+
+A model file (python_sync.py, python_threads.py, ...) owns only its concurrency: how it
+starts, waits for and joins N tasks. Everything that does not depend on the model lives
+here, so that two models differ in nothing but the model, and so that they behave exactly
+like the Rust binaries: the same command line, the same limits, the same verification and
+the same JSON summary line, which is how benchkit reads them as six more models.
+
+- The command line: `cpu --n N [--base B] [--exp E]`, `io --n N --url U [--url U ...]
+  [--timeout-ms T]`, `sleep --n N --ms D`, and `--summary-file FILE`; every value checked
+  against crates/workload/src/cli.rs's limits before any work starts (a bad value: one
+  line on stderr, exit code 2).
+- `cpu_task`: the seed's `7777 ** 200000`, verified as crates/workload/src/cpu.rs does.
+- `Verifier` and `download_all`: the checks of crates/workload/src/io.rs (status 2xx,
+  bytes equal to Content-Length, FNV-1a 64 equal to `x-checksum`), and the blocking
+  `urllib.request.urlopen` download that sync, threads, procs and gevent share.
+- `Tally`, `gather`, `main`: adding up tasks, the one error line (exit code 1), and the
+  summary line with peak memory (RSS and sampled PSS) and threads, as crates/workload's
+  run.rs and mem.rs do.
+
+Only the standard library is used here: sync, threads and procs run on a bare python3.
+"""
+
+import argparse
+import http.client
+import json
+import math
+import resource
+import sys
+import time
+import urllib.error
+import urllib.request
+
+# The limits of crates/workload/src/cli.rs: the same command fails the same way in Rust.
+MAX_CPU_N = 1_000
+MAX_IO_N = 100_000
+MAX_SLEEP_N = 1_000_000
+MAX_EXP = 2_000_000
+MAX_BASE = 2**32 - 1
+MAX_URLS = 100
+MAX_MS = 600_000
+
+# The checksum of a power: its residue modulo the Mersenne prime 2^61 - 1.
+M61 = (1 << 61) - 1
+U64 = (1 << 64) - 1
+
+
+# ---------------------------------------------------------------------------------------
+# Tallies: what finished tasks produced, added up (crates/workload/src/summary.rs).
+
+
+class Tally:
+    """Finished, verified units of work and what they produced, added up in any order.
+
+    `checksum` is the wrapping u64 sum of every unit's checksum, as the Rust models add
+    theirs, so the same workload gives the same checksum in both languages.
+    """
+
+    __slots__ = ("tasks", "bytes", "checksum", "child_processes", "child_peak_rss_bytes")
+
+    def __init__(self, tasks=0, bytes=0, checksum=0, child_processes=0, child_peak_rss_bytes=0):
+        self.tasks = tasks
+        self.bytes = bytes
+        self.checksum = checksum & U64
+        self.child_processes = child_processes
+        self.child_peak_rss_bytes = child_peak_rss_bytes
+
+    @staticmethod
+    def task(nbytes, checksum):
+        """One verified unit of work."""
+        return Tally(1, nbytes, checksum)
+
+    def __add__(self, other):
+        return Tally(
+            self.tasks + other.tasks,
+            self.bytes + other.bytes,
+            (self.checksum + other.checksum) & U64,
+            self.child_processes + other.child_processes,
+            self.child_peak_rss_bytes + other.child_peak_rss_bytes,
+        )
+
+    # A tally crosses a pipe from a worker process (procs) as a plain tuple.
+    def __reduce__(self):
+        return (Tally, (self.tasks, self.bytes, self.checksum, self.child_processes,
+                        self.child_peak_rss_bytes))
+
+
+class TaskError(Exception):
+    """A task failed; the message is the one line the user sees."""
+
+
+def attempt(task, *args):
+    """Run one task and return its Tally, or the exception it raised instead.
+
+    Every model runs its tasks through this: a failed task must not stop the others
+    (threads, greenlets, processes) nor print a traceback (threading, gevent and
+    multiprocessing print one for an uncaught exception); its error is reported once, by
+    `gather`, after every task has finished.
+    """
+    try:
+        return task(*args)
+    except Exception as e:  # noqa: BLE001: every failure becomes the run's error line
+        return e
+
+
+def gather(results):
+    """Add up every task's result; if any failed, fail with how many and the first error."""
+    total, failed, first, count = Tally(), 0, None, 0
+    for result in results:
+        count += 1
+        if isinstance(result, BaseException):
+            failed += 1
+            first = first or result
+        else:
+            total += result
+    if first is not None:
+        raise TaskError(f"{failed} of {count} tasks failed; the first: {one_line(first)}")
+    return total
+
+
+# ---------------------------------------------------------------------------------------
+# The CPU-bound task (crates/workload/src/cpu.rs).
+
+
+def cpu_task(base, exp):
+    """One power, verified: `base ** exp`, the seed article's `7777 ** 200000`."""
+    x = base**exp
+    return Tally.task((x.bit_length() + 7) // 8, verify_power(base, exp, x))
+
+
+def verify_power(base, exp, x):
+    """Check `x == base ** exp` without trusting the big-integer code; return the checksum.
+
+    The residue mod 2^61-1 must equal three-argument pow's (modular exponentiation on
+    small numbers, never the big result), and the bit length must be
+    floor(exp * log2(base)) + 1, checked unless the float product sits within 1e-6 of an
+    integer: the same two checks, in the same words, as the Rust models.
+    """
+    got, want = x % M61, pow(base, exp, M61)
+    if got != want:
+        raise TaskError(
+            f"cpu: {base}**{exp} is wrong: residue mod 2^61-1 is {got:#x}, expected {want:#x}"
+        )
+    estimate = exp * math.log2(base)
+    if abs(estimate - round(estimate)) > 1e-6:
+        want_bits = math.floor(estimate) + 1
+        if x.bit_length() != want_bits:
+            raise TaskError(
+                f"cpu: {base}**{exp} has {x.bit_length()} bits, expected {want_bits}"
+            )
+    return got
+
+
+# ---------------------------------------------------------------------------------------
+# The I/O-bound task's verification (crates/workload/src/io.rs).
+
+CHECKSUM_HEADER = "x-checksum"
+FNV_START = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+
+
+def fnv1a(data, h=FNV_START):
+    """FNV-1a 64, byte by byte, as the fixture server computes it."""
+    for b in data:
+        h = ((h ^ b) * FNV_PRIME) & U64
+    return h
+
+
+# FNV-1a in pure Python costs about 10 ms per 50 KiB body, 100 times what Rust pays: at
+# the seed's 40 bodies per run that would be our checker's time, not the model's. A body
+# byte for byte equal to one already hashed to the same announced checksum has that
+# checksum too, and comparing bytes runs in C; so each distinct body is hashed once per
+# process and every repeat is compared. The check is the same; only its cost differs.
+_HASHED = {}
+
+
+def body_checksum(body, announced):
+    """FNV-1a 64 of `body`; `announced` is the server's checksum, to find a repeat."""
+    seen = _HASHED.get(announced)
+    if seen is not None and seen == body:
+        return announced
+    h = fnv1a(body)
+    if h == announced and len(_HASHED) < MAX_URLS:
+        _HASHED[announced] = body
+    return h
+
+
+class FetchError(TaskError):
+    """One failed download: the URL and why, as one line (`GET URL: cause`)."""
+
+    def __init__(self, url, cause):
+        super().__init__(f"GET {url}: {cause}")
+        self.url, self.cause = url, cause
+
+
+# The causes, in the words of crates/workload/src/io.rs.
+REFUSED = "connection refused"
+RESET = "connection reset or closed by the server"
+
+
+def timed_out(timeout_ms):
+    return f"timed out after {timeout_ms} ms"
+
+
+def truncated(expected, got):
+    return f"truncated body: {got} of {expected} bytes"
+
+
+class Verifier:
+    """Checks one response as its body arrives, as crates/workload's Verifier does.
+
+    Made from the status and headers, it fails on a non-2xx status before the body is
+    read; `update` takes each chunk of the body; `finish` checks the byte count against Content-Length and the FNV-1a 64 of the bytes against
+    the server's `x-checksum` (our fixture server sends both); `broken` names a failure
+    mid-body, a truncated body when fewer bytes than announced arrived.
+    """
+
+    def __init__(self, url, status, headers):
+        if not 200 <= status < 300:
+            raise FetchError(url, f"HTTP status {status}")
+        self.url = url
+        self.content_length = _number(headers.get("content-length"), 10)
+        self.announced = _number(headers.get(CHECKSUM_HEADER), 16)
+        self.chunks = []
+        self.bytes = 0
+
+    def update(self, chunk):
+        self.chunks.append(chunk)
+        self.bytes += len(chunk)
+
+    def finish(self):
+        if self.content_length is not None and self.bytes != self.content_length:
+            raise FetchError(self.url, truncated(self.content_length, self.bytes))
+        body = b"".join(self.chunks)
+        h = body_checksum(body, self.announced) if self.announced is not None else fnv1a(body)
+        if self.announced is not None and h != self.announced:
+            raise FetchError(
+                self.url, f"body checksum {h:#018x}, server announced {self.announced:#018x}"
+            )
+        return Tally.task(self.bytes, h)
+
+    def broken(self, cause):
+        """The client failed mid-body with `cause` (a message from `classify`)."""
+        mid_body = cause != REFUSED and not cause.startswith("timed out")
+        if mid_body and self.content_length is not None and self.bytes < self.content_length:
+            cause = truncated(self.content_length, self.bytes)
+        return FetchError(self.url, cause)
+
+
+def _number(value, radix):
+    if value is None:
+        return None
+    value = value.strip()
+    if radix == 16 and value.startswith("0x"):
+        value = value[2:]
+    try:
+        n = int(value, radix)
+    except ValueError:
+        return None
+    return n if 0 <= n <= U64 else None
+
+
+def classify(e, timeout_ms):
+    """The cause of a failed download, in the Rust models' words, from a client exception.
+
+    Clients wrap the socket's error: urllib in `URLError.reason`, aiohttp in `os_error`.
+    """
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP status {e.code}"
+    inner = getattr(e, "reason", None) if isinstance(e, urllib.error.URLError) else None
+    inner = inner or getattr(e, "os_error", None)
+    if isinstance(inner, BaseException):
+        e = inner
+    if isinstance(e, ConnectionRefusedError):
+        return REFUSED
+    # RemoteDisconnected (a server that closed without answering) is a ConnectionResetError.
+    if isinstance(e, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError,
+                      http.client.IncompleteRead)):
+        return RESET
+    # socket.timeout is TimeoutError, and so is asyncio.TimeoutError since Python 3.11.
+    if isinstance(e, TimeoutError):
+        return timed_out(timeout_ms)
+    if isinstance(e, urllib.error.URLError):
+        return str(e.reason)
+    return one_line(e) or type(e).__name__
+
+
+def download_all(urls, timeout_ms):
+    """One task of the io workload with the blocking client: every URL in turn."""
+    total = Tally()
+    for url in urls:
+        total += download(url, timeout_ms)
+    return total
+
+
+def download(url, timeout_ms):
+    """Download one URL with `urllib.request.urlopen`, as the seed article did, and verify it.
+
+    urlopen blocks its thread until each socket operation is done; its timeout bounds
+    each operation (connect, every read), not the whole request as the Rust clients'
+    does. It opens a new connection per request (it sends `Connection: close`): no
+    keep-alive pool, as in the article.
+    """
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout_ms / 1000)
+    except Exception as e:  # noqa: BLE001: every failure is named by its cause
+        raise FetchError(url, classify(e, timeout_ms)) from None
+    with response:
+        verifier = Verifier(url, response.status, response.headers)
+        try:
+            while chunk := response.read(64 * 1024):
+                verifier.update(chunk)
+        except Exception as e:  # noqa: BLE001
+            if isinstance(e, http.client.IncompleteRead):
+                verifier.update(e.partial)
+            raise verifier.broken(classify(e, timeout_ms)) from None
+    return verifier.finish()
+
+
+# ---------------------------------------------------------------------------------------
+# Memory and threads of the whole model (crates/workload/src/mem.rs).
+
+
+def peak_rss_bytes(pid="self"):
+    """Peak resident set size of a process since it started (`VmHWM`), in bytes."""
+    return _field(f"/proc/{pid}/status", "VmHWM:") or 0
+
+
+def _field(path, key):
+    """A `Key:   123 kB` (or bare count) field of a /proc file: bytes for kB values."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key):
+                    words = line[len(key):].split()
+                    return int(words[0]) * (1024 if words[1:2] == ["kB"] else 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+# Worker processes of this model (procs), counted with it from start until reaped.
+_TRACKED = set()
+
+
+def track(pid):
+    """Count `pid`, a worker process this model started, in the model's memory and threads."""
+    _TRACKED.add(pid)
+
+
+def untrack(pid):
+    """Stop counting `pid` (it has exited and been reaped)."""
+    _TRACKED.discard(pid)
+
+
+def _real_thread_tools():
+    """A real OS thread, lock and clock, even after gevent's `monkey.patch_all()`.
+
+    Patched, `_thread` starts greenlets, which run only when the hub gets control: never
+    during a power. The sampler must run beside the model, so it takes the originals.
+    """
+    if "gevent.monkey" in sys.modules:
+        from gevent import monkey
+
+        start = monkey.get_original("_thread", "start_new_thread")
+        lock = monkey.get_original("_thread", "allocate_lock")
+        return start, lock
+    import _thread
+
+    return _thread.start_new_thread, _thread.allocate_lock
+
+
+class Sampler:
+    """Reads the model's PSS and thread count on its own thread while the workload runs.
+
+    PSS (`Pss` in /proc/<pid>/smaps_rollup) divides each page among the processes that
+    share it, so summed over procs' workers the interpreter's code counts once; the
+    kernel keeps no peak of it, so we sample it, pacing ourselves as mem.rs does: after
+    a sample that took t, wait max(10 ms, 20 t). The sampler's own thread is not counted.
+    """
+
+    def __init__(self):
+        self.pss_bytes, self.threads = 0, 0
+        start_thread, allocate_lock = _real_thread_tools()
+        # `stop` is held until finish(): the thread waits on it as its sleep, so releasing
+        # it wakes the thread at once. `done` is released by the thread when it leaves.
+        self._stop, self._done = allocate_lock(), allocate_lock()
+        self._stop.acquire()
+        self._done.acquire()
+        # Samples taken while the thread runs leave it out of the thread count.
+        self._alive = False
+        pace = self._sample()
+        try:
+            start_thread(self._loop, (pace,))
+            self._alive = True
+        except RuntimeError:
+            pass  # at a thread limit the run goes on: the first and last samples remain
+
+    def _loop(self, pace):
+        while not self._stop.acquire(timeout=pace):
+            pace = self._sample()
+        self._done.release()
+
+    def _sample(self):
+        started = time.perf_counter()
+        pids = ["self"] + [str(p) for p in list(_TRACKED)]
+        pss = sum(_field(f"/proc/{p}/smaps_rollup", "Pss:") or 0 for p in pids)
+        threads = sum(_field(f"/proc/{p}/status", "Threads:") or 0 for p in pids)
+        self.pss_bytes = max(self.pss_bytes, pss)
+        self.threads = max(self.threads, threads - self._alive, 1)
+        return max(0.010, 20 * (time.perf_counter() - started))
+
+    def finish(self):
+        """Stop the thread, take a last sample, and return (peak PSS bytes, peak threads)."""
+        if self._alive:
+            self._stop.release()
+            self._done.acquire()
+            self._alive = False
+        self._sample()
+        return self.pss_bytes, self.threads
+
+
+# ---------------------------------------------------------------------------------------
+# The command line (crates/workload/src/cli.rs).
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the usage and exits on a bad value; we want one line and exit 2.
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _bounded(lo, hi):
+    def parse(text):
+        if not (text.isascii() and text.isdigit()):
+            raise argparse.ArgumentTypeError(f"invalid value '{text}': not a whole number")
+        value = int(text)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"invalid value '{text}': {value} is not in {lo}..={hi}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def parse_url(text):
+    """Accept `http://host[:port]/...` and `https://...` only, as cli.rs's parse_url does."""
+    for scheme in ("http://", "https://"):
+        if text.startswith(scheme):
+            rest = text[len(scheme):]
+            break
+    else:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an http:// or https:// URL")
+    authority = rest
+    for sep in "/?#":
+        authority = authority.split(sep, 1)[0]
+    host = authority
+    if ":" in authority:
+        h, port = authority.rsplit(":", 1)
+        if not h.endswith("]") or authority.startswith("["):
+            if port and not (port.isdigit() and int(port) <= 65535):
+                raise argparse.ArgumentTypeError(f"'{text}' has a bad port '{port}'")
+            host = h
+    if not host or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"'{text}' has no valid host")
+    return text
+
+
+def parse_args(model, argv):
+    """The command line every model accepts; raises UsageError on a bad value."""
+    parser = _Parser(
+        prog=model,
+        allow_abbrev=False,
+        description="Run one workload under this program's concurrency model; "
+        "prints one JSON summary line on stdout.",
+    )
+    parser.add_argument("--summary-file", metavar="FILE",
+                        help="also append the summary line to FILE")
+    sub = parser.add_subparsers(dest="workload", metavar="WORKLOAD")
+    # --summary-file is accepted after the workload too, as in the Rust binaries.
+    common = _Parser(add_help=False, allow_abbrev=False)
+    common.add_argument("--summary-file", metavar="FILE", default=argparse.SUPPRESS)
+
+    cpu = sub.add_parser("cpu", parents=[common], allow_abbrev=False,
+                         help="CPU-bound: compute BASE ** EXP as a big integer, N times")
+    cpu.add_argument("--n", type=_bounded(1, MAX_CPU_N), default=10)
+    cpu.add_argument("--base", type=_bounded(2, MAX_BASE), default=7777)
+    cpu.add_argument("--exp", type=_bounded(1, MAX_EXP), default=200_000)
+
+    io = sub.add_parser("io", parents=[common], allow_abbrev=False,
+                        help="I/O-bound: N tasks, each downloading every URL one after another")
+    io.add_argument("--n", type=_bounded(1, MAX_IO_N), default=10)
+    io.add_argument("--url", dest="urls", action="append", type=parse_url, required=True)
+    io.add_argument("--timeout-ms", type=_bounded(1, MAX_MS), default=30_000)
+
+    sleep = sub.add_parser("sleep", parents=[common], allow_abbrev=False,
+                           help="waiting only: N tasks, each sleeping MS milliseconds")
+    sleep.add_argument("--n", type=_bounded(1, MAX_SLEEP_N), default=10)
+    sleep.add_argument("--ms", type=_bounded(0, MAX_MS), default=100)
+
+    args = parser.parse_args(argv)
+    if args.workload is None:
+        raise UsageError("a workload is required: cpu, io or sleep (see --help)")
+    if args.workload == "io" and len(args.urls) > MAX_URLS:
+        raise UsageError(f"at most {MAX_URLS} URLs, got {len(args.urls)}")
+    return args
+
+
+# ---------------------------------------------------------------------------------------
+# The main every model calls (crates/workload/src/run.rs).
+
+_WORKERS = 1
+
+
+def record_workers(n):
+    """Say how many threads (or processes) the model's scheduler runs tasks on: 1 for an
+    event loop or a plain loop, N for one thread (process) per task. Executor threads
+    are not counted here; the summary's peak_threads shows every thread that ran."""
+    global _WORKERS
+    _WORKERS = n
+
+
+def one_line(e):
+    return " ".join(str(e).split())
+
+
+def main(model, runners):
+    """Parse the command line, run the workload with `runners[workload](args)`, check that
+    every task finished, print the summary line and exit.
+
+    Exit codes: 0 success; 1 the run failed (one line on stderr names the cause);
+    2 bad arguments (one line on stderr).
+    """
+    try:
+        args = parse_args(model, sys.argv[1:])
+    except UsageError as e:
+        print(f"{model}: {one_line(e)}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        summary = execute(model, args, runners[args.workload])
+    except Exception as e:  # noqa: BLE001: one line, never a traceback
+        print(f"{model}: error: {one_line(e)}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print(f"{model}: interrupted", file=sys.stderr)
+        sys.exit(130)
+    print(summary, flush=True)
+
+
+def execute(model, args, run):
+    # Thousands of sockets (and procs' pipes) need thousands of file descriptors.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sampler = Sampler()
+    started = time.perf_counter()
+    try:
+        tally = run(args)
+    finally:
+        wall = time.perf_counter() - started
+        pss_bytes, threads = sampler.finish()
+
+    expected = args.n * len(args.urls) if args.workload == "io" else args.n
+    if tally.tasks != expected:
+        raise TaskError(f"{model} finished {tally.tasks} of {expected} tasks")
+    if args.workload == "sleep" and wall * 1000 < args.ms:
+        raise TaskError(
+            f"{model} finished sleep in {wall * 1000:.3f} ms, shorter than one task's {args.ms} ms"
+        )
+    line = json.dumps(
+        {
+            "model": model,
+            "workload": args.workload,
+            "n": args.n,
+            "wall_ms": wall * 1e3,
+            "checksum": f"{tally.checksum:#x}",
+            "bytes": tally.bytes,
+            "tasks": tally.tasks,
+            "processes": 1 + tally.child_processes,
+            "peak_rss_bytes": peak_rss_bytes() + tally.child_peak_rss_bytes,
+            "peak_pss_bytes": pss_bytes,
+            "workers": _WORKERS,
+            "peak_threads": threads,
+        },
+        separators=(",", ":"),
+    )
+    if args.summary_file:
+        try:
+            with open(args.summary_file, "a") as f:
+                f.write(line + "\n")
+        except OSError as e:
+            raise TaskError(f"cannot write --summary-file {args.summary_file}: {e.strerror}") from None
+    return line
