@@ -285,9 +285,10 @@ fn python_sleep_runs_every_task() {
 }
 
 /// 20 tasks each downloading one URL that answers after 300 ms: 6 s one after another,
-/// about 0.3 s when the waits overlap. 3 s leaves room for a busy machine and the
-/// interpreter's start, and still fails a model that serialises (a gevent whose patching
-/// did not take, a coroutine that blocks the loop).
+/// about 0.3 s when the waits overlap. The bound, on the model's own wall time (not the
+/// interpreter's start), is 3/4 of the serial 6 s: room for a loaded machine (20 procs
+/// workers took 3.2 s beside four parallel builds), and still a failure for a model that
+/// serialises (a gevent whose patching did not take, a coroutine that blocks the loop).
 #[test]
 fn python_waiting_tasks_overlap() {
     let server = Server::start();
@@ -297,12 +298,13 @@ fn python_waiting_tasks_overlap() {
             continue;
         }
         let r = model.run(&["io", "--n", "20", "--url", &url]);
-        assert_eq!(summary(&model, &r).tasks, 20);
+        let s = summary(&model, &r);
+        assert_eq!(s.tasks, 20);
         assert!(
-            r.elapsed < Duration::from_secs(3),
-            "{}: io 20 x 300 ms took {:?}",
+            s.wall_ms < 4500.0,
+            "{}: io 20 x 300 ms took {} ms",
             model.name,
-            r.elapsed
+            s.wall_ms
         );
     }
 }
