@@ -12,7 +12,7 @@ use e2e::{bin_dir, die_with_parent, expected_checksum, Run, Server};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use workload::cpu::{modpow, M61};
 use workload::Summary;
 
