@@ -44,11 +44,13 @@ hyperfine=$("$hyperfine" --version)
 SETTINGS
 describe_env >>"$run_dir/settings.txt"
 
-# Ctrl-C mid-workload: drop the interrupted cell (hyperfine leaves its JSON empty), turn
-# the cells measured so far into CSVs, then leave.
+# Ctrl-C mid-workload: drop the interrupted cell (hyperfine creates its JSON empty and
+# writes it once the cell is measured: a cell whose JSON is written was measured whole,
+# even if the interruption came before the loop moved on), turn the cells measured so far
+# into CSVs, then leave.
 cell=""
 save_partial() {
-  [ -z "$cell" ] || rm -f "$run_dir/json/$cell.json"
+  [ -z "$cell" ] || [ -s "$run_dir/json/$cell.json" ] || rm -f "$run_dir/json/$cell.json"
   if ls "$run_dir"/json/*.json >/dev/null 2>&1; then "$bin/benchkit" collect "$run_dir"; fi
 }
 
