@@ -5,7 +5,7 @@
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
 
-build: ## Build every binary in release (target/release/<model>)
+build: ## Build every binary in release (target/release/<model>, or under CARGO_TARGET_DIR)
 	cargo build --release --workspace
 
 bench: ## Full benchmark, the seed's settings (N=10, 4 URLs, 100 ms, 50 KiB): results/*.csv, REPORT.md
@@ -21,8 +21,7 @@ bench-scale: ## Scale sweep of time and memory per task (under 15 min): results/
 	scripts/bench-scale.sh full
 
 report: ## Regenerate results/REPORT.md, results/charts/*.svg and the README's findings from results/*.csv
-	cargo build --release --quiet -p benchkit
-	target/release/benchkit report results --readme README.md
+	cargo run --release --quiet -p benchkit -- report results --readme README.md
 
 test: ## Build, then run every unit and end-to-end test
 	cargo build --release --workspace

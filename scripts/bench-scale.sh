@@ -6,7 +6,9 @@
 #   scripts/bench-scale.sh tiny   # seconds: small N, short waits (used by the tests)
 #
 # Writes results/runs/<UTC time>-scale-<pid>/{scale.csv,scale-fit.csv,scale-limits.txt};
-# a full sweep then copies them to results/. RESULTS_DIR overrides results/.
+# a full sweep then copies them to results/. RESULTS_DIR overrides results/. It shares the
+# lock of scripts/bench.sh: one bench or sweep at a time per target folder (target/, or
+# CARGO_TARGET_DIR, whose release/ holds the binaries it runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,8 @@ esac
 results=${RESULTS_DIR:-results}
 
 source scripts/lib.sh
+find_target_dir
+take_lock "$mode"
 build_release
 new_run_dir "$results" "scale-$mode"
 start_server

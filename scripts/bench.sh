@@ -11,8 +11,13 @@
 # ever overwritten; a full run then copies its cpu.csv, io.csv and summary.csv to results/
 # (a python run: to results/python-cpu.csv, python-io.csv and python-summary.csv).
 # Environment: RESULTS_DIR (default results), RUNS, WARMUP, N to override the mode's values;
-# IO_URLS="https://a/ https://b/" to download real URLs instead of the fixture server's.
-# Exit status: 0 if every cell was measured, 1 if any model failed (its row says why).
+# IO_URLS="https://a/ https://b/" to download real URLs instead of the fixture server's;
+# MODELS="sync threads" to measure only these (names in the release folder, or paths).
+# Every setting is checked before anything is built. One bench (or scale sweep) runs at a
+# time per target folder: a second one says which holds the lock, and exits 1.
+# The binaries are the ones cargo builds: target/release, or CARGO_TARGET_DIR's release/.
+# Exit status: 0 if every cell was measured, 1 if any model failed (its row says why) or the
+# run could not go on (one line says why), 2 for a bad setting, 130 on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,21 +36,54 @@ esac
 n=${N:-$n}; runs=${RUNS:-$runs}; io_runs=${RUNS:-$io_runs}; warmup=${WARMUP:-$warmup}
 results=${RESULTS_DIR:-results}
 
-# A python run needs its environment: created here, once, before anything is built; without
-# python3 or its venv module this stops at once with one line saying what to install.
-if [ "$set_name" = python ]; then python=$(scripts/python-env.sh); fi
 
 source scripts/lib.sh
+# Settings, checked before anything is built: RUNS=0 would make hyperfine run forever, and
+# a value a model refuses would fail every cell. N's bound is the models' cpu limit
+# (MAX_CPU_N in crates/workload/src/cli.rs; io allows more), as N applies to both.
+check_int N "$n" 1 1000 "the models' cpu limit"
+check_int RUNS "$runs" 1 1000
+check_int WARMUP "$warmup" 0 100
+io_urls=()
+if [ -n "${IO_URLS:-}" ]; then
+  read -r -a io_urls <<<"$IO_URLS"
+  # At most the models' 100 URLs (MAX_URLS); each http(s)://host[...], without quotes or
+  # backslashes, which hyperfine's command line could not carry.
+  [ "${#io_urls[@]}" -ge 1 ] && [ "${#io_urls[@]}" -le 100 ] || {
+    echo "$script: error: IO_URLS must hold 1 to 100 URLs separated by spaces, not ${#io_urls[@]}" >&2; exit 2; }
+  for u in "${io_urls[@]}"; do
+    [[ $u =~ ^https?://[^/?#]+ && $u != *[\'\"\\]* ]] || {
+      echo "$script: error: IO_URLS: '$u' is not an http:// or https:// URL" >&2; exit 2; }
+  done
+fi
+model_names=()
+if [ -n "${MODELS:-}" ]; then
+  read -r -a model_names <<<"$MODELS"
+  for i in "${!model_names[@]}"; do
+    m=${model_names[$i]}
+    if [[ $m == */* ]]; then
+      # A relative path is the caller's: this script has moved to the repository root.
+      [[ $m == /* ]] || m=$OLDPWD/$m
+      model_names[$i]=$m
+      [ -f "$m" ] && [ -x "$m" ] || { echo "$script: error: MODELS: $m is not an executable file" >&2; exit 2; }
+    elif ! [[ $m =~ ^[A-Za-z0-9_.-]+$ ]]; then
+      echo "$script: error: MODELS: '$m' is not a model name" >&2; exit 2
+    fi
+  done
+fi
+# A python run measures the six Python models of scripts/python/; MODELS is for Rust runs.
+if [ "$set_name" = python ] && [ "${#model_names[@]}" -gt 0 ]; then
+  echo "$script: error: MODELS applies to Rust runs, not to a python run" >&2; exit 2
+fi
+# A python run needs its environment: created here, once, after the settings are checked
+# and before anything is built; without python3 or its venv module this stops at once with
+# one line saying what to install.
+if [ "$set_name" = python ]; then python=$(scripts/python-env.sh); fi
+find_target_dir
+take_lock "$mode"
 build_release
 ensure_hyperfine
-# The models, and model_cmd MODEL: the command that runs one (hyperfine -N splits it on spaces).
-if [ "$set_name" = python ]; then
-  models=(python-sync python-threads python-procs python-gevent python-asyncio python-uvloop)
-  model_cmd() { echo "$python scripts/python/${1//-/_}.py"; }
-else
-  mapfile -t models < <("$bin/benchkit" models)
-  model_cmd() { echo "$bin/$1"; }
-fi
+models=()
 # A python run's folder is <time>-python_<mode>-<pid>: the report's run-to-run table reads
 # only <time>-full-<pid> folders, which hold Rust runs.
 new_run_dir "$results" "${prefix//-/_}$mode"
@@ -53,15 +91,36 @@ mkdir "$run_dir/json" "$run_dir/summaries"
 start_server
 
 url_args=""
-if [ -n "${IO_URLS:-}" ]; then
-  for u in $IO_URLS; do url_args="$url_args --url $u"; done
+if [ "${#io_urls[@]}" -gt 0 ]; then
+  for u in "${io_urls[@]}"; do url_args="$url_args --url $u"; done
 else
   for _ in $(seq "$urls"); do url_args="$url_args --url http://$addr/delay/$delay/bytes/$size"; done
 fi
+# Every model benchkit finds, or those MODELS names: a name is a binary of the release
+# folder, a path (with a slash) any executable, measured under its file name. A model runs
+# as ${exe[name]} followed by ${script_of[name]} when it has one (a Python model's program).
+declare -A exe script_of
+if [ "$set_name" = python ]; then
+  for name in python-sync python-threads python-procs python-gevent python-asyncio python-uvloop; do
+    exe[$name]=$python
+    script_of[$name]=scripts/python/${name//-/_}.py
+    models+=("$name")
+  done
+elif [ "${#model_names[@]}" -eq 0 ]; then
+  mapfile -t model_names < <("$bin/benchkit" models)
+  [ "${#model_names[@]}" -gt 0 ] || die "benchkit found no models"
+fi
+for m in "${model_names[@]}"; do
+  name=$(basename "$m")
+  if [[ $m == */* ]]; then exe[$name]=$m; else exe[$name]=$bin/$m; fi
+  [ -f "${exe[$name]}" ] && [ -x "${exe[$name]}" ] || die "MODELS: no model $m in $bin"
+  models+=("$name")
+done
 echo "== models: ${models[*]}" >&2
 echo "== run folder: $run_dir" >&2
 cat >"$run_dir/settings.txt" <<SETTINGS
 mode=$mode n=$n cpu_runs=$runs io_runs=$io_runs warmup=$warmup delay_ms=$delay body_bytes=$size urls=$urls io_urls=${IO_URLS:-fixture}
+binaries=$bin
 hyperfine=$("$hyperfine" --version)
 SETTINGS
 describe_env >>"$run_dir/settings.txt"
@@ -69,11 +128,13 @@ if [ "$set_name" = python ]; then
   echo "python=$("$python" --version 2>&1) packages: $(grep -E '^(gevent|aiohttp|uvloop)==' scripts/python/requirements.txt | tr '\n' ' ')" >>"$run_dir/settings.txt"
 fi
 
-# Ctrl-C mid-workload: drop the interrupted cell (hyperfine leaves its JSON empty), turn
-# the cells measured so far into CSVs, then leave.
+# Ctrl-C mid-workload: drop the interrupted cell (hyperfine creates its JSON empty and
+# writes it once the cell is measured: a cell whose JSON is written was measured whole,
+# even if the interruption came before the loop moved on), turn the cells measured so far
+# into CSVs, then leave.
 cell=""
 save_partial() {
-  [ -z "$cell" ] || rm -f "$run_dir/json/$cell.json"
+  [ -z "$cell" ] || [ -s "$run_dir/json/$cell.json" ] || rm -f "$run_dir/json/$cell.json"
   if ls "$run_dir"/json/*.json >/dev/null 2>&1; then "$bin/benchkit" collect "$run_dir"; fi
 }
 
@@ -90,18 +151,26 @@ for workload in cpu io; do
     cell="$workload-$model"
     server_alive || exit 1
     # One hyperfine per cell: a failing model loses only its own cell. -N runs the
-    # command without a shell; every run appends its summary line (time, peak memory of
-    # the whole model, checksum) to the cell's .jsonl.
+    # command without a shell (it splits the words itself: paths are quoted with %q, for
+    # a target or results folder with spaces); every run appends its summary line (time,
+    # peak memory of the whole model, checksum) to the cell's .jsonl.
     if ! "$hyperfine" -N --style basic --warmup "$warmup" --runs "$cell_runs" \
          --export-json "$run_dir/json/$cell.json" --command-name "$model" \
-         "$(model_cmd "$model") $args --summary-file $run_dir/summaries/$cell.jsonl" \
+         "$(printf %q "${exe[$model]}")${script_of[$model]:+ ${script_of[$model]}} $args --summary-file $(printf %q "$run_dir/summaries/$cell.jsonl")" \
          >&2 2>"$run_dir/$cell.err"; then
       # hyperfine hides the command's own stderr; run it once more for its one-line error.
-      reason=$($(model_cmd "$model") $args 2>&1 >/dev/null | tail -n 1 | tr '\t' ' ') || true
-      [ -n "$reason" ] || reason=$(grep -v '^\s*$' "$run_dir/$cell.err" | tail -n 1 | tr '\t' ' ')
+      # hyperfine only says "terminated by a signal": name the signal (bash reports a
+      # command killed by signal S as 128+S).
+      why=$("${exe[$model]}" ${script_of[$model]:+"${script_of[$model]}"} $args 2>&1 >/dev/null) && status=0 || status=$?
+      reason=$(printf '%s\n' "$why" | grep -v '^\s*$' | tail -n 1 | tr '\t' ' ') || true
+      if [ "$status" -gt 128 ] && sig=$(kill -l "$status" 2>/dev/null); then
+        reason="${reason:+$reason; }killed by SIG$sig"
+      fi
+      [ -n "$reason" ] || reason=$(grep -v '^\s*$' "$run_dir/$cell.err" 2>/dev/null | tail -n 1 | tr '\t' ' ') || true
+      [ -n "$reason" ] || reason="hyperfine failed, its message lost; run again, the model exited $status"
+      echo "   FAILED: $reason" >&2
       printf '%s\t%s\t%s\n' "$workload" "$model" "$reason" >>"$run_dir/failed.tsv"
       rm -f "$run_dir/json/$cell.json"
-      echo "   FAILED: $reason" >&2
       failures=$((failures + 1))
     fi
     [ -s "$run_dir/$cell.err" ] || rm -f "$run_dir/$cell.err"

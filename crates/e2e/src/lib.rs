@@ -6,13 +6,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use workload::Summary;
 
 /// `target/release` (or whichever profile these tests were built in): this test
-/// executable lives in its `deps/` folder.
+/// executable lives in its `deps/` folder. Derived from the executable, not from a fixed
+/// `target/`, so it is right under `CARGO_TARGET_DIR` or a cargo config's `target-dir`
+/// too: where cargo put this test, it put the binaries.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     exe.parent()
@@ -164,10 +167,81 @@ pub fn expected_checksum(n: u64) -> u64 {
     workload::io::fnv1a(workload::io::FNV_START, &body)
 }
 
+/// The repository's root folder (this crate is `crates/e2e`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The target folder cargo built these tests (and the binaries) in: the parent of
+/// [`bin_dir`].
+pub fn target_dir() -> PathBuf {
+    bin_dir().parent().expect("target/<profile>").to_path_buf()
+}
+
+/// Held by every test that runs a driver script. The scripts allow one bench at a time
+/// per target folder (a second exits at once, saying who holds the lock), and the tests
+/// of one test binary run in parallel threads, so they take turns here.
+pub fn driver_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    // A test that panicked while holding it leaves nothing behind that matters.
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How a script run ended.
+pub struct ScriptRun {
+    /// None if it was killed (by the timeout, or a signal).
+    pub code: Option<i32>,
+    pub stderr: String,
+}
+
+/// `bash <script> <mode>`, `script` a path: a command for [`run_until`].
+pub fn script_command(script: &Path, mode: &str) -> Command {
+    let mut command = Command::new("bash");
+    command.arg(script).arg(mode);
+    command
+}
+
+/// Run `command` in a process group of its own and wait at most `timeout` for it: past
+/// that, the whole group is killed and the run reported as killed, so a script that would
+/// run forever fails the test instead of hanging it.
+pub fn run_until(command: &mut Command, timeout: Duration) -> ScriptRun {
+    let log = std::env::temp_dir().join(format!(
+        "e2e-script-{}-{:?}.stderr",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("script's stderr file"))
+        .process_group(0);
+    let mut child = command.spawn().expect("start the script");
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the script") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            // SAFETY: kill(2) of the process group this script leads; no memory involved.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    ScriptRun {
+        code: status.and_then(|s| s.code()),
+        stderr,
+    }
+}
+
 /// Run `scripts/<script> <mode>` with a fresh RESULTS_DIR; assert it succeeded and return
 /// that folder's single run folder and the script's stderr (its progress output).
 pub fn run_script(script: &str, mode: &str) -> (PathBuf, String) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let _turn = driver_lock();
+    let root = repo_root();
     let results = std::env::temp_dir().join(format!("{script}-{mode}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&results);
     let out = Command::new("bash")
