@@ -43,11 +43,24 @@ pub fn modpow(base: u64, mut exp: u64, m: u64) -> u64 {
     acc as u64
 }
 
+/// Set to `wrong-power` in a model's environment, every power comes out one too large
+/// before it is verified: how the end-to-end tests prove that every model's run fails on a
+/// wrong result, not only that `verify` would catch one.
+pub const FAULT_ENV: &str = "WORKLOAD_FAULT";
+
 /// One CPU task: compute, verify, and count it. Every model calls this, once per task.
 pub fn task(base: u64, exp: u32) -> Result<Tally> {
-    let x = power(base, exp);
+    let mut x = power(base, exp);
+    if injected_fault() {
+        x += 1u32;
+    }
     let checksum = verify(base, exp, &x)?;
     Ok(Tally::task(x.bits().div_ceil(8), checksum))
+}
+
+fn injected_fault() -> bool {
+    static FAULT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FAULT.get_or_init(|| std::env::var(FAULT_ENV).is_ok_and(|v| v == "wrong-power"))
 }
 
 /// Check `x == base ** exp` without trusting the big-integer crate; returns the checksum.
