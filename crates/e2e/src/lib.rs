@@ -69,18 +69,63 @@ pub fn die_with_parent(command: &mut Command) -> &mut Command {
 pub struct Server {
     child: Child,
     pub addr: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
+    /// The server as the model tests use it: a body cap of 1 MiB, every other setting default.
     pub fn start() -> Server {
+        Server::start_with(&["--max-bytes", "1048576"])
+    }
+
+    /// The server with exactly these arguments after `--port 0`.
+    pub fn start_with(args: &[&str]) -> Server {
+        Server::spawn(args, None)
+    }
+
+    /// The server with these arguments, under an open-file limit (soft and hard) of
+    /// `open_files`, so that tests can reach the limit with a few hundred connections.
+    pub fn start_with_open_files(args: &[&str], open_files: u64) -> Server {
+        Server::spawn(args, Some(open_files))
+    }
+
+    fn spawn(args: &[&str], open_files: Option<u64>) -> Server {
         let mut command = Command::new(bin("fixture-server"));
         command
-            .args(["--port", "0", "--max-bytes", "1048576"])
+            .args(["--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(Stdio::piped());
+        if let Some(limit) = open_files {
+            // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
+            unsafe {
+                command.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: limit as libc::rlim_t,
+                        rlim_max: limit as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = die_with_parent(&mut command)
             .spawn()
             .expect("start fixture-server");
+        // Read stderr on a thread: a server that logs a lot must never block on a full pipe.
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -88,9 +133,15 @@ impl Server {
         let addr = line.trim().to_string();
         assert!(
             addr.starts_with("127.0.0.1:"),
-            "fixture-server printed {addr:?}"
+            "fixture-server printed {addr:?}, stderr: {}",
+            log.lock().unwrap()
         );
-        Server { child, addr }
+        Server { child, addr, log }
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -3,30 +3,44 @@
 //! No machine here reaches the internet, so the io workload downloads from this server on
 //! loopback, which simulates remote latency: `GET /delay/{ms}/bytes/{n}` waits `ms`
 //! milliseconds, then answers `n` deterministic bytes with Content-Length and an
-//! `x-checksum` header (FNV-1a 64 of the body) the clients verify.
+//! `x-checksum` header (FNV-1a 64 of the body) the clients verify. Other routes inject the
+//! faults the clients' tests need.
 //!
 //! It binds 127.0.0.1 only, caps what one request can ask (delay, size), raises its own
 //! open-file limit, listens with the kernel's largest backlog so that 10,000 simultaneous
-//! connects are queued rather than dropped, and exits cleanly on SIGINT or SIGTERM.
+//! connects are queued rather than dropped, and exits cleanly on SIGINT or SIGTERM. It
+//! stays responsive under abuse: idle and slow connections time out and, at the connection
+//! cap, the one that has waited longest for a request makes room ([`conn`]); big bodies
+//! stream in chunks that let small requests through ([`body`]); repeated log lines are
+//! folded ([`log`]).
 //!
-//! Routes (GET only):
+//! Routes (GET only; [`routes::HELP`] is the same list, printed by `--help`):
 //! - `/health`: `ok`.
 //! - `/delay/{ms}/bytes/{n}`: the workload's download.
-//! - `/status/{code}`: answers that status (fault injection for the tests).
+//! - `/status/{code}`: answers that status, 200..=599.
 //! - `/truncate/{n}`: announces `n` bytes, sends half, then drops the connection.
 //! - `/reset`: drops the connection without answering.
+//! - `/badsum/{n}`: `n` bytes with a wrong `x-checksum`.
+//! - `/endless`: bytes without end (chunked) until the delay cap, then drops the connection.
+//! - `/redirect/{k}/bytes/{n}`: 302 to `/redirect/{k-1}/bytes/{n}`; at 0, `n` bytes.
+//! - `/slow-headers/{ms}/bytes/{n}`: `n` bytes, the head trickled out over `ms`.
+//! - `/basic-auth/{user}/{pass}/bytes/{n}`: `n` bytes only with those Basic credentials.
 //!
 //! ```sh
 //! target/release/fixture-server --port 0      # first stdout line: the bound address
 //! curl -s localhost:PORT/delay/100/bytes/51200 | wc -c
 //! ```
 
+mod body;
+mod conn;
+mod log;
 mod routes;
+mod socket;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use conn::{Registry, Timeouts, RESERVED_FDS};
+use log::Log;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -48,6 +62,18 @@ struct Args {
     /// Largest body one request may ask for, in bytes (at most 1 GiB).
     #[arg(long, default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(0..=1 << 30))]
     max_bytes: u64,
+    /// Time a request head may take to arrive once its first byte has, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    header_timeout_ms: u64,
+    /// Time a connection waiting for a request, or sending an answer, may go without a byte
+    /// in or out, in milliseconds.
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    idle_timeout_ms: u64,
+    /// Most connections open at once [default: the open-file limit minus 32 kept for the
+    /// server]. At the cap, the connection that has waited longest for a request is closed
+    /// to make room for the next.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +81,11 @@ fn main() -> std::process::ExitCode {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
+            // The routes follow the options. Not as clap's `after_help`: clap turns every
+            // `{n}` in help text into a line break.
+            if e.kind() == clap::error::ErrorKind::DisplayHelp {
+                println!("\n{}", routes::HELP);
+            }
             return std::process::ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -87,6 +118,20 @@ fn main() -> std::process::ExitCode {
 
 async fn serve(args: Args) -> Result<()> {
     let (nofile, _) = workload::mem::raise_nofile_limit();
+    let room = nofile.saturating_sub(RESERVED_FDS);
+    let max_connections = match args.max_connections {
+        Some(max) => max,
+        None if room == 0 => bail!(
+            "the open-file limit of {nofile} leaves no room for connections ({RESERVED_FDS} are kept for the server): raise `ulimit -n`"
+        ),
+        None => room,
+    };
+    let log = Arc::new(Log::stderr());
+    if max_connections > room {
+        log.line(&format!(
+            "--max-connections {max_connections} is over the open-file limit of {nofile} minus {RESERVED_FDS}: accepts may fail for want of a file descriptor"
+        ));
+    }
     let backlog = kernel_backlog();
     let listener =
         bind(args.port, backlog).with_context(|| format!("cannot bind 127.0.0.1:{}", args.port))?;
@@ -94,37 +139,66 @@ async fn serve(args: Args) -> Result<()> {
     // Handle SIGINT/SIGTERM from before anyone can know our address, so that a signal
     // sent right after the address appears still means a clean exit.
     let mut shutdown = std::pin::pin!(shutdown_signal()?);
+    // Computes the body checksums' checkpoints: done before the address is out, so the
+    // first request is served at full speed.
+    let state = Arc::new(routes::State::new(args.max_delay_ms, args.max_bytes));
     // The first stdout line is the contract with scripts and tests: the bound address.
     println!("{addr}");
     std::io::stdout().flush()?;
     eprintln!(
-        "fixture-server: listening on http://{addr} (backlog {backlog}, open files {nofile}, max delay {} ms, max body {} bytes)",
-        args.max_delay_ms, args.max_bytes
+        "fixture-server: listening on http://{addr} (backlog {backlog}, open files {nofile}, \
+         max connections {max_connections}, max delay {} ms, max body {} bytes, \
+         header timeout {} ms, idle timeout {} ms)",
+        args.max_delay_ms, args.max_bytes, args.header_timeout_ms, args.idle_timeout_ms
     );
 
-    let state = Arc::new(routes::State::new(args.max_delay_ms, args.max_bytes));
+    // Print the counts of repeated log lines every few seconds.
+    let folding = log.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(log::WINDOW);
+        loop {
+            every.tick().await;
+            folding.fold_repeats();
+        }
+    });
+
+    let registry = Registry::new(usize::try_from(max_connections).unwrap_or(usize::MAX));
+    let timeouts = Timeouts {
+        header: Duration::from_millis(args.header_timeout_ms),
+        idle: Duration::from_millis(args.idle_timeout_ms),
+    };
+    tokio::select! {
+        never = accept_loop(listener, registry, state, timeouts, log) => match never {},
+        signal = &mut shutdown => {
+            eprintln!("fixture-server: {signal}, shutting down");
+            Ok(())
+        }
+    }
+}
+
+/// Accept connections for ever, each served on a task of its own, never more than the
+/// registry's cap at once.
+async fn accept_loop(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    state: Arc<routes::State>,
+    timeouts: Timeouts,
+    log: Arc<Log>,
+) -> std::convert::Infallible {
     loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let state = state.clone();
-                    tokio::spawn(async move {
-                        let _ = stream.set_nodelay(true);
-                        let service = hyper::service::service_fn(move |req| routes::handle(req, state.clone()));
-                        // Errors here are clients going away, or our own /reset and
-                        // /truncate faults: nothing to report.
-                        let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
-                    });
-                }
-                Err(e) => {
-                    // Out of file descriptors (EMFILE) and the like: back off, keep serving.
-                    eprintln!("fixture-server: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-            signal = &mut shutdown => {
-                eprintln!("fixture-server: {signal}, shutting down");
-                return Ok(());
+        registry.make_room(&log).await;
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                // Counted from now, before its task first runs: accepting a burst must not
+                // overshoot the cap.
+                let registration = registry.register();
+                tokio::spawn(conn::serve(stream, registration, state.clone(), timeouts));
+            }
+            Err(e) => {
+                // Out of file descriptors (EMFILE: only if --max-connections is set above
+                // the limit) and the like: back off, keep serving.
+                log.line(&format!("accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
     }
