@@ -149,21 +149,7 @@ pub fn sweep(
     out: &Path,
 ) -> Result<Vec<Cell>> {
     let limits = Limits::read();
-    let plan_line = format!(
-        "plan: sleep_ms={} io_delay_ms={} io_bytes={} cpu_exp={} budget_s={}",
-        plan.sleep_ms,
-        plan.io_delay_ms,
-        plan.io_bytes,
-        plan.cpu_exp,
-        plan.budget.as_secs_f64()
-    );
-    let limits_file = out.join("scale-limits.txt");
-    std::fs::write(
-        &limits_file,
-        format!("{}\n{plan_line}\n", limits.describe()),
-    )
-    .with_context(|| format!("cannot write {}", limits_file.display()))?;
-    eprintln!("== limits: {}", limits.describe());
+    write_limits(out, plan, &limits)?;
     let url = format!(
         "http://{server}/delay/{}/bytes/{}",
         plan.io_delay_ms, plan.io_bytes
@@ -222,6 +208,23 @@ pub fn sweep(
     }
     eprintln!("== sweep done in {:.0?}", started.elapsed());
     Ok(cells)
+}
+
+/// scale-limits.txt: the host's limits and the plan, written before the first cell.
+fn write_limits(out: &Path, plan: &Plan, limits: &Limits) -> Result<()> {
+    let plan_line = format!(
+        "plan: sleep_ms={} io_delay_ms={} io_bytes={} cpu_exp={} budget_s={}",
+        plan.sleep_ms,
+        plan.io_delay_ms,
+        plan.io_bytes,
+        plan.cpu_exp,
+        plan.budget.as_secs_f64()
+    );
+    let path = out.join("scale-limits.txt");
+    std::fs::write(&path, format!("{}\n{plan_line}\n", limits.describe()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("== limits: {}", limits.describe());
+    Ok(())
 }
 
 /// The model's command line for one cell.
