@@ -3,14 +3,15 @@
 //! A run directory holds, per measured cell (workload, model):
 //! - `json/<workload>-<model>.json`: hyperfine's `--export-json` (times);
 //! - `summaries/<workload>-<model>.jsonl`: every run's summary line (`--summary-file`),
-//!   the source of peak memory: the model's own count over all its processes, per run,
-//!   which hyperfine 1.20's cumulative, largest-child-only `memory_usage_byte` is not;
+//!   the source of peak memory (RSS and PSS) and of worker and OS thread counts: the
+//!   model's own count over all its processes, per run, which hyperfine 1.20's
+//!   cumulative, largest-child-only `memory_usage_byte` is not;
 //! - `failed.tsv`: `workload<TAB>model<TAB>reason` for each cell that failed.
 
+use crate::table::{self, fixed};
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use workload::Summary;
 
@@ -31,28 +32,84 @@ struct HyperfineResult {
     times: Vec<f64>,
 }
 
-/// One row of the CSVs.
-#[derive(Debug, Default, Clone)]
-pub struct Row {
+/// One row of cpu.csv, io.csv and summary.csv: one (workload, model) cell. A failed
+/// cell keeps its model, workload, n and checksum, and leaves every number empty.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchRow {
     pub model: String,
     pub workload: String,
-    pub n: u64,
-    pub status: String,
-    pub runs: usize,
-    pub mean_s: f64,
-    pub stddev_s: f64,
-    pub median_s: f64,
-    pub min_s: f64,
-    pub max_s: f64,
-    pub user_s: f64,
-    pub system_s: f64,
-    pub peak_rss_bytes: u64,
-    pub checksum: String,
+    pub n: Option<u64>,
+    pub status: Status,
+    pub runs: Option<u64>,
+    #[serde(serialize_with = "fixed::<6, _>")]
+    pub mean_s: Option<f64>,
+    #[serde(serialize_with = "fixed::<6, _>")]
+    pub stddev_s: Option<f64>,
+    #[serde(serialize_with = "fixed::<6, _>")]
+    pub median_s: Option<f64>,
+    #[serde(serialize_with = "fixed::<6, _>")]
+    pub min_s: Option<f64>,
+    #[serde(serialize_with = "fixed::<6, _>")]
+    pub max_s: Option<f64>,
+    #[serde(serialize_with = "fixed::<6, _>")]
+    pub user_s: Option<f64>,
+    #[serde(serialize_with = "fixed::<6, _>")]
+    pub system_s: Option<f64>,
+    /// Largest peak RSS over the runs: each process's VmHWM, summed over procs' workers
+    /// (shared pages count once per process). A float only so that a negative value in a
+    /// hand-edited file is reported as impossible rather than as "not a number".
+    #[serde(serialize_with = "fixed::<0, _>")]
+    pub peak_rss_bytes: Option<f64>,
+    /// Largest peak PSS over the runs (shared pages divided among their processes). Not
+    /// in CSVs written before the models reported it.
+    #[serde(default, serialize_with = "fixed::<0, _>")]
+    pub peak_pss_bytes: Option<f64>,
+    /// Threads (or processes) the model's scheduler runs tasks on, as the model set it up.
+    #[serde(default)]
+    pub workers: Option<u64>,
+    /// Largest OS thread count over the runs, blocking pools and helpers included.
+    #[serde(default)]
+    pub peak_threads: Option<u64>,
+    #[serde(serialize_with = "fixed::<3, _>")]
     pub speedup_vs_sync: Option<f64>,
+    pub checksum: String,
     pub reason: String,
 }
 
-const HEADER: &str = "model,workload,n,status,runs,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,speedup_vs_sync,checksum,reason";
+/// Whether a cell was measured.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum Status {
+    #[default]
+    Ok,
+    Failed,
+}
+
+impl TryFrom<String> for Status {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Status, String> {
+        match s.as_str() {
+            "ok" => Ok(Status::Ok),
+            "failed" => Ok(Status::Failed),
+            _ => Err(format!("status {s:?} is neither ok nor failed")),
+        }
+    }
+}
+
+impl BenchRow {
+    /// This cell as failed for `reason`: its numbers are dropped.
+    fn failed(self, reason: String) -> BenchRow {
+        BenchRow {
+            model: self.model,
+            workload: self.workload,
+            n: self.n,
+            status: Status::Failed,
+            checksum: self.checksum,
+            reason,
+            ..BenchRow::default()
+        }
+    }
+}
 
 pub fn collect(run_dir: &Path) -> Result<()> {
     let rows = read_rows(run_dir)?;
@@ -62,22 +119,18 @@ pub fn collect(run_dir: &Path) -> Result<()> {
     let mut workloads: Vec<&str> = rows.iter().map(|r| r.workload.as_str()).collect();
     workloads.dedup();
     for workload in workloads {
-        let these: Vec<&Row> = rows.iter().filter(|r| r.workload == workload).collect();
-        write_csv(&run_dir.join(format!("{workload}.csv")), &these)?;
+        let these = rows.iter().filter(|r| r.workload == workload);
+        table::write(&run_dir.join(format!("{workload}.csv")), these)?;
     }
-    write_csv(
-        &run_dir.join("summary.csv"),
-        &rows.iter().collect::<Vec<_>>(),
-    )?;
+    table::write(&run_dir.join("summary.csv"), &rows)?;
     for row in &rows {
         eprintln!(
             "  {:<8} {:<16} {:>9}  {}",
             row.workload,
             row.model,
-            if row.status == "ok" {
-                format!("{:.3} s", row.mean_s)
-            } else {
-                row.status.clone()
+            match row.mean_s {
+                Some(mean) if row.status == Status::Ok => format!("{mean:.3} s"),
+                _ => "failed".into(),
             },
             row.reason
         );
@@ -86,7 +139,7 @@ pub fn collect(run_dir: &Path) -> Result<()> {
 }
 
 /// Every measured or failed cell, workloads in a fixed order, sync first within each.
-pub fn read_rows(run_dir: &Path) -> Result<Vec<Row>> {
+pub fn read_rows(run_dir: &Path) -> Result<Vec<BenchRow>> {
     let mut rows = Vec::new();
     let json_dir = run_dir.join("json");
     if json_dir.is_dir() {
@@ -101,32 +154,9 @@ pub fn read_rows(run_dir: &Path) -> Result<Vec<Row>> {
     }
     let failed = run_dir.join("failed.tsv");
     if failed.exists() {
-        let text = std::fs::read_to_string(&failed)
-            .with_context(|| format!("cannot read {}", failed.display()))?;
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let mut fields = line.splitn(3, '\t');
-            let (Some(workload), Some(model), reason) =
-                (fields.next(), fields.next(), fields.next())
-            else {
-                bail!(
-                    "{}:{}: expected workload<TAB>model<TAB>reason",
-                    failed.display(),
-                    i + 1
-                );
-            };
-            rows.retain(|r| !(r.workload == workload && r.model == model));
-            let reason = reason.unwrap_or("").to_string();
-            rows.push(Row {
-                model: model.into(),
-                workload: workload.into(),
-                status: "failed".into(),
-                reason,
-                ..Row::default()
-            });
+        for row in read_failed(&failed)? {
+            rows.retain(|r| !(r.workload == row.workload && r.model == row.model));
+            rows.push(row);
         }
     }
     rows.sort_by_key(|r| {
@@ -140,6 +170,36 @@ pub fn read_rows(run_dir: &Path) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// failed.tsv, written by the driver: `workload<TAB>model<TAB>reason` per failed cell.
+fn read_failed(path: &Path) -> Result<Vec<BenchRow>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let mut fields = line.splitn(3, '\t');
+        let (Some(workload), Some(model), reason) = (fields.next(), fields.next(), fields.next())
+        else {
+            bail!(
+                "{}:{}: expected workload<TAB>model<TAB>reason",
+                path.display(),
+                i + 1
+            );
+        };
+        rows.push(BenchRow {
+            model: model.into(),
+            workload: workload.into(),
+            status: Status::Failed,
+            reason: reason.unwrap_or("").to_string(),
+            ..BenchRow::default()
+        });
+    }
+    Ok(rows)
+}
+
 fn workload_rank(workload: &str) -> (usize, String) {
     let rank = ["cpu", "io", "sleep"]
         .iter()
@@ -149,7 +209,7 @@ fn workload_rank(workload: &str) -> (usize, String) {
 }
 
 /// One cell from its hyperfine JSON and its summary lines.
-fn read_cell(run_dir: &Path, json: &Path) -> Result<Row> {
+fn read_cell(run_dir: &Path, json: &Path) -> Result<BenchRow> {
     let stem = json
         .file_stem()
         .and_then(|s| s.to_str())
@@ -164,10 +224,41 @@ fn read_cell(run_dir: &Path, json: &Path) -> Result<Row> {
     let Some(r) = export.results.first() else {
         bail!("{}: no results", json.display())
     };
+    let summaries = read_summaries(&run_dir.join("summaries").join(format!("{stem}.jsonl")))?;
+    let first = &summaries[0];
+    // The largest of each figure over the runs: the cell's worst case.
+    let max = |f: fn(&Summary) -> u64| summaries.iter().map(f).max().unwrap_or(0);
+    let row = BenchRow {
+        model: model.to_string(),
+        workload: workload.to_string(),
+        n: Some(first.n),
+        status: Status::Ok,
+        runs: Some(r.times.len() as u64),
+        mean_s: Some(r.mean),
+        stddev_s: Some(r.stddev.unwrap_or(0.0)),
+        median_s: Some(r.median),
+        min_s: Some(r.min),
+        max_s: Some(r.max),
+        user_s: Some(r.user),
+        system_s: Some(r.system),
+        peak_rss_bytes: Some(max(|s| s.peak_rss_bytes) as f64),
+        // 0: a model (or an older build) that did not report it, left empty.
+        peak_pss_bytes: Some(max(|s| s.peak_pss_bytes) as f64).filter(|x| *x > 0.0),
+        workers: Some(max(|s| s.workers)).filter(|x| *x > 0),
+        peak_threads: Some(max(|s| s.peak_threads)).filter(|x| *x > 0),
+        checksum: first.checksum.clone(),
+        ..BenchRow::default()
+    };
+    if summaries.iter().any(|s| s.checksum != first.checksum) {
+        return Ok(row.failed("checksum differs between runs".into()));
+    }
+    Ok(row)
+}
 
-    let lines_path = run_dir.join("summaries").join(format!("{stem}.jsonl"));
-    let lines = std::fs::read_to_string(&lines_path)
-        .with_context(|| format!("cannot read {}", lines_path.display()))?;
+/// Every run's summary line of one cell (at least one).
+fn read_summaries(path: &Path) -> Result<Vec<Summary>> {
+    let lines =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut summaries = Vec::new();
     for (i, line) in lines
         .lines()
@@ -175,137 +266,71 @@ fn read_cell(run_dir: &Path, json: &Path) -> Result<Row> {
         .filter(|(_, l)| !l.trim().is_empty())
     {
         let s = Summary::from_line(line)
-            .with_context(|| format!("{}:{}: not a summary line", lines_path.display(), i + 1))?;
+            .with_context(|| format!("{}:{}: not a summary line", path.display(), i + 1))?;
         summaries.push(s);
     }
-    let Some(first) = summaries.first() else {
-        bail!("{}: no summary lines", lines_path.display())
-    };
-    let mut row = Row {
-        model: model.to_string(),
-        workload: workload.to_string(),
-        n: first.n,
-        status: "ok".into(),
-        runs: r.times.len(),
-        mean_s: r.mean,
-        stddev_s: r.stddev.unwrap_or(0.0),
-        median_s: r.median,
-        min_s: r.min,
-        max_s: r.max,
-        user_s: r.user,
-        system_s: r.system,
-        peak_rss_bytes: summaries
-            .iter()
-            .map(|s| s.peak_rss_bytes)
-            .max()
-            .unwrap_or(0),
-        checksum: first.checksum.clone(),
-        ..Row::default()
-    };
-    if summaries.iter().any(|s| s.checksum != first.checksum) {
-        row.status = "failed".into();
-        row.reason = "checksum differs between runs".into();
+    if summaries.is_empty() {
+        bail!("{}: no summary lines", path.display())
     }
-    Ok(row)
+    Ok(summaries)
 }
 
 /// Speedup against sync's median for the same workload and N (medians: one disturbed run
 /// cannot move them); a checksum that differs from
 /// sync's means a model computed or downloaded something else: that cell fails.
 /// The Python models' sync is python-sync ([`crate::models::baseline`]).
-fn compare_with_sync(rows: &mut [Row]) {
+fn compare_with_sync(rows: &mut [BenchRow]) {
     use crate::models::baseline as sync_of;
-    let baseline: BTreeMap<(String, String, u64), (f64, String)> = rows
+    let baseline: BTreeMap<(String, String, Option<u64>), (f64, String)> = rows
         .iter()
-        .filter(|r| r.model == sync_of(&r.model) && r.status == "ok")
-        .map(|r| {
+        .filter(|r| r.model == sync_of(&r.model) && r.status == Status::Ok)
+        .filter_map(|r| {
             let key = (r.model.clone(), r.workload.clone(), r.n);
-            (key, (r.median_s, r.checksum.clone()))
+            Some((key, (r.median_s?, r.checksum.clone())))
         })
         .collect();
-    for row in rows.iter_mut().filter(|r| r.status == "ok") {
+    for row in rows.iter_mut().filter(|r| r.status == Status::Ok) {
         let sync = sync_of(&row.model);
         let key = (sync.to_string(), row.workload.clone(), row.n);
-        if let Some((median, checksum)) = baseline.get(&key) {
-            row.speedup_vs_sync = Some(median / row.median_s);
-            if *checksum != row.checksum {
-                row.status = "failed".into();
-                row.reason = format!("checksum {} differs from {sync}'s {checksum}", row.checksum);
-            }
+        let Some((median, checksum)) = baseline.get(&key) else {
+            continue;
+        };
+        if *checksum != row.checksum {
+            let reason = format!("checksum {} differs from {sync}'s {checksum}", row.checksum);
+            *row = std::mem::take(row).failed(reason);
+        } else {
+            row.speedup_vs_sync = row.median_s.map(|m| median / m);
         }
-    }
-}
-
-fn write_csv(path: &Path, rows: &[&Row]) -> Result<()> {
-    let mut out = String::from(HEADER);
-    out.push('\n');
-    for r in rows {
-        let ok = r.status == "ok";
-        let num = |x: f64| if ok { format!("{x:.6}") } else { String::new() };
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.model,
-            r.workload,
-            if r.n > 0 {
-                r.n.to_string()
-            } else {
-                String::new()
-            },
-            r.status,
-            if ok {
-                r.runs.to_string()
-            } else {
-                String::new()
-            },
-            num(r.mean_s),
-            num(r.stddev_s),
-            num(r.median_s),
-            num(r.min_s),
-            num(r.max_s),
-            num(r.user_s),
-            num(r.system_s),
-            if ok {
-                r.peak_rss_bytes.to_string()
-            } else {
-                String::new()
-            },
-            r.speedup_vs_sync
-                .filter(|_| ok)
-                .map(|s| format!("{s:.3}"))
-                .unwrap_or_default(),
-            r.checksum,
-            csv_field(&r.reason),
-        );
-    }
-    std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Quote a field if it holds a comma, quote or newline (RFC 4180).
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::Table;
 
-    fn cell(dir: &Path, workload: &str, model: &str, mean: f64, checksum: &str, peaks: &[u64]) {
+    /// One measured cell: hyperfine's JSON with the given mean and median, and one summary
+    /// line per run with these peaks (RSS; PSS is a tenth of it).
+    fn cell(
+        dir: &Path,
+        (workload, model): (&str, &str),
+        (mean, median): (f64, f64),
+        checksum: &str,
+        peaks: &[u64],
+    ) {
         std::fs::create_dir_all(dir.join("json")).unwrap();
         std::fs::create_dir_all(dir.join("summaries")).unwrap();
         let json = format!(
-            r#"{{"results":[{{"command":"{model}","mean":{mean},"stddev":0.01,"median":{mean},"user":0.1,"system":0.01,"min":{mean},"max":{mean},"times":[{mean},{mean}],"memory_usage_byte":[1,1]}}]}}"#
+            r#"{{"results":[{{"command":"{model}","mean":{mean},"stddev":0.01,"median":{median},"user":0.1,"system":0.01,"min":{median},"max":{mean},"times":[{mean},{median}],"memory_usage_byte":[1,1]}}]}}"#
         );
         std::fs::write(dir.join(format!("json/{workload}-{model}.json")), json).unwrap();
         let lines: String = peaks
             .iter()
             .map(|p| {
                 format!(
-                    r#"{{"model":"{model}","workload":"{workload}","n":10,"wall_ms":1.0,"checksum":"{checksum}","bytes":1,"tasks":10,"processes":1,"peak_rss_bytes":{p}}}"#
+                    r#"{{"model":"{model}","workload":"{workload}","n":10,"wall_ms":1.0,"checksum":"{checksum}","bytes":1,"tasks":10,"processes":1,"peak_rss_bytes":{p},"peak_pss_bytes":{},"workers":2,"peak_threads":{}}}"#,
+                    p / 10,
+                    p / 10 + 1,
                 ) + "\n"
             })
             .collect();
@@ -316,44 +341,67 @@ mod tests {
         .unwrap();
     }
 
+    fn read(dir: &Path, file: &str) -> Vec<BenchRow> {
+        let table = Table::<BenchRow>::read(&dir.join(file), &[]).unwrap();
+        table.rows.into_iter().map(|l| l.row).collect()
+    }
+
+    /// Speedups use medians: sync's mean is 0.6 and its median 0.5, rayon's 0.4 and 0.2,
+    /// so the medians give 2.5 where the means would give 1.5. Peak memory and threads
+    /// are the largest of the runs; a checksum unlike sync's fails the cell.
     #[test]
     fn rows_have_speedup_peak_memory_and_failures() {
         let dir = crate::test_dir("rows");
-        cell(&dir, "cpu", "threads", 0.25, "0xab", &[10, 30, 20]);
-        cell(&dir, "cpu", "sync", 0.5, "0xab", &[5]);
-        cell(&dir, "cpu", "procs", 0.3, "0xcd", &[50]);
-        cell(&dir, "io", "sync", 4.0, "0x1", &[5]);
+        cell(
+            &dir,
+            ("cpu", "threads"),
+            (0.3, 0.25),
+            "0xab",
+            &[100, 300, 200],
+        );
+        cell(&dir, ("cpu", "sync"), (0.6, 0.5), "0xab", &[50]);
+        cell(&dir, ("cpu", "rayon"), (0.4, 0.2), "0xab", &[50]);
+        cell(&dir, ("cpu", "procs"), (0.3, 0.3), "0xcd", &[500]);
+        cell(&dir, ("io", "sync"), (4.0, 4.0), "0x1", &[50]);
         std::fs::write(
             dir.join("failed.tsv"),
-            "io\tthreads\tthreads: error: GET http://x/: connection refused\n",
+            "io\tthreads\tthreads: error: GET http://x/: connection refused, \"really\"\n",
         )
         .unwrap();
         collect(&dir).unwrap();
 
-        let cpu = std::fs::read_to_string(dir.join("cpu.csv")).unwrap();
-        let lines: Vec<&str> = cpu.lines().collect();
-        assert_eq!(lines[0], HEADER);
-        assert!(lines[1].starts_with("sync,cpu,10,ok,2,"), "{}", lines[1]);
-        let threads = lines.iter().find(|l| l.starts_with("threads,")).unwrap();
-        assert!(
-            threads.contains(",30,2.000,0xab,"),
-            "peak is the max of the runs, speedup 0.5/0.25: {threads}"
+        let cpu = read(&dir, "cpu.csv");
+        let text = std::fs::read_to_string(dir.join("cpu.csv")).unwrap();
+        assert!(text.starts_with("model,workload,n,status,runs,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,peak_pss_bytes,workers,peak_threads,speedup_vs_sync,checksum,reason\nsync,cpu,10,ok,2,0.600000,"), "{text}");
+        let model = |m: &str| cpu.iter().find(|r| r.model == m).unwrap();
+        assert_eq!(cpu[0].model, "sync");
+        let threads = model("threads");
+        assert_eq!(threads.speedup_vs_sync, Some(2.0), "0.5 / 0.25, medians");
+        assert_eq!(
+            model("rayon").speedup_vs_sync,
+            Some(2.5),
+            "0.5 / 0.2, not 0.6 / 0.4"
         );
-        let procs = lines.iter().find(|l| l.starts_with("procs,")).unwrap();
-        assert!(
-            procs.contains(",failed,") && procs.contains("differs from sync"),
-            "{procs}"
+        assert_eq!(
+            (threads.peak_rss_bytes, threads.peak_pss_bytes),
+            (Some(300.0), Some(30.0))
         );
+        assert_eq!((threads.workers, threads.peak_threads), (Some(2), Some(31)));
+        let procs = model("procs");
+        assert!(
+            procs.status == Status::Failed && procs.reason.contains("differs from sync"),
+            "{procs:?}"
+        );
+        assert_eq!((procs.mean_s, procs.peak_pss_bytes), (None, None));
 
-        let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
-        assert_eq!(summary.lines().count(), 1 + 5);
+        let summary = read(&dir, "summary.csv");
+        assert_eq!(summary.len(), 6);
         let failed = summary
-            .lines()
-            .find(|l| l.starts_with("threads,io"))
-            .unwrap();
-        assert!(
-            failed.contains(",failed,") && failed.ends_with("connection refused"),
-            "{failed}"
+            .iter()
+            .find(|r| r.model == "threads" && r.workload == "io");
+        assert_eq!(
+            failed.unwrap().reason,
+            "threads: error: GET http://x/: connection refused, \"really\""
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -363,9 +411,9 @@ mod tests {
     #[test]
     fn python_rows_are_compared_with_python_sync() {
         let dir = crate::test_dir("python");
-        cell(&dir, "cpu", "python-threads", 1.0, "0xab", &[10]);
-        cell(&dir, "cpu", "python-sync", 0.5, "0xab", &[5]);
-        cell(&dir, "cpu", "python-procs", 0.25, "0xcd", &[50]);
+        cell(&dir, ("cpu", "python-threads"), (1.0, 1.0), "0xab", &[10]);
+        cell(&dir, ("cpu", "python-sync"), (0.5, 0.5), "0xab", &[5]);
+        cell(&dir, ("cpu", "python-procs"), (0.25, 0.25), "0xcd", &[50]);
         collect(&dir).unwrap();
         let cpu = std::fs::read_to_string(dir.join("cpu.csv")).unwrap();
         let lines: Vec<&str> = cpu.lines().collect();
@@ -393,7 +441,7 @@ mod tests {
     #[test]
     fn a_malformed_summary_line_is_named_with_file_and_line() {
         let dir = crate::test_dir("bad");
-        cell(&dir, "cpu", "sync", 0.5, "0xab", &[5]);
+        cell(&dir, ("cpu", "sync"), (0.5, 0.5), "0xab", &[5]);
         std::fs::write(
             dir.join("summaries/cpu-sync.jsonl"),
             "{\"model\":\"sync\"}\n",
@@ -416,11 +464,5 @@ mod tests {
             .to_string()
             .contains("nothing measured"));
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn fields_with_commas_are_quoted() {
-        assert_eq!(csv_field("a,b \"c\""), "\"a,b \"\"c\"\"\"");
-        assert_eq!(csv_field("plain"), "plain");
     }
 }

@@ -5,13 +5,17 @@
 //! target/release/benchkit wait-health 127.0.0.1:PORT
 //! target/release/benchkit collect results/runs/STAMP
 //! target/release/benchkit scale --server 127.0.0.1:PORT --out results/runs/STAMP
+//! target/release/benchkit report results --readme README.md
 //! ```
 //!
 //! - [`models`]: which binaries are models, read from `cargo metadata` (every package
 //!   under `crates/models/`), so the list is never written twice by hand.
-//! - [`collect`]: hyperfine's JSON (times) and the models' own summary lines (peak memory
-//!   of the whole model, which hyperfine 1.20 cannot measure right) into CSV.
+//! - [`collect`]: hyperfine's JSON (times) and the models' own summary lines (peak RSS and
+//!   PSS of the whole model, which hyperfine 1.20 cannot measure right, worker and OS
+//!   thread counts) into CSV.
 //! - [`scale`]: the scale sweep, with [`fit`] for memory per task.
+//! - [`report`]: REPORT.md, the charts ([`charts`]) and the README's findings, from the CSVs.
+//! - [`table`]: every CSV read and written with the `csv` crate, as typed rows.
 
 mod charts;
 mod collect;

@@ -153,19 +153,23 @@ mod tests {
         assert_eq!(kernel, [false, false, true]);
     }
 
+    /// `benchkit models` on this workspace: exactly the eight models, sync (the baseline)
+    /// first, then by name; no other binary (fixture-server, benchkit) among them.
     #[test]
-    fn this_workspace_has_the_first_models() {
-        let found = discover().unwrap();
-        assert_eq!(found.first().map(String::as_str), Some("sync"));
-        for model in ["threads", "procs", "rayon"] {
-            assert!(
-                found.iter().any(|m| m == model),
-                "{model} missing from {found:?}"
-            );
-        }
-        assert!(!found
-            .iter()
-            .any(|m| m == "fixture-server" || m == "benchkit"));
+    fn this_workspace_has_exactly_the_eight_models() {
+        assert_eq!(
+            discover().unwrap(),
+            [
+                "sync",
+                "async-std-async",
+                "green",
+                "procs",
+                "rayon",
+                "smol-async",
+                "threads",
+                "tokio-async"
+            ]
+        );
     }
 
     #[test]

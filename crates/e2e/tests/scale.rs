@@ -1,5 +1,5 @@
 //! The scale sweep, end to end on a tiny plan: every model and workload has rows, a cell
-//! over the time budget is skipped with its reason, and memory per task is fitted.
+//! over the time budget is skipped with its reason, and memory per task is fitted (on PSS).
 
 #[test]
 fn tiny_sweep_writes_rows_skips_with_reasons_and_fits_memory() {
@@ -40,10 +40,17 @@ fn tiny_sweep_writes_rows_skips_with_reasons_and_fits_memory() {
     assert_eq!(ok, 3, "{scale}");
 
     let fit = std::fs::read_to_string(run.join("scale-fit.csv")).unwrap();
-    assert!(fit.starts_with("model,workload,bytes_per_task,base_bytes,r2,points\n"));
     assert!(
-        fit.lines().any(|l| l.starts_with("threads,sleep,")),
+        fit.starts_with(
+            "model,workload,bytes_per_task,base_bytes,r2,points,fitted_on,rss_bytes_per_task\n"
+        ),
         "{fit}"
+    );
+    // Every model reports its PSS, so memory per task is fitted on it.
+    let procs = fit.lines().find(|l| l.starts_with("procs,sleep,"));
+    assert!(
+        procs.is_some_and(|l| l.contains(",pss,")),
+        "procs' sleep fit on PSS:\n{fit}"
     );
     let limits = std::fs::read_to_string(run.join("scale-limits.txt")).unwrap();
     assert!(

@@ -1,0 +1,189 @@
+//! The answer: the opening findings of REPORT.md, also written into the README. Which
+//! model wins each workload here, by how much, at what memory, and how far each goes.
+
+use super::format::{bytes, mib, thousands};
+use super::inputs::{Cell, Fit, Measure, ScaleCell, Settings};
+use super::scale::reach;
+use super::workloads::{ideal, measure, memory, noise_warning, sync_of};
+use crate::scale::Status;
+use std::fmt::Write as _;
+
+/// Everything the answer is drawn from.
+pub struct Sources<'a> {
+    pub cells: &'a [Cell],
+    pub settings: &'a Settings,
+    pub cores: f64,
+    pub scale: Option<&'a [ScaleCell]>,
+    pub fits: Option<&'a [Fit]>,
+    /// The sweep's plan line ("plan: io_delay_ms=100 ..."), read like the bench's settings.
+    pub plan: &'a Settings,
+}
+
+/// One paragraph per workload measured, then one for the scale sweep.
+pub fn answer(s: &Sources) -> String {
+    let mut out = Vec::new();
+    for workload in ["cpu", "io"] {
+        let these: Vec<&Cell> = s.cells.iter().filter(|c| c.workload == workload).collect();
+        if let Some(text) = workload_answer(workload, &these, s) {
+            out.push(text);
+        }
+    }
+    if let Some(scale) = s.scale {
+        out.push(scale_answer(scale, s.fits, s.plan));
+    }
+    out.join("\n\n")
+}
+
+fn workload_answer(workload: &str, these: &[&Cell], s: &Sources) -> Option<String> {
+    let sync = sync_of(these)?;
+    let ok: Vec<&Cell> = these
+        .iter()
+        .copied()
+        .filter(|c| c.ok && c.model != "sync")
+        .collect();
+    let ideal = ideal(workload, these, s.settings, s.cores);
+    let text = match workload {
+        "cpu" => cpu_answer(sync, &ok, ideal, s.cores)?,
+        _ => io_answer(sync, &ok, ideal)?,
+    };
+    let text = format!("{text} {}", memory_range(&ok)?);
+    let text = match noise_warning(these, ideal) {
+        Some(warning) => format!("{text} {warning}"),
+        None => text,
+    };
+    let failed: Vec<&str> = these
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.model.as_str())
+        .collect();
+    Some(if failed.is_empty() {
+        text
+    } else {
+        format!("{text} Failed: {}.", failed.join(", "))
+    })
+}
+
+fn cpu_answer(sync: &Cell, ok: &[&Cell], ideal: Option<f64>, cores: f64) -> Option<String> {
+    let best = ok.iter().min_by(|a, b| a.median.total_cmp(&b.median))?;
+    let slowest = ok.iter().max_by(|a, b| a.median.total_cmp(&b.median))?;
+    Some(format!(
+        "**cpu** ({} powers on {cores} cores): every model but sync runs them in parallel. The fastest, {}, takes {:.3} s (median), {:.2}x sync's {:.3} s{}; the slowest of the others, {}, {:.2}x. Rust has no GIL: threads use every core.",
+        sync.n,
+        best.model,
+        best.median,
+        sync.median / best.median,
+        sync.median,
+        ideal.map(|i| format!(" (ideal {i:.3} s)")).unwrap_or_default(),
+        slowest.model,
+        sync.median / slowest.median,
+    ))
+}
+
+fn io_answer(sync: &Cell, ok: &[&Cell], ideal: Option<f64>) -> Option<String> {
+    let best = ok.iter().min_by(|a, b| a.median.total_cmp(&b.median))?;
+    let waiting: Vec<&&Cell> = ok.iter().filter(|c| c.model != "rayon").collect();
+    let lo = waiting.iter().map(|c| c.median).fold(f64::MAX, f64::min);
+    let hi = waiting.iter().map(|c| c.median).fold(0.0, f64::max);
+    let rayon = ok.iter().find(|c| c.model == "rayon");
+    Some(format!(
+        "**io** ({} tasks, medians): sync waits for one download at a time, {:.3} s. Every model that waits concurrently takes {:.3} to {:.3} s{}, {:.1}x to {:.1}x faster; the fastest is {}.{}",
+        sync.n,
+        sync.median,
+        lo,
+        hi,
+        ideal.map(|i| format!(" (ideal {i:.3} s)")).unwrap_or_default(),
+        sync.median / hi,
+        sync.median / lo,
+        best.model,
+        rayon
+            .map(|r| format!(" rayon takes {:.3} s: its pool has one worker per core, and a blocking download holds its worker.", r.median))
+            .unwrap_or_default(),
+    ))
+}
+
+/// "Peak PSS runs from 4.0 MiB (rayon) to 12.0 MiB (procs)."
+fn memory_range(ok: &[&Cell]) -> Option<String> {
+    let by = measure(ok);
+    let key = |c: &&&Cell| memory(c, by);
+    let lean = ok.iter().min_by(|a, b| key(a).total_cmp(&key(b)))?;
+    let fat = ok.iter().max_by(|a, b| key(a).total_cmp(&key(b)))?;
+    Some(format!(
+        "{} runs from {} ({}) to {} ({}).",
+        capitalised(by),
+        mib(memory(lean, by)),
+        lean.model,
+        mib(memory(fat, by)),
+        fat.model
+    ))
+}
+
+fn capitalised(by: Measure) -> &'static str {
+    match by {
+        Measure::Pss => "Peak PSS",
+        Measure::Rss => "Peak RSS",
+    }
+}
+
+/// How far each model went with tasks that only wait, memory per task, and downloads at
+/// the largest N any model reached.
+fn scale_answer(scale: &[ScaleCell], fits: Option<&[Fit]>, plan: &Settings) -> String {
+    let list: Vec<String> = reach(scale, "sleep")
+        .iter()
+        .map(|(m, n, _)| format!("{m} {}", thousands(*n)))
+        .collect();
+    let mut text = format!(
+        "**Scale** (tasks that only wait, largest N completed): {}.",
+        list.join(", ")
+    );
+    if let Some(fits) = fits {
+        text += &per_task_sentence(fits);
+    }
+    let io: Vec<&ScaleCell> = scale
+        .iter()
+        .filter(|c| c.workload == "io" && c.status == Status::Ok)
+        .collect();
+    if let Some(top) = io.iter().map(|c| c.n).max() {
+        let mut at_top: Vec<&&ScaleCell> = io.iter().filter(|c| c.n == top).collect();
+        at_top.sort_by(|a, b| a.mean.total_cmp(&b.mean));
+        let list: Vec<String> = at_top
+            .iter()
+            .map(|c| format!("{} {:.2} s", c.model, c.mean))
+            .collect();
+        let overflows: f64 = scale
+            .iter()
+            .filter(|c| c.workload == "io")
+            .map(|c| c.overflows)
+            .sum();
+        let _ = write!(
+            text,
+            " Downloads at N={} (one URL each{}): {}; {overflows:.0} listen-queue overflows.",
+            thousands(top),
+            plan.num("io_delay_ms")
+                .map(|ms| format!(", {ms} ms delay: ideal {:.1} s", ms / 1000.0))
+                .unwrap_or_default(),
+            list.join(", ")
+        );
+    }
+    text
+}
+
+/// " Memory per waiting task (slope of PSS against N): ...", from the sleep fits.
+fn per_task_sentence(fits: &[Fit]) -> String {
+    let sleep: Vec<&Fit> = fits.iter().filter(|f| f.workload == "sleep").collect();
+    let Some(first) = sleep.first() else {
+        return String::new();
+    };
+    let on = if sleep.iter().all(|f| f.on == first.on) {
+        first.on.label()
+    } else {
+        "PSS, else peak RSS"
+    };
+    let per: Vec<String> = sleep
+        .iter()
+        .map(|f| format!("{} {}", f.model, bytes(f.per_task)))
+        .collect();
+    format!(
+        " Memory per waiting task (slope of {on} against N): {}.",
+        per.join(", ")
+    )
+}

@@ -1,0 +1,148 @@
+//! The article's "Processes vs Threads vs Async" table, row by row, against our numbers.
+//! The scalability verdict is computed from the sweep: how far each model went, and what
+//! a waiting task costs by the memory fit (PSS where the sweep measured it).
+
+use super::format::{bytes, ratio, thousands};
+use super::inputs::{Cell, Fit, ScaleCell};
+use super::runs::speedup;
+use super::scale::reach;
+use std::fmt::Write as _;
+
+/// The async-runtime models: the article's "async" column.
+fn is_async(model: &str) -> bool {
+    model.ends_with("-async") || model == "green"
+}
+
+pub fn claims(
+    cells: &[Cell],
+    scale: Option<&[ScaleCell]>,
+    fits: Option<&[Fit]>,
+    cores: f64,
+) -> String {
+    let speedup = |model: &str, workload: &str| speedup(cells, model, workload);
+    let asyncs = |workload: &str| {
+        let xs: Vec<f64> = cells
+            .iter()
+            .filter(|c| c.workload == workload && is_async(&c.model))
+            .filter_map(|c| speedup(&c.model, workload))
+            .collect();
+        range(&xs, 0.05, |x| format!("{x:.2}x"))
+    };
+    let mut md = String::from("## The article's table, re-checked\n\n");
+    md += "| claim | article: processes / threads / async | measured here | verdict in Rust |\n| --- | --- | --- | --- |\n";
+    let _ = writeln!(
+        md,
+        "| Optimises waiting | yes / yes / yes | io speedup over sync: procs {}, threads {}, async and green {} | holds (rayon, a CPU pool, does not: {}) |",
+        ratio(speedup("procs", "io")),
+        ratio(speedup("threads", "io")),
+        asyncs("io"),
+        ratio(speedup("rayon", "io")),
+    );
+    let _ = writeln!(
+        md,
+        "| Uses all cores | yes / no / no | cpu speedup on {cores} cores: procs {}, threads {}, async and green {} | holds for processes; not for threads (no GIL); async uses all cores once CPU work goes to its blocking pool (spawn_blocking, unblock) or, for green, to may's per-core workers |",
+        ratio(speedup("procs", "cpu")),
+        ratio(speedup("threads", "cpu")),
+        asyncs("cpu"),
+    );
+    let (measured, verdict) = match scale {
+        Some(scale) => scalability(scale, fits),
+        None => ("not measured yet (make bench-scale)".into(), "–".into()),
+    };
+    let _ = writeln!(
+        md,
+        "| Scalability | ones-tens / hundreds / thousands+ | {measured} | {verdict} |"
+    );
+    md += "| Can call blocking std functions | yes / yes / no | by construction, see the code: the async models hand the power to a blocking pool; green's may coroutines may call them but each such call pins a worker | holds |\n\n";
+    md
+}
+
+/// "1.79x" for one value or a spread under `tight`, "1.79x to 1.81x" otherwise.
+fn range(xs: &[f64], tight: f64, show: impl Fn(f64) -> String) -> String {
+    if xs.is_empty() {
+        return "–".to_string();
+    }
+    let lo = xs.iter().cloned().fold(f64::MAX, f64::min);
+    let hi = xs.iter().cloned().fold(f64::MIN, f64::max);
+    if hi - lo < tight {
+        show(lo)
+    } else {
+        format!("{} to {}", show(lo), show(hi))
+    }
+}
+
+/// The scalability row's measured cell and verdict: how far each kind went with tasks
+/// that only wait, and what one waiting task costs.
+fn scalability(scale: &[ScaleCell], fits: Option<&[Fit]>) -> (String, String) {
+    let reach = reach(scale, "sleep");
+    let describe = |m: &str| {
+        let (_, n, stop) = reach.iter().find(|r| r.0 == m)?;
+        let why = stop
+            .map(|s| format!(" (n={}: {})", thousands(s.n), s.reason.replace('|', "/")))
+            .unwrap_or_default();
+        Some(format!("{m} {}{why}", thousands(*n)))
+    };
+    let asyncs: Vec<(&str, u64)> = reach
+        .iter()
+        .filter(|r| is_async(r.0))
+        .map(|(m, n, _)| (*m, *n))
+        .collect();
+    let async_list: Vec<String> = asyncs
+        .iter()
+        .map(|(m, n)| format!("{m} {}", thousands(*n)))
+        .collect();
+    let mut measured = format!(
+        "largest N of waiting tasks completed: {}; {}; {}",
+        describe("procs").unwrap_or_default(),
+        describe("threads").unwrap_or_default(),
+        async_list.join(", ")
+    );
+    let n_of = |m: &str| reach.iter().find(|r| r.0 == m).map(|r| r.1).unwrap_or(0);
+    let (procs, threads) = (n_of("procs"), n_of("threads"));
+    let async_min = asyncs.iter().map(|a| a.1).min().unwrap_or(0);
+    let order = if procs <= threads && threads <= async_min {
+        "the order holds"
+    } else {
+        "the order does not hold here"
+    };
+    let bounds = if procs >= 100 && threads >= 1_000 && async_min >= 10_000 {
+        "each bound is far higher in Rust than the article says"
+    } else {
+        "not every bound is higher than the article's"
+    };
+    let mut verdict = format!("{order}; {bounds}");
+    if let Some((cost, cost_verdict)) = fits.and_then(memory_cost) {
+        let _ = write!(measured, "; {cost}");
+        let _ = write!(verdict, "; {cost_verdict}");
+    }
+    (measured, verdict)
+}
+
+/// What one waiting task costs, from the sleep fits: procs, threads, and the async
+/// models, and whether that cost falls in the article's order.
+fn memory_cost(fits: &[Fit]) -> Option<(String, String)> {
+    let sleep = |m: &str| fits.iter().find(|f| f.workload == "sleep" && f.model == m);
+    let (procs, threads) = (sleep("procs")?, sleep("threads")?);
+    let asyncs: Vec<f64> = fits
+        .iter()
+        .filter(|f| f.workload == "sleep" && is_async(&f.model))
+        .map(|f| f.per_task)
+        .collect();
+    let async_max = asyncs.iter().cloned().fold(f64::MIN, f64::max);
+    if asyncs.is_empty() {
+        return None;
+    }
+    let label = procs.on.label();
+    let cost = format!(
+        "memory per waiting task ({label} slope): procs {}, threads {}, async and green {}",
+        bytes(procs.per_task),
+        bytes(threads.per_task),
+        range(&asyncs, 1.0, bytes)
+    );
+    let verdict = if procs.per_task > threads.per_task && threads.per_task > async_max {
+        format!("by {label}, a waiting process costs more than a thread, and a thread more than any async task")
+    } else {
+        format!("by {label}, memory per waiting task does not fall in the article's order")
+    };
+    Some((cost, verdict))
+}

@@ -1,0 +1,69 @@
+//! From run to run: every full `make bench` kept in results/runs, its speedups side by
+//! side, so the spread of this machine's noise is in plain view.
+
+use super::format::unique;
+use super::inputs::{read_bench, Cell};
+use anyhow::Result;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The section, or nothing when fewer than two full runs are kept.
+pub fn across_runs(runs_dir: &Path) -> Result<String> {
+    let runs = full_runs(runs_dir);
+    if runs.len() < 2 {
+        return Ok(String::new());
+    }
+    let mut all = Vec::new();
+    for run in &runs {
+        all.push(read_bench(&run.join("summary.csv"))?);
+    }
+    let mut md = format!(
+        "## From run to run\n\nSpeedup over sync (medians) across the {} full runs kept in results/runs: the middle run's, then the lowest and highest. The spread is this machine's noise; a difference between two models smaller than it means nothing.\n\n| model | cpu | io |\n| --- | --- | --- |\n",
+        runs.len()
+    );
+    for model in unique(all.iter().flatten().map(|c| c.model.as_str())) {
+        let span = |workload: &str| {
+            let mut xs: Vec<f64> = all
+                .iter()
+                .filter_map(|cells| speedup(cells, model, workload))
+                .collect();
+            xs.sort_by(f64::total_cmp);
+            match xs.as_slice() {
+                [] => "–".to_string(),
+                [lo, .., hi] => format!("{:.2}x ({lo:.2}x – {hi:.2}x)", xs[xs.len() / 2]),
+                [one] => format!("{one:.2}x"),
+            }
+        };
+        let _ = writeln!(md, "| {model} | {} | {} |", span("cpu"), span("io"));
+    }
+    md.push('\n');
+    Ok(md)
+}
+
+/// The folders of full runs (`<time>-full-<pid>`) that have a summary.csv, oldest first.
+pub fn full_runs(runs_dir: &Path) -> Vec<PathBuf> {
+    let Ok(dir) = std::fs::read_dir(runs_dir) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<PathBuf> = dir
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains("-full-"))
+        })
+        .filter(|p| p.join("summary.csv").exists())
+        .collect();
+    runs.sort();
+    runs
+}
+
+/// sync's median over `model`'s, for `workload`, when both were measured.
+pub fn speedup(cells: &[Cell], model: &str, workload: &str) -> Option<f64> {
+    let ok = |m: &str| {
+        cells
+            .iter()
+            .find(|c| c.model == m && c.workload == workload && c.ok)
+    };
+    Some(ok("sync")?.median / ok(model)?.median)
+}

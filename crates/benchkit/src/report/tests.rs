@@ -1,0 +1,286 @@
+//! The report from small fixed CSVs: what each section says, and what it refuses.
+
+use super::runs::across_runs;
+use super::*;
+
+/// Medians differ from means in every measured row, so a speedup computed from means
+/// would show: sync cpu 0.5 s median (0.52 mean), threads 0.25 (0.27): 2.00x by medians,
+/// 1.93x by means. procs' cpu error spans two lines and holds a comma.
+const SUMMARY: &str = "model,workload,n,status,runs,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,peak_pss_bytes,workers,peak_threads,speedup_vs_sync,checksum,reason
+sync,cpu,10,ok,5,0.52,0.01,0.5,0.49,0.6,0.5,0.01,5000000,4000000,1,1,1.000,0xab,
+threads,cpu,10,ok,5,0.27,0.01,0.25,0.24,0.3,0.5,0.01,20000000,18000000,10,11,2.000,0xab,
+procs,cpu,10,failed,,,,,,,,,,,,,,,\"procs: error: worker 3 failed,
+badly\"
+sync,io,10,ok,3,4.1,0.001,4.0,4.0,4.3,0.01,0.01,4000000,3500000,1,1,1.000,0x1,
+threads,io,10,ok,3,0.45,0.001,0.41,0.41,0.5,0.01,0.01,4500000,4400000,10,11,9.756,0x1,
+procs,io,10,ok,3,0.47,0.001,0.42,0.42,0.5,0.01,0.01,40000000,5000000,10,1,9.524,0x1,
+tokio-async,io,10,ok,3,0.43,0.001,0.40,0.40,0.45,0.01,0.01,6000000,5800000,2,3,10.000,0x1,
+";
+
+/// As written before the models reported PSS and threads: no such columns.
+const SUMMARY_OLD: &str = "model,workload,n,status,runs,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,speedup_vs_sync,checksum,reason
+sync,cpu,10,ok,5,0.52,0.01,0.5,0.49,0.6,0.5,0.01,5000000,1.000,0xab,
+threads,cpu,10,ok,5,0.27,0.01,0.25,0.24,0.3,0.5,0.01,20000000,2.000,0xab,
+";
+
+const SCALE: &str = "model,workload,n,status,runs,mean_s,median_s,min_s,max_s,peak_rss_bytes,peak_pss_bytes,workers,peak_threads,listen_overflows,syn_retrans,time_wait_at_start,reason
+procs,sleep,10,ok,3,1.0,1.0,1.0,1.0,30000000,4000000,10,1,0,0,0,
+procs,sleep,100,ok,3,1.0,1.0,1.0,1.0,300000000,13000000,100,1,0,0,0,
+threads,sleep,10,ok,3,1.0,1.0,1.0,1.0,3000000,2900000,10,11,0,0,0,
+threads,sleep,100,ok,3,1.0,1.0,1.0,1.0,4000000,3900000,100,101,0,0,0,
+threads,sleep,1000,skipped,,,,,,,,,,,,,\"1000 kernel tasks would exceed half of min(pid_max 1000, threads-max 9000)\"
+tokio-async,sleep,10,ok,3,1.0,1.0,1.0,1.0,3000000,3000000,2,3,0,0,0,
+tokio-async,sleep,100,ok,3,1.0,1.0,1.0,1.0,3050000,3050000,2,3,0,0,0,
+tokio-async,sleep,1000,failed,,,,,,,,,,,,,tokio-async: error: out of memory
+";
+
+/// As written before PSS, the median and the TIME_WAIT count.
+const SCALE_OLD: &str = "model,workload,n,status,runs,mean_s,min_s,max_s,peak_rss_bytes,listen_overflows,syn_retrans,reason
+threads,sleep,10,ok,3,1.0,1.0,1.0,3000000,0,0,
+threads,sleep,100,ok,3,1.0,1.0,1.0,4000000,0,0,
+";
+
+const FITS: &str = "model,workload,bytes_per_task,base_bytes,r2,points,fitted_on,rss_bytes_per_task
+procs,sleep,100000,3000000,1.0,3,pss,3000000
+threads,sleep,10240,2800000,1.0,3,pss,11000
+tokio-async,sleep,500,3000000,1.0,3,pss,500
+";
+
+const SETTINGS: &str =
+    "mode=full n=10 delay_ms=100 body_bytes=1024 urls=4 io_urls=fixture\ncpu=Test CPU cores=2\n";
+
+/// A results folder with these files.
+fn results(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let d = crate::test_dir(name);
+    for (file, text) in files {
+        std::fs::write(d.join(file), text).unwrap();
+    }
+    d
+}
+
+fn report_of(d: &Path) -> String {
+    report(d, None).unwrap();
+    std::fs::read_to_string(d.join("REPORT.md")).unwrap()
+}
+
+/// Small fixed CSVs, a failed model and a skipped cell among them: the report has the
+/// tables (speedups from medians), the verdicts and valid SVG charts.
+#[test]
+fn report_from_fixed_csvs() {
+    let d = results(
+        "report-ok",
+        &[
+            ("summary.csv", SUMMARY),
+            ("scale.csv", SCALE),
+            ("scale-fit.csv", FITS),
+            ("bench-settings.txt", SETTINGS),
+        ],
+    );
+    let md = report_of(&d);
+    let has = |text: &str| assert!(md.contains(text), "{text}\n---\n{md}");
+    has("| threads | 0.270 ± 0.010 s | 0.250 s | 0.240 – 0.300 s | 2.00x | 100% | 17.2 MiB | 19.1 MiB |");
+    has("| procs | failed: procs: error: worker 3 failed, badly | | | | | | |");
+    has("Ideal time with perfect concurrency: 0.400 s.");
+    has("The fastest, threads, takes 0.250 s (median), 2.00x sync's 0.500 s");
+    has("| threads | threads | 0.88x | 2.00x | 3.97x | 9.76x |");
+    has("- threads n=1,000: 1000 kernel tasks would exceed");
+    has("### sleep: time and PSS by N");
+    has("| tokio-async | 1.000 s, 2.9 MiB | 1.000 s, 2.9 MiB | failed |");
+    has("| procs | 1.000 s, 3.8 MiB | 1.000 s, 12.4 MiB |");
+    has("cpu=Test CPU cores=2");
+    for chart in ["cpu", "io", "scale-sleep-time", "scale-sleep-memory"] {
+        let svg = std::fs::read_to_string(d.join(format!("charts/{chart}.svg"))).unwrap();
+        assert!(
+            svg.trim_start().starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{chart}.svg"
+        );
+        assert_eq!(svg.matches("<svg").count(), svg.matches("</svg>").count());
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Memory is PSS first, then peak RSS, and the report says from its own numbers why the
+/// two differ for procs; the threads table and the scalability verdict come from the
+/// CSVs (the verdict from the PSS fit).
+#[test]
+fn memory_is_pss_and_rss_with_procs_explained() {
+    let d = results(
+        "report-pss",
+        &[
+            ("summary.csv", SUMMARY),
+            ("scale.csv", SCALE),
+            ("scale-fit.csv", FITS),
+            ("bench-settings.txt", SETTINGS),
+        ],
+    );
+    let md = report_of(&d);
+    let has = |text: &str| assert!(md.contains(text), "{text}\n---\n{md}");
+    has("| procs | 0.470 ± 0.001 s | 0.420 s | 0.420 – 0.500 s | 9.52x | 95% | 4.8 MiB | 38.1 MiB |");
+    has("on io (N=10: 10 worker processes and their parent), peak RSS summed 38.1 MiB against a PSS of 4.8 MiB (8.0x)");
+    has("RSS counts them once per process");
+    has("threads on io, peak RSS 4.3 MiB, PSS 4.2 MiB.");
+    has("one more waiting procs task costs 97.7 KiB by PSS and 2.9 MiB by summed peak RSS");
+    has("Peak PSS runs from 4.2 MiB (threads) to 5.5 MiB (tokio-async).");
+    has("| threads | 10 | 11 | 10 | 11 |");
+    has("| tokio-async | – | – | 2 | 3 |");
+    has("Memory per waiting task (slope of PSS against N): procs 97.7 KiB, threads 10.0 KiB, tokio-async 500 B.");
+    has("memory per waiting task (PSS slope): procs 97.7 KiB, threads 10.0 KiB, async and green 500 B | the order holds; not every bound is higher than the article's; by PSS, a waiting process costs more than a thread, and a thread more than any async task |");
+    has("| procs | sleep | 97.7 KiB | 2.9 MiB | 1.000 | 3 | PSS | 2.9 MiB |");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// The committed results predate PSS and thread counts: they are still read, and every
+/// memory figure says it is peak RSS.
+#[test]
+fn older_csvs_are_read_and_their_memory_is_called_peak_rss() {
+    let fits_old = "model,workload,bytes_per_task,base_bytes,r2,points\nthreads,sleep,11111,2800000,1.0000,2\n";
+    let d = results(
+        "report-old",
+        &[
+            ("summary.csv", SUMMARY_OLD),
+            ("scale.csv", SCALE_OLD),
+            ("scale-fit.csv", fits_old),
+            ("bench-settings.txt", SETTINGS),
+        ],
+    );
+    let md = report_of(&d);
+    let has = |text: &str| assert!(md.contains(text), "{text}\n---\n{md}");
+    has("| threads | 0.270 ± 0.010 s | 0.250 s | 0.240 – 0.300 s | 2.00x | 100% | – | 19.1 MiB |");
+    has("Peak RSS runs from 19.1 MiB (threads) to 19.1 MiB (threads).");
+    has("These CSVs have no PSS for procs");
+    has("These CSVs were written before the models reported their threads");
+    has("### sleep: time and peak RSS by N");
+    has("Memory per waiting task (slope of peak RSS against N): threads 10.9 KiB.");
+    has("| threads | sleep | 10.9 KiB | 2.7 MiB | 1.000 | 2 | peak RSS | 10.9 KiB |");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// A baseline slowed by a busy machine makes models look faster than the ideal: the
+/// report says so instead of printing the impossible speedup silently.
+#[test]
+fn a_disturbed_run_is_flagged() {
+    let noisy = SUMMARY.replace(
+        "sync,cpu,10,ok,5,0.52,0.01,0.5,",
+        "sync,cpu,10,ok,5,0.6,0.08,0.6,",
+    );
+    let d = results("report-noisy", &[("summary.csv", &noisy)]);
+    let md = report_of(&d);
+    assert!(
+        md.contains("standard deviation over 5% of the mean: sync (13%)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("faster than the ideal, so the baseline was slowed: threads;"),
+        "{md}"
+    );
+    std::fs::write(d.join("summary.csv"), SUMMARY).unwrap();
+    assert!(!report_of(&d).contains("Some runs were disturbed"));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// The full runs kept under runs/ are compared: the middle speedup and the spread.
+#[test]
+fn runs_are_compared_from_run_to_run() {
+    let d = crate::test_dir("report-runs");
+    for (name, threads) in [
+        ("a-full-1", "0.25"),
+        ("b-full-2", "0.2"),
+        ("c-quick-3", "0.1"),
+    ] {
+        let run = d.join("runs").join(name);
+        std::fs::create_dir_all(&run).unwrap();
+        let csv = SUMMARY.replace(
+            "threads,cpu,10,ok,5,0.27,0.01,0.25,",
+            &format!("threads,cpu,10,ok,5,0.27,0.01,{threads},"),
+        );
+        std::fs::write(run.join("summary.csv"), csv).unwrap();
+    }
+    let md = across_runs(&d.join("runs")).unwrap();
+    assert!(
+        md.contains("across the 2 full runs"),
+        "quick runs are left out: {md}"
+    );
+    assert!(
+        md.contains("| threads | 2.50x (2.00x – 2.50x) | 9.76x (9.76x – 9.76x) |"),
+        "{md}"
+    );
+    assert_eq!(across_runs(&d.join("nowhere")).unwrap(), "");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn a_missing_or_malformed_csv_is_named_with_its_line() {
+    let d = crate::test_dir("report-bad");
+    let err = format!("{:#}", report(&d, None).unwrap_err());
+    assert!(
+        err.contains("summary.csv") && err.contains("cannot read"),
+        "{err}"
+    );
+    // procs' reason spans lines 4 and 5, so sync's io row is on line 6.
+    let bad = SUMMARY.replace("sync,io,10,ok,3,4.1,", "sync,io,10,ok,3,four,");
+    std::fs::write(d.join("summary.csv"), bad).unwrap();
+    let err = format!("{:#}", report(&d, None).unwrap_err());
+    assert!(
+        err.contains("summary.csv:6: column mean_s is \"four\", not a number"),
+        "{err}"
+    );
+    std::fs::write(d.join("summary.csv"), SUMMARY).unwrap();
+    std::fs::write(
+        d.join("scale.csv"),
+        "model,workload,n,status,mean_s,peak_rss_bytes,reason\nx,sleep,10,maybe,1,1,\n",
+    )
+    .unwrap();
+    let err = format!("{:#}", report(&d, None).unwrap_err());
+    assert!(
+        err.ends_with("scale.csv:2: status \"maybe\" is not ok, skipped or failed"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// No run takes 0 s, NaN or forever, and no memory is negative: such a number is refused
+/// with its file and line instead of turning into "0.00x" or "inf%".
+#[test]
+fn impossible_numbers_are_refused_with_file_and_line() {
+    let d = crate::test_dir("report-impossible");
+    let sync_io = "sync,io,10,ok,3,4.1,0.001,4.0,4.0,4.3,0.01,0.01,4000000,3500000,";
+    for (bad, message) in [
+        (
+            "sync,io,10,ok,3,4.1,0.001,0,4.0,4.3,0.01,0.01,4000000,3500000,",
+            "summary.csv:6: median_s is 0: a measured time must be above 0",
+        ),
+        (
+            "sync,io,10,ok,3,NaN,0.001,4.0,4.0,4.3,0.01,0.01,4000000,3500000,",
+            "summary.csv:6: mean_s is NaN, not a finite number",
+        ),
+        (
+            "sync,io,10,ok,3,4.1,0.001,4.0,-1,4.3,0.01,0.01,4000000,3500000,",
+            "summary.csv:6: min_s is -1: a measured time must be above 0",
+        ),
+        (
+            "sync,io,10,ok,3,4.1,0.001,4.0,4.0,inf,0.01,0.01,4000000,3500000,",
+            "summary.csv:6: max_s is inf, not a finite number",
+        ),
+        (
+            "sync,io,10,ok,3,4.1,0.001,4.0,4.0,4.3,0.01,0.01,-4000000,3500000,",
+            "summary.csv:6: peak_rss_bytes is -4000000: it cannot be negative",
+        ),
+        (
+            "sync,io,10,ok,3,4.1,0.001,4.0,4.0,4.3,0.01,0.01,4000000,-1,",
+            "summary.csv:6: peak_pss_bytes is -1: it cannot be negative",
+        ),
+    ] {
+        std::fs::write(d.join("summary.csv"), SUMMARY.replace(sync_io, bad)).unwrap();
+        let err = format!("{:#}", report(&d, None).unwrap_err());
+        assert!(err.ends_with(message), "{err}");
+    }
+    std::fs::write(d.join("summary.csv"), SUMMARY).unwrap();
+    let scale = SCALE.replace("procs,sleep,10,ok,3,1.0,", "procs,sleep,10,ok,3,0,");
+    std::fs::write(d.join("scale.csv"), scale).unwrap();
+    let err = format!("{:#}", report(&d, None).unwrap_err());
+    assert!(
+        err.ends_with("scale.csv:2: mean_s is 0: a measured time must be above 0"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -1,0 +1,164 @@
+//! One section per workload of `make bench`: the table of times, speedups and memory
+//! (PSS first, then peak RSS), a warning when the runs look disturbed, and the bar chart.
+
+use super::format::mib;
+use super::inputs::{Cell, Measure, Settings};
+use crate::charts::{self, Bar};
+use anyhow::Result;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The best possible time with perfect concurrency: io, one task's URLs x delay; cpu,
+/// sync's time spread over the cores.
+pub fn ideal(workload: &str, cells: &[&Cell], settings: &Settings, cores: f64) -> Option<f64> {
+    match workload {
+        "io" if settings.get("io_urls") == Some("fixture") => {
+            Some(settings.num("urls")? * settings.num("delay_ms")? / 1000.0)
+        }
+        "cpu" => {
+            let sync = sync_of(cells)?;
+            let n = sync.n as f64;
+            Some(sync.median * (n / cores).ceil() / n)
+        }
+        _ => None,
+    }
+}
+
+pub fn sync_of<'a>(cells: &'a [&Cell]) -> Option<&'a Cell> {
+    cells.iter().copied().find(|c| c.model == "sync" && c.ok)
+}
+
+/// The memory to compare models by: PSS when every measured cell has it (what the
+/// machine pays), else peak RSS (CSVs from before the models reported PSS).
+pub fn measure(cells: &[&Cell]) -> Measure {
+    if cells.iter().filter(|c| c.ok).all(|c| c.pss.is_some()) {
+        Measure::Pss
+    } else {
+        Measure::Rss
+    }
+}
+
+/// A cell's memory by `measure`.
+pub fn memory(cell: &Cell, measure: Measure) -> f64 {
+    match measure {
+        Measure::Pss => cell.pss.unwrap_or(cell.rss),
+        Measure::Rss => cell.rss,
+    }
+}
+
+/// The section of one workload: heading, table, warning and chart.
+pub fn section(
+    workload: &str,
+    cells: &[&Cell],
+    settings: &Settings,
+    cores: f64,
+    charts_dir: &Path,
+) -> Result<String> {
+    let ideal = ideal(workload, cells, settings, cores);
+    let mut md = heading(workload, cells, settings);
+    if let Some(ideal) = ideal {
+        let _ = writeln!(md, "Ideal time with perfect concurrency: {ideal:.3} s.\n");
+    }
+    md += "Speedup and efficiency compare medians, which one disturbed run cannot move. ";
+    md += "Memory: PSS is the whole model's proportional memory (shared pages divided among the processes sharing them), peak RSS the sum of each process's peak resident memory; see \"Memory: PSS and peak RSS\" below.\n\n";
+    md += &table(cells, ideal);
+    if let Some(warning) = noise_warning(cells, ideal) {
+        let _ = writeln!(md, "{warning}\n");
+    }
+    let bars: Vec<Bar> = cells
+        .iter()
+        .map(|c| Bar {
+            model: c.model.clone(),
+            mean: c.ok.then_some(c.mean),
+            min: c.min,
+            max: c.max,
+        })
+        .collect();
+    let title = format!("{workload}: mean time per model (n={})", cells[0].n);
+    charts::bars(
+        &charts_dir.join(format!("{workload}.svg")),
+        &title,
+        &bars,
+        ideal,
+    )?;
+    let _ = writeln!(md, "![{workload}](charts/{workload}.svg)\n");
+    Ok(md)
+}
+
+fn heading(workload: &str, cells: &[&Cell], settings: &Settings) -> String {
+    let what = match workload {
+        "cpu" => format!("{} tasks, each 7777^200000 as a big integer", cells[0].n),
+        _ => format!(
+            "{} tasks, each downloading {} URLs in turn ({} ms server delay, {} bytes each)",
+            cells[0].n,
+            settings.get("urls").unwrap_or("?"),
+            settings.get("delay_ms").unwrap_or("?"),
+            settings.get("body_bytes").unwrap_or("?")
+        ),
+    };
+    format!("## {workload}: {what}\n\n")
+}
+
+fn table(cells: &[&Cell], ideal: Option<f64>) -> String {
+    let mut md = String::from("| model | mean ± stddev | median | min – max | speedup vs sync | efficiency vs ideal | peak PSS | peak RSS |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    let sync = sync_of(cells);
+    for c in cells {
+        if !c.ok {
+            let reason = c.reason.replace('|', "/").replace('\n', " ");
+            let _ = writeln!(md, "| {} | failed: {reason} | | | | | | |", c.model);
+            continue;
+        }
+        let speedup = sync
+            .map(|s| format!("{:.2}x", s.median / c.median))
+            .unwrap_or_default();
+        let efficiency = ideal
+            .map(|i| format!("{:.0}%", 100.0 * i / c.median))
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| {} | {:.3} ± {:.3} s | {:.3} s | {:.3} – {:.3} s | {speedup} | {efficiency} | {} | {} |",
+            c.model,
+            c.mean,
+            c.sd,
+            c.median,
+            c.min,
+            c.max,
+            c.pss.map(mib).unwrap_or_else(|| "–".into()),
+            mib(c.rss)
+        );
+    }
+    md.push('\n');
+    md
+}
+
+/// Runs whose spread says the machine was busy: a standard deviation over 5% of the mean,
+/// or a model faster than the ideal (which only a slowed-down baseline can produce).
+pub fn noise_warning(cells: &[&Cell], ideal: Option<f64>) -> Option<String> {
+    let noisy: Vec<String> = cells
+        .iter()
+        .filter(|c| c.ok && c.sd > 0.05 * c.mean)
+        .map(|c| format!("{} ({:.0}%)", c.model, 100.0 * c.sd / c.mean))
+        .collect();
+    let beyond: Vec<&str> = match ideal {
+        Some(ideal) => cells
+            .iter()
+            .filter(|c| c.ok && c.median < 0.98 * ideal)
+            .map(|c| c.model.as_str())
+            .collect(),
+        None => vec![],
+    };
+    let mut parts = Vec::new();
+    if !beyond.is_empty() {
+        parts.push(format!(
+            "**Caution:** faster than the ideal, so the baseline was slowed: {}; re-run `make bench` before trusting this table.",
+            beyond.join(", ")
+        ));
+    }
+    if !noisy.is_empty() {
+        parts.push(format!(
+            "Some runs were disturbed (standard deviation over 5% of the mean: {}); the speedups use medians, and the run-to-run table in REPORT.md compares every full run kept.",
+            noisy.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}

@@ -1,0 +1,478 @@
+//! The scale sweep: how far each model goes, in time and memory, as N grows.
+//!
+//! Cells are (model, workload, N), run from the smallest N up. Before a cell runs, its time
+//! (from each cell's median run) and memory (PSS, what the machine pays) are predicted from
+//! the two largest cells of the same model and workload already measured (a straight line
+//! through them); a cell predicted over the time budget,
+//! over half the available memory, or (for a model with a kernel task per task) over half
+//! of `pid_max`/`threads-max` is skipped and recorded with the reason, never silently
+//! missing. A cell that fails is recorded with the model's own error. After every cell the
+//! CSVs are rewritten, so an interruption loses nothing already measured.
+//!
+//! - [`host`]: the host's limits and TCP counters;
+//! - [`run`]: one cell, each run of the model under a deadline;
+//! - [`rows`]: scale.csv and scale-fit.csv, and memory per task.
+
+mod host;
+mod rows;
+mod run;
+
+pub use host::Limits;
+pub use rows::{FitRow, ScaleRow};
+
+use crate::models::Model;
+use anyhow::{Context, Result};
+use host::{settle_time_wait, time_wait};
+use run::run_cell;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// What to sweep.
+pub struct Plan {
+    pub sleep_ns: Vec<u64>,
+    pub sleep_ms: u64,
+    pub io_ns: Vec<u64>,
+    pub io_delay_ms: u64,
+    pub io_bytes: u64,
+    pub cpu_ns: Vec<u64>,
+    pub cpu_exp: u32,
+    /// A cell predicted to take longer than this is skipped.
+    pub budget: Duration,
+}
+
+impl Plan {
+    /// The sweep. sleep waits 1 s so that, even at a million tasks, every task is
+    /// still waiting when the last one starts: peak memory then counts all N at once.
+    pub fn full() -> Plan {
+        Plan {
+            sleep_ns: vec![10, 100, 1_000, 10_000, 100_000, 1_000_000],
+            sleep_ms: 1_000,
+            io_ns: vec![10, 100, 1_000, 10_000],
+            io_delay_ms: 100,
+            io_bytes: 1024,
+            cpu_ns: vec![1, 2, 4, 8, 16],
+            cpu_exp: 200_000,
+            budget: Duration::from_secs(20),
+        }
+    }
+
+    /// A tiny sweep for the tests: seconds, and a budget small enough that sync's sleep is
+    /// skipped at the third step.
+    pub fn tiny() -> Plan {
+        Plan {
+            sleep_ns: vec![2, 4, 8],
+            sleep_ms: 40,
+            io_ns: vec![2, 4],
+            io_delay_ms: 20,
+            io_bytes: 64,
+            cpu_ns: vec![1, 2],
+            cpu_exp: 20_000,
+            budget: Duration::from_millis(250),
+        }
+    }
+}
+
+/// One (model, workload, N) cell of the sweep.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    pub model: String,
+    pub workload: String,
+    pub n: u64,
+    pub status: Status,
+    pub runs: usize,
+    pub mean_s: f64,
+    pub median_s: f64,
+    pub min_s: f64,
+    pub max_s: f64,
+    pub peak_rss_bytes: u64,
+    pub peak_pss_bytes: u64,
+    pub workers: u64,
+    pub peak_threads: u64,
+    pub listen_overflows: u64,
+    pub syn_retrans: u64,
+    /// Sockets in TIME_WAIT when the cell started.
+    pub time_wait_at_start: u64,
+    pub reason: String,
+}
+
+impl Cell {
+    /// What the machine pays for this cell: peak PSS, or peak RSS where the model
+    /// reported no PSS.
+    pub fn memory(&self) -> u64 {
+        if self.peak_pss_bytes > 0 {
+            self.peak_pss_bytes
+        } else {
+            self.peak_rss_bytes
+        }
+    }
+}
+
+/// What became of a cell.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum Status {
+    #[default]
+    Ok,
+    Skipped,
+    Failed,
+}
+
+impl TryFrom<String> for Status {
+    type Error = String;
+    fn try_from(s: String) -> Result<Status, String> {
+        match s.as_str() {
+            "ok" => Ok(Status::Ok),
+            "skipped" => Ok(Status::Skipped),
+            "failed" => Ok(Status::Failed),
+            _ => Err(format!("status {s:?} is not ok, skipped or failed")),
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Ok => "ok",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        })
+    }
+}
+
+/// Run the sweep for `models`, writing scale.csv and scale-fit.csv into `out` after every cell.
+pub fn sweep(
+    plan: &Plan,
+    models: &[Model],
+    bin_dir: &Path,
+    server: &str,
+    out: &Path,
+) -> Result<Vec<Cell>> {
+    let limits = Limits::read();
+    write_limits(out, plan, &limits)?;
+    let url = format!(
+        "http://{server}/delay/{}/bytes/{}",
+        plan.io_delay_ms, plan.io_bytes
+    );
+    let workloads: [(&str, &[u64]); 3] = [
+        ("sleep", &plan.sleep_ns),
+        ("io", &plan.io_ns),
+        ("cpu", &plan.cpu_ns),
+    ];
+    let total: usize = models.len() * workloads.iter().map(|(_, ns)| ns.len()).sum::<usize>();
+    let started = Instant::now();
+    let mut cells: Vec<Cell> = Vec::new();
+    for (workload, ns) in workloads {
+        for model in models {
+            for &n in ns {
+                eprint!(
+                    "[{:>3}/{total}] {:>4}s {:<16} {:<6} n={:<8} ",
+                    cells.len() + 1,
+                    started.elapsed().as_secs(),
+                    model.name,
+                    workload,
+                    n
+                );
+                let earlier: Vec<&Cell> = cells
+                    .iter()
+                    .filter(|c| c.model == model.name && c.workload == workload)
+                    .collect();
+                let cell = match guard(plan, &limits, model, n, &earlier) {
+                    Some(reason) => Cell {
+                        status: Status::Skipped,
+                        reason,
+                        ..Cell::default()
+                    },
+                    None => {
+                        let time_wait_at_start = time_wait_before(workload, n);
+                        let args = arguments(plan, workload, n, &url);
+                        let predicted = predict(&earlier, n).map(|p| p.0);
+                        let exe = bin_dir.join(&model.name);
+                        Cell {
+                            time_wait_at_start,
+                            ..run_cell(&exe, &args, predicted, plan.budget)
+                        }
+                    }
+                };
+                let cell = Cell {
+                    model: model.name.clone(),
+                    workload: workload.into(),
+                    n,
+                    ..cell
+                };
+                eprintln!("{}", describe(&cell));
+                cells.push(cell);
+                rows::write_csvs(out, &cells)?;
+            }
+        }
+    }
+    eprintln!("== sweep done in {:.0?}", started.elapsed());
+    Ok(cells)
+}
+
+/// scale-limits.txt: the host's limits and the plan, written before the first cell.
+fn write_limits(out: &Path, plan: &Plan, limits: &Limits) -> Result<()> {
+    let plan_line = format!(
+        "plan: sleep_ms={} io_delay_ms={} io_bytes={} cpu_exp={} budget_s={}",
+        plan.sleep_ms,
+        plan.io_delay_ms,
+        plan.io_bytes,
+        plan.cpu_exp,
+        plan.budget.as_secs_f64()
+    );
+    let path = out.join("scale-limits.txt");
+    std::fs::write(&path, format!("{}\n{plan_line}\n", limits.describe()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("== limits: {}", limits.describe());
+    Ok(())
+}
+
+/// The model's command line for one cell.
+fn arguments(plan: &Plan, workload: &str, n: u64, url: &str) -> Vec<String> {
+    let (flag, value) = match workload {
+        "sleep" => ("--ms", plan.sleep_ms.to_string()),
+        "io" => ("--url", url.to_string()),
+        _ => ("--exp", plan.cpu_exp.to_string()),
+    };
+    [workload, "--n", &n.to_string(), flag, &value]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Sockets in TIME_WAIT as a cell starts; before one of many connections, first let
+/// those of earlier cells expire.
+fn time_wait_before(workload: &str, n: u64) -> u64 {
+    if workload == "io" && n >= 10_000 {
+        settle_time_wait(1_000)
+    } else {
+        time_wait()
+    }
+}
+
+fn describe(cell: &Cell) -> String {
+    if cell.status != Status::Ok {
+        return format!("{}: {}", cell.status, cell.reason);
+    }
+    let tcp = if cell.listen_overflows + cell.syn_retrans > 0 {
+        format!(
+            " ({} listen overflows, {} SYN retransmits)",
+            cell.listen_overflows, cell.syn_retrans
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{:.3} s, PSS {:.1} MiB, peak RSS {:.1} MiB, peak threads {}{tcp}",
+        cell.mean_s,
+        cell.peak_pss_bytes as f64 / 1048576.0,
+        cell.peak_rss_bytes as f64 / 1048576.0,
+        cell.peak_threads,
+    )
+}
+
+/// Predicted (seconds, bytes) at `n`: a straight line through the two largest measured
+/// cells, or proportional to N from a single one (the pessimistic guess). Time is each
+/// cell's median run, so that one run stalled by a busy machine does not move the
+/// prediction; memory is what the machine pays (PSS, else peak RSS).
+pub fn predict(earlier: &[&Cell], n: u64) -> Option<(f64, f64)> {
+    let ok: Vec<&&Cell> = earlier.iter().filter(|c| c.status == Status::Ok).collect();
+    match ok.as_slice() {
+        [] => None,
+        [only] => {
+            let scale = n as f64 / only.n as f64;
+            Some((only.median_s * scale, only.memory() as f64 * scale))
+        }
+        [.., a, b] => {
+            let line = |ya: f64, yb: f64| {
+                let slope = (yb - ya) / (b.n as f64 - a.n as f64);
+                (yb + slope * (n as f64 - b.n as f64)).max(yb)
+            };
+            Some((
+                line(a.median_s, b.median_s),
+                line(a.memory() as f64, b.memory() as f64),
+            ))
+        }
+    }
+}
+
+/// Why this cell must not run, if it must not.
+fn guard(plan: &Plan, limits: &Limits, model: &Model, n: u64, earlier: &[&Cell]) -> Option<String> {
+    if let Some(prev) = earlier.iter().rev().find(|c| c.status != Status::Ok) {
+        return Some(format!(
+            "{} at n={}, so not tried at a larger n",
+            prev.status, prev.n
+        ));
+    }
+    let kernel_cap = limits.pid_max.min(limits.threads_max) / 2;
+    if model.kernel_task_per_task && kernel_cap > 0 && n > kernel_cap {
+        return Some(format!(
+            "{n} kernel tasks would exceed half of min(pid_max {}, threads-max {})",
+            limits.pid_max, limits.threads_max
+        ));
+    }
+    let (seconds, bytes) = predict(earlier, n)?;
+    if seconds > plan.budget.as_secs_f64() {
+        return Some(format!(
+            "predicted {seconds:.1} s, over the {:.2} s budget",
+            plan.budget.as_secs_f64()
+        ));
+    }
+    if limits.mem_available > 0 && bytes > limits.mem_available as f64 / 2.0 {
+        return Some(format!(
+            "predicted {:.0} MiB (PSS, else peak RSS), over half the available {} MiB",
+            bytes / 1048576.0,
+            limits.mem_available >> 20
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A measured cell whose runs all took `s` seconds, at `bytes` of peak RSS (no PSS).
+    fn ok(n: u64, s: f64, bytes: u64) -> Cell {
+        Cell {
+            n,
+            peak_rss_bytes: bytes,
+            ..timed(&[s, s, s])
+        }
+    }
+
+    /// A measured cell with these run times, as the sweep summarises them.
+    fn timed(times: &[f64]) -> Cell {
+        run::measured(times, &[])
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            nofile: (1, 1),
+            pid_max: 32768,
+            threads_max: 192_000,
+            somaxconn: 4096,
+            mem_available: 1 << 30,
+        }
+    }
+
+    fn model(name: &str, kernel_task_per_task: bool) -> Model {
+        Model {
+            name: name.into(),
+            kernel_task_per_task,
+        }
+    }
+
+    #[test]
+    fn prediction_follows_the_line_through_the_last_two_cells() {
+        let (a, b) = (ok(10, 1.0, 1000), ok(100, 10.0, 10_000));
+        let (s, bytes) = predict(&[&a, &b], 1000).unwrap();
+        assert!((s - 100.0).abs() < 1e-9 && (bytes - 100_000.0).abs() < 1e-6);
+        // Flat time (async sleep) stays flat instead of growing with N.
+        let (c, d) = (ok(10, 1.0, 1000), ok(100, 1.0, 2000));
+        assert!((predict(&[&c, &d], 1_000_000).unwrap().0 - 1.0).abs() < 1e-9);
+        // One point: proportional to N.
+        assert!((predict(&[&a], 40).unwrap().0 - 4.0).abs() < 1e-9);
+        assert!(predict(&[], 40).is_none());
+    }
+
+    /// The tiny sweep's case: sleep of 40 ms tasks at n=2 and n=4 (three runs each), then
+    /// n=8 against a 250 ms budget. One run of n=4 stalled for 350 ms on a busy machine
+    /// used to push the line through the slowest runs over the budget; the median run
+    /// does not move, so the decision is the same with and without the stall.
+    #[test]
+    fn one_stalled_run_does_not_change_the_decision() {
+        let plan = Plan::tiny();
+        let tokio = model("tokio", false);
+        let a = Cell {
+            n: 2,
+            ..timed(&[0.045, 0.046, 0.045])
+        };
+        let calm = Cell {
+            n: 4,
+            ..timed(&[0.046, 0.047, 0.046])
+        };
+        let stalled = Cell {
+            n: 4,
+            ..timed(&[0.046, 0.400, 0.046])
+        };
+        assert_eq!(guard(&plan, &limits(), &tokio, 8, &[&a, &calm]), None);
+        assert_eq!(guard(&plan, &limits(), &tokio, 8, &[&a, &stalled]), None);
+        // The slowest run would have skipped it: 0.4 + (0.4 - 0.046) / 2 x 4 s > 0.25 s.
+        assert!(stalled.max_s + (stalled.max_s - a.max_s) * 2.0 > plan.budget.as_secs_f64());
+        // A cell whose every run is slow is still skipped.
+        let slow = Cell {
+            n: 4,
+            ..timed(&[0.160, 0.170, 0.165])
+        };
+        assert!(guard(&plan, &limits(), &tokio, 8, &[&a, &slow])
+            .unwrap()
+            .contains("budget"));
+    }
+
+    /// Memory is predicted from PSS, what the machine pays: procs' RSS, which counts the
+    /// shared code once per process, would stop it long before memory runs out.
+    #[test]
+    fn memory_is_predicted_from_pss_else_rss() {
+        let plan = Plan::full();
+        let procs = model("procs", true);
+        let cell = |n, rss: u64, pss: u64| Cell {
+            n,
+            peak_rss_bytes: rss,
+            peak_pss_bytes: pss,
+            ..timed(&[0.1])
+        };
+        let pss = [cell(10, 30 << 20, 3 << 20), cell(100, 300 << 20, 30 << 20)];
+        let pss: Vec<&Cell> = pss.iter().collect();
+        assert_eq!(guard(&plan, &limits(), &procs, 1000, &pss), None);
+        let rss_only = [cell(10, 30 << 20, 0), cell(100, 300 << 20, 0)];
+        let rss_only: Vec<&Cell> = rss_only.iter().collect();
+        assert!(guard(&plan, &limits(), &procs, 1000, &rss_only)
+            .unwrap()
+            .contains("available"));
+    }
+
+    #[test]
+    fn guard_skips_over_budget_over_memory_over_pid_max_and_after_a_failure() {
+        let plan = Plan::full();
+        let (threads, tokio) = (model("threads", true), model("tokio", false));
+        let slow = [ok(10, 1.0, 1000), ok(100, 10.0, 2000)];
+        let slow: Vec<&Cell> = slow.iter().collect();
+        assert!(guard(&plan, &limits(), &tokio, 1000, &slow)
+            .unwrap()
+            .contains("budget"));
+        let fat = [ok(10, 0.1, 10 << 20), ok(100, 0.1, 100 << 20)];
+        let fat: Vec<&Cell> = fat.iter().collect();
+        assert!(guard(&plan, &limits(), &tokio, 1000, &fat)
+            .unwrap()
+            .contains("available"));
+        assert!(guard(&plan, &limits(), &threads, 100_000, &[])
+            .unwrap()
+            .contains("pid_max"));
+        assert!(guard(&plan, &limits(), &tokio, 100_000, &[]).is_none());
+        let failed = Cell {
+            n: 10,
+            status: Status::Failed,
+            ..Cell::default()
+        };
+        assert!(guard(&plan, &limits(), &tokio, 100, &[&failed])
+            .unwrap()
+            .contains("failed at n=10"));
+    }
+
+    #[test]
+    fn every_workload_gets_its_command_line() {
+        let plan = Plan::tiny();
+        assert_eq!(
+            arguments(&plan, "io", 4, "http://a/b").join(" "),
+            "io --n 4 --url http://a/b"
+        );
+        assert_eq!(
+            arguments(&plan, "sleep", 2, "").join(" "),
+            "sleep --n 2 --ms 40"
+        );
+        assert_eq!(
+            arguments(&plan, "cpu", 1, "").join(" "),
+            "cpu --n 1 --exp 20000"
+        );
+    }
+}

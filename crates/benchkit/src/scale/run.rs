@@ -1,0 +1,191 @@
+//! Running one cell of the sweep: the model binary 1-3 times, each run with a deadline,
+//! and what its summary lines and the kernel's counters say about it.
+
+use super::host::tcp_counters;
+use super::{Cell, Status};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
+use workload::Summary;
+
+/// Run one cell: three runs if it is quick (predicted, or for a first cell, its first
+/// run, under 2 s), one if not; the first failure ends it.
+pub fn run_cell(exe: &Path, args: &[String], predicted_s: Option<f64>, budget: Duration) -> Cell {
+    const QUICK_S: f64 = 2.0;
+    // A run may take a while over its prediction on a busy machine, but never forever.
+    let kill_after = budget.mul_f64(3.0).max(Duration::from_secs(10));
+    let before = tcp_counters();
+    let (mut times, mut summaries) = (Vec::new(), Vec::new());
+    let mut runs = if predicted_s.is_some_and(|s| s < QUICK_S) {
+        3
+    } else {
+        1
+    };
+    while times.len() < runs {
+        match run_once(exe, args, kill_after) {
+            Ok((seconds, summary)) => {
+                if predicted_s.is_none() && times.is_empty() && seconds < QUICK_S {
+                    runs = 3;
+                }
+                times.push(seconds);
+                summaries.push(summary);
+            }
+            Err(reason) => {
+                return Cell {
+                    status: Status::Failed,
+                    reason,
+                    ..Cell::default()
+                }
+            }
+        }
+    }
+    let after = tcp_counters();
+    Cell {
+        listen_overflows: after
+            .listen_overflows
+            .saturating_sub(before.listen_overflows),
+        syn_retrans: after.syn_retrans.saturating_sub(before.syn_retrans),
+        ..measured(&times, &summaries)
+    }
+}
+
+/// A measured cell from its runs' times and summary lines: time statistics, and the
+/// largest memory and thread counts of any run.
+pub fn measured(times: &[f64], summaries: &[Summary]) -> Cell {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    let median = match sorted.len() {
+        0 => 0.0,
+        len if len % 2 == 1 => sorted[mid],
+        _ => (sorted[mid - 1] + sorted[mid]) / 2.0,
+    };
+    let max = |f: fn(&Summary) -> u64| summaries.iter().map(f).max().unwrap_or(0);
+    Cell {
+        status: Status::Ok,
+        runs: times.len(),
+        mean_s: times.iter().sum::<f64>() / times.len().max(1) as f64,
+        median_s: median,
+        min_s: sorted.first().copied().unwrap_or(0.0),
+        max_s: sorted.last().copied().unwrap_or(0.0),
+        peak_rss_bytes: max(|s| s.peak_rss_bytes),
+        peak_pss_bytes: max(|s| s.peak_pss_bytes),
+        workers: max(|s| s.workers),
+        peak_threads: max(|s| s.peak_threads),
+        ..Cell::default()
+    }
+}
+
+/// Start the model, wait at most `kill_after` (killing it then), and read its summary line.
+fn run_once(exe: &Path, args: &[String], kill_after: Duration) -> Result<(f64, Summary), String> {
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    // Read the pipes on their own threads so a chatty child never blocks on a full pipe.
+    let stdout = child.stdout.take().map(read_all);
+    let stderr = child.stderr.take().map(read_all);
+    // wait-timeout sleeps until SIGCHLD or the deadline, so the end of a run is seen at
+    // once instead of at the next tick of a polling loop.
+    let status = match child.wait_timeout(kill_after) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("killed after {kill_after:.0?} without finishing"));
+        }
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("cannot wait: {e}"));
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let join = |h: Option<std::thread::JoinHandle<String>>| {
+        h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
+    };
+    let (stdout, stderr) = (join(stdout), join(stderr));
+    if !status.success() {
+        let line = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return Err(format!("{status}: {line}"));
+    }
+    let summary = Summary::from_line(stdout.lines().last().unwrap_or(""))
+        .map_err(|e| format!("no summary line: {e}"))?;
+    Ok((seconds, summary))
+}
+
+fn read_all(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run that overruns its deadline is killed, and the cell says so; one that finishes
+    /// in time is measured. `sh` stands in for a model.
+    #[test]
+    fn a_run_past_its_deadline_is_killed() {
+        let sh = Path::new("/bin/sh");
+        let started = Instant::now();
+        let err = run_once(
+            sh,
+            &["-c".into(), "sleep 30".into()],
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(err.starts_with("killed after 200ms"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not waited out"
+        );
+        let err = run_once(
+            sh,
+            &["-c".into(), "echo bad >&2; exit 3".into()],
+            Duration::from_secs(10),
+        )
+        .unwrap_err();
+        assert!(err.ends_with(": bad") && err.contains('3'), "{err}");
+        let line = r#"{"model":"m","workload":"sleep","n":1,"wall_ms":1.0,"checksum":"0x0","bytes":0,"tasks":1,"processes":1,"peak_rss_bytes":9}"#;
+        let (_, summary) = run_once(
+            sh,
+            &["-c".into(), format!("echo '{line}'")],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(summary.peak_rss_bytes, 9);
+    }
+
+    #[test]
+    fn a_cell_keeps_the_median_and_the_largest_peaks() {
+        let summary = |rss, pss| {
+            Summary {
+            peak_rss_bytes: rss,
+            peak_pss_bytes: pss,
+            workers: 2,
+            peak_threads: 3,
+            ..Summary::from_line(r#"{"model":"m","workload":"sleep","n":1,"wall_ms":1.0,"checksum":"0x0","bytes":0,"tasks":1,"processes":1,"peak_rss_bytes":0}"#).unwrap()
+        }
+        };
+        let cell = measured(&[0.3, 0.1, 0.2], &[summary(10, 4), summary(30, 2)]);
+        assert_eq!(
+            (cell.median_s, cell.min_s, cell.max_s, cell.runs),
+            (0.2, 0.1, 0.3, 3)
+        );
+        assert_eq!((cell.peak_rss_bytes, cell.peak_pss_bytes), (30, 4));
+        assert_eq!(measured(&[0.1, 0.3], &[]).median_s, 0.2);
+    }
+}
