@@ -20,6 +20,16 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Kills a process group when dropped, also when the test panics.
+struct KillGroupOnDrop(i32);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on a process group this test started; harmless if it is gone.
+        unsafe { libc::kill(-self.0, libc::SIGKILL) };
+    }
+}
+
 /// An executable shell script at `dir/name`: a fake model (or stale binary).
 fn fake_binary(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
@@ -283,6 +293,9 @@ fn one_bench_at_a_time_and_a_killed_one_does_not_block() {
         .spawn()
         .unwrap();
     let pid = first.id() as i32;
+    // If an assertion below fails, the first bench and its waiting model must not go on
+    // holding the lock for minutes, failing every test after this one.
+    let _cleanup = KillGroupOnDrop(pid);
     wait_for("the first bench's model to start", || {
         assert!(first.try_wait().unwrap().is_none(), "the first bench ended");
         started.exists()
