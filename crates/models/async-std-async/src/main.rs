@@ -34,7 +34,8 @@
 //! ```
 //!
 //! What one task costs to spawn (`spawn`) and to switch to (`switch`, a token handed
-//! round a ring on async-std's channels: each hand-off wakes a task, no kernel) is in `costs.rs`.
+//! round a ring on async-std's channels: each hand-off wakes a task, and often a sleeping
+//! executor thread too) is in `costs.rs`.
 //!
 //! **What to observe.** The same figures as smol-async: the same parts, the same number
 //! of executor threads. `diff` this file against `crates/models/smol-async/src/main.rs`:

@@ -32,7 +32,8 @@
 //! ```
 //!
 //! What one task costs to spawn (`spawn`) and to switch to (`switch`, a token handed
-//! round a ring on smol's channels: each hand-off wakes a task, no kernel) is in `costs.rs`.
+//! round a ring on smol's channels: each hand-off wakes a task, and often a sleeping
+//! executor thread too) is in `costs.rs`.
 //!
 //! **What to observe.** io takes about one task's time whatever N, on the executor threads
 //! (`top -H` shows `smol-1`, `smol-2` and `async-io`); cpu takes N powers / cores, on

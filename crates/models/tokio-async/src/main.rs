@@ -25,8 +25,8 @@
 //! ```
 //!
 //! What one task costs to spawn (`spawn`) and to switch to (`switch`, a token handed
-//! round a ring on tokio's channels: each hand-off wakes a task, no kernel) is in
-//! `costs.rs`.
+//! round a ring on tokio's channels: each hand-off wakes a task into its worker's LIFO
+//! slot, no kernel) is in `costs.rs`.
 //!
 //! **What to observe.** io takes about one task's time (URLs x delay), whatever N, on a
 //! handful of threads; a million sleeping tasks fit in memory, where `threads` would
