@@ -29,9 +29,12 @@ start_server
 describe_env >"$run_dir/settings.txt"
 echo "== run folder: $run_dir" >&2
 "$bin/benchkit" scale --server "$addr" --out "$run_dir" $tiny
+# What one task costs: spawn and switch swept in every model (no server; ~2 min on 2 cores).
+"$bin/benchkit" costs --out "$run_dir" $tiny
 if [ "$mode" = full ]; then
   cp "$run_dir"/scale.csv "$run_dir"/scale-fit.csv "$run_dir"/scale-limits.txt "$results"/
   cp "$run_dir"/settings.txt "$results"/scale-settings.txt
+  cp "$run_dir"/costs.csv "$run_dir"/costs-fit.csv "$results"/
   echo "== results: $results/scale.csv $results/scale-fit.csv" >&2
   if [ -f "$results/summary.csv" ]; then
     report "$results"

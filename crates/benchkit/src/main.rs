@@ -6,6 +6,7 @@
 //! target/release/benchkit collect results/runs/STAMP
 //! target/release/benchkit scale --server 127.0.0.1:PORT --out results/runs/STAMP
 //! target/release/benchkit report results --readme README.md
+//! target/release/benchkit costs --out results/runs/STAMP
 //! ```
 //!
 //! - [`models`]: which binaries are models, read from `cargo metadata` (every package
@@ -16,12 +17,17 @@
 //! - [`scale`]: the scale sweep, with [`fit`] for memory per task.
 //! - [`report`]: REPORT.md, the charts ([`charts`]) and the README's findings, from the CSVs.
 //! - [`table`]: every CSV read and written with the `csv` crate, as typed rows.
+//! - [`costs`]: what one task costs (spawn, switch) in every model, fitted the same way;
+//!   [`report_costs`] turns it into the report's "What one task costs" section.
 
 mod charts;
 mod collect;
+mod costs;
 mod fit;
 mod models;
 mod report;
+#[allow(dead_code)] // Wired into the report by the lead (see report_costs.rs).
+mod report_costs;
 mod scale;
 mod table;
 
@@ -67,6 +73,15 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
         /// A tiny sweep (small N, short waits) for tests.
+        #[arg(long)]
+        tiny: bool,
+    },
+    /// Sweep spawn and switch for every model; write costs.csv and costs-fit.csv to OUT.
+    Costs {
+        /// Folder for costs.csv and costs-fit.csv.
+        #[arg(long)]
+        out: PathBuf,
+        /// A tiny sweep (small N and R) for tests.
         #[arg(long)]
         tiny: bool,
     },
@@ -130,6 +145,18 @@ fn run(cli: Cli) -> Result<()> {
                 .map(PathBuf::from)
                 .unwrap_or_default();
             scale::sweep(&plan, &models::discover_models()?, &bin_dir, &server, &out).map(|_| ())
+        }
+        Cmd::Costs { out, tiny } => {
+            let plan = if tiny {
+                costs::Plan::tiny()
+            } else {
+                costs::Plan::full()
+            };
+            let bin_dir = std::env::current_exe()?
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            costs::sweep(&plan, &models::discover_models()?, &bin_dir, &out).map(|_| ())
         }
         Cmd::Report { results, readme } => report::report(&results, readme.as_deref()),
     }

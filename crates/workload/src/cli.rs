@@ -4,6 +4,8 @@
 //! target/release/threads cpu --n 10 [--base 7777] [--exp 200000]
 //! target/release/threads io --n 10 --url URL [--url URL ...] [--timeout-ms 30000]
 //! target/release/threads sleep --n 1000 --ms 100
+//! target/release/threads spawn --n 1000
+//! target/release/threads switch --n 100 --rounds 1000
 //! ```
 //!
 //! Every value is checked here, before any work starts: a bad value is a one-line error
@@ -26,6 +28,14 @@ pub const MAX_EXP: u32 = 2_000_000;
 pub const MAX_URLS: usize = 100;
 /// Largest per-request timeout (10 minutes) and largest sleep.
 pub const MAX_MS: u64 = 600_000;
+/// Largest N for `spawn`: as for `sleep`, tasks that do nothing are cheap in most models.
+pub const MAX_SPAWN_N: u64 = 1_000_000;
+/// Largest ring for `switch`: every place is a task waiting for the token.
+pub const MAX_RING_N: u64 = 10_000;
+/// Largest number of times round the ring.
+pub const MAX_ROUNDS: u64 = 1_000_000;
+/// Largest number of hand-offs (N x rounds) in one `switch` run.
+pub const MAX_HAND_OFFS: u64 = 100_000_000;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +59,10 @@ pub enum Command {
     Io(IoArgs),
     /// Waiting only: N tasks, each sleeping MS milliseconds on the model's own timer.
     Sleep(SleepArgs),
+    /// What a task costs to start: N tasks that do nothing, started and joined.
+    Spawn(SpawnArgs),
+    /// What a switch costs: N tasks in a ring hand a token on, ROUNDS times round.
+    Switch(SwitchArgs),
 }
 
 impl Command {
@@ -58,6 +72,8 @@ impl Command {
             Command::Cpu(_) => "cpu",
             Command::Io(_) => "io",
             Command::Sleep(_) => "sleep",
+            Command::Spawn(_) => "spawn",
+            Command::Switch(_) => "switch",
         }
     }
 
@@ -79,6 +95,10 @@ impl Command {
                 }
             }
             Command::Sleep(a) => argv.extend(["--ms".into(), a.ms.to_string()]),
+            Command::Spawn(_) => {}
+            // One place of the ring: a worker runs one task that hands the token on
+            // ROUNDS times (see procs).
+            Command::Switch(a) => argv.extend(["--rounds".into(), a.rounds.to_string()]),
         }
         argv
     }
@@ -88,6 +108,18 @@ impl Command {
             Command::Cpu(a) => a.n,
             Command::Io(a) => a.n,
             Command::Sleep(a) => a.n,
+            Command::Spawn(a) => a.n,
+            Command::Switch(a) => a.n,
+        }
+    }
+
+    /// The units of work a successful run reports: downloads for io (N x URLs), hand-offs
+    /// for switch (N x ROUNDS), tasks for the others.
+    pub fn units(&self) -> u64 {
+        match self {
+            Command::Io(a) => a.n * a.urls.len() as u64,
+            Command::Switch(a) => a.n * a.rounds,
+            other => other.n(),
         }
     }
 }
@@ -142,6 +174,23 @@ impl SleepArgs {
     }
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct SpawnArgs {
+    /// Number of tasks (1..=1000000); each does nothing.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=MAX_SPAWN_N as u64))]
+    pub n: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SwitchArgs {
+    /// Tasks in the ring (1..=10000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=MAX_RING_N as u64))]
+    pub n: u64,
+    /// Times the token goes round (1..=1000000); N x ROUNDS is at most 100000000.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=MAX_ROUNDS as u64))]
+    pub rounds: u64,
+}
+
 /// Accept `http://host[:port]/...` and `https://...` only: the clients speak nothing else,
 /// and a typo should fail here, not as N identical network errors.
 pub fn parse_url(s: &str) -> Result<Target, String> {
@@ -179,13 +228,23 @@ fn check_url(s: &str) -> Result<(), String> {
 }
 
 impl Cli {
-    /// Checks clap cannot express: how many URLs in all.
+    /// Checks clap cannot express: how many URLs in all, how many hand-offs in all.
     pub fn validate(&self) -> Result<(), String> {
         if let Command::Io(a) = &self.command {
             if a.urls.len() > MAX_URLS {
                 return Err(format!(
                     "{} URLs given; at most {MAX_URLS} per run (--url is repeated once per URL)",
                     a.urls.len()
+                ));
+            }
+        }
+        if let Command::Switch(a) = &self.command {
+            if a.n * a.rounds > MAX_HAND_OFFS {
+                return Err(format!(
+                    "--n {} x --rounds {} is {} hand-offs; at most {MAX_HAND_OFFS} per run",
+                    a.n,
+                    a.rounds,
+                    a.n * a.rounds
                 ));
             }
         }
@@ -226,6 +285,7 @@ mod tests {
                 "77",
             ],
             &["sleep", "--n", "9", "--ms", "12"],
+            &["switch", "--n", "3", "--rounds", "8"],
         ] {
             let cmd = parse(args).unwrap().command;
             let argv = cmd.one_task_argv();
@@ -241,6 +301,12 @@ mod tests {
     }
 
     #[test]
+    fn one_spawned_task_is_spawn_with_n_of_one() {
+        let cmd = parse(&["spawn", "--n", "4"]).unwrap().command;
+        assert_eq!(cmd.one_task_argv(), ["spawn", "--n", "1"]);
+    }
+
+    #[test]
     fn bad_numbers_are_rejected() {
         for args in [
             &["cpu", "--n", "0"][..],
@@ -252,6 +318,9 @@ mod tests {
             &["sleep", "--n", "1000001"],
             &["io", "--n", "0", "--url", "http://a/"],
             &["io", "--url", "http://a/", "--timeout-ms", "0"],
+            &["spawn", "--n", "0"],
+            &["switch", "--rounds", "0"],
+            &["switch", "--n", "10001"],
         ] {
             assert!(parse(args).is_err(), "accepted {args:?}");
         }
@@ -293,7 +362,13 @@ mod tests {
         let ok = |a: Vec<String>| {
             parse(&a.iter().map(String::as_str).collect::<Vec<_>>()).map(|c| c.validate())
         };
-        for (w, max) in [("cpu", MAX_CPU_N), ("io", MAX_IO_N), ("sleep", MAX_SLEEP_N)] {
+        for (w, max) in [
+            ("cpu", MAX_CPU_N),
+            ("io", MAX_IO_N),
+            ("sleep", MAX_SLEEP_N),
+            ("spawn", MAX_SPAWN_N),
+            ("switch", MAX_RING_N),
+        ] {
             assert!(matches!(ok(n(w, max)), Ok(Ok(()))), "{w} --n {max}");
             assert!(ok(n(w, max + 1)).is_err(), "{w} --n {}", max + 1);
             assert!(ok(n(w, 0)).is_err(), "{w} --n 0");
@@ -325,5 +400,31 @@ mod tests {
         };
         assert!(matches!(urls(MAX_URLS), Ok(Ok(()))));
         assert!(matches!(urls(MAX_URLS + 1), Ok(Err(_))));
+        let switch = |n: u64, rounds: u64| {
+            ok([
+                "switch",
+                "--n",
+                &n.to_string(),
+                "--rounds",
+                &rounds.to_string(),
+            ]
+            .map(String::from)
+            .to_vec())
+        };
+        assert!(matches!(switch(1, MAX_ROUNDS), Ok(Ok(()))));
+        assert!(switch(1, MAX_ROUNDS + 1).is_err());
+        assert!(matches!(switch(100, MAX_HAND_OFFS / 100), Ok(Ok(()))));
+        assert!(matches!(switch(101, MAX_HAND_OFFS / 100), Ok(Err(_))));
+    }
+
+    #[test]
+    fn units_are_downloads_hand_offs_or_tasks() {
+        let units = |args: &[&str]| parse(args).unwrap().command.units();
+        assert_eq!(
+            units(&["io", "--n", "3", "--url", "http://a/", "--url", "http://b/"]),
+            6
+        );
+        assert_eq!(units(&["switch", "--n", "3", "--rounds", "7"]), 21);
+        assert_eq!(units(&["spawn", "--n", "5"]), 5);
     }
 }

@@ -4,8 +4,8 @@
 //! joins N tasks. Everything that does not depend on the model lives here, so that two
 //! models differ in nothing but the model:
 //!
-//! - [`cli`]: the one command line every binary accepts (`cpu`, `io`, `sleep`), validated
-//!   before any work starts.
+//! - [`cli`]: the one command line every binary accepts (`cpu`, `io`, `sleep`,
+//!   `spawn`, `switch`), validated before any work starts.
 //! - [`cpu`]: the CPU-bound task, `base ** exp` as a big integer, verified on every run.
 //! - [`io`]: the I/O-bound task's verification: status, length and checksum of every body,
 //!   and the error that names the URL and the cause.
@@ -13,17 +13,22 @@
 //!   rayon, which green also runs on may's sockets.
 //! - [`hyper_futures`] (feature `hyper-futures`): the async hyper client that the smol and
 //!   async-std models share, on their own sockets and timers (no tokio runtime).
+//! - [`costs`]: what `spawn` and `switch` share: the ring of places, the token's mark at
+//!   every hand-off, and the check that it went round exactly R times.
 //! - [`summary`]: the tally of finished tasks and the one JSON line printed at the end.
 //! - [`limits`]: the machine's limits on threads, processes and memory maps, checked
 //!   before a run that needs many.
 //! - [`mem`]: peak memory (RSS of each process, PSS of the whole model) and threads.
+//! - [`rusage`]: CPU time (user, system) of the model and its reaped worker processes.
 //! - [`run`]: the `main` every model calls: parse, time, run, print, exit.
 
 pub mod cli;
+pub mod costs;
 pub mod cpu;
 pub mod io;
 pub mod limits;
 pub mod mem;
+pub mod rusage;
 pub mod summary;
 
 #[cfg(feature = "blocking")]
@@ -34,6 +39,6 @@ pub mod hyper_futures;
 
 mod run;
 
-pub use cli::{Command, CpuArgs, IoArgs};
+pub use cli::{Command, CpuArgs, IoArgs, SpawnArgs, SwitchArgs};
 pub use run::{catch_panic, gather, joined, main, record_workers, worker_main};
 pub use summary::{Summary, Tally};

@@ -83,6 +83,11 @@ fn run_main(
             eprintln!("{model}: {e}");
             ExitCode::from(2)
         }
+        // A workload this model cannot run sensibly: one line, exit 2, like a bad argument.
+        Err(e) if e.downcast_ref::<crate::costs::Unsupported>().is_some() => {
+            eprintln!("{model}: cannot run {}: {e}", cli.command.name());
+            ExitCode::from(2)
+        }
         Err(e) => {
             // `{:#}` prints anyhow's context chain on one line: "outer: inner: cause".
             eprintln!("{model}: error: {}", format!("{e:#}").replace('\n', " "));
@@ -130,12 +135,11 @@ fn execute(
     let tally = run(&cli.command);
     let wall = started.elapsed();
     let peaks = sampler.map(crate::mem::Sampler::finish).unwrap_or_default();
+    // After the run, when procs has reaped every worker: their CPU time counts too.
+    let cpu = crate::rusage::cpu_time();
     let tally = tally?;
 
-    let expected = match &cli.command {
-        Command::Io(a) => a.n * a.urls.len() as u64,
-        other => other.n(),
-    };
+    let expected = cli.command.units();
     if tally.tasks != expected {
         bail!("{model} finished {} of {expected} tasks", tally.tasks);
     }
@@ -161,6 +165,8 @@ fn execute(
         peak_pss_bytes: peaks.pss_bytes,
         workers: WORKERS.load(Ordering::Relaxed),
         peak_threads: peaks.threads,
+        user_ms: cpu.user_ms,
+        system_ms: cpu.system_ms,
     })
 }
 
@@ -215,7 +221,8 @@ fn usage_error(model: &str, e: clap::Error) -> ExitCode {
             let first = lines.next().unwrap_or("bad arguments");
             let line = match kind {
                 DisplayHelpOnMissingArgumentOrSubcommand => {
-                    "a workload is required: cpu, io or sleep (see --help)".to_string()
+                    "a workload is required: cpu, io, sleep, spawn or switch (see --help)"
+                        .to_string()
                 }
                 // clap puts the missing flags on the lines that follow: name them.
                 MissingRequiredArgument => {

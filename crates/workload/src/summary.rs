@@ -83,6 +83,13 @@ pub struct Summary {
     /// (blocking pools and helper threads included, the sampler excluded).
     #[serde(default)]
     pub peak_threads: u64,
+    /// CPU time in user mode of the whole run: this process plus every worker process it
+    /// reaped (procs), as the kernel counts it (`getrusage`). See [`crate::rusage`].
+    #[serde(default)]
+    pub user_ms: f64,
+    /// CPU time in the kernel on the run's behalf, counted the same way.
+    #[serde(default)]
+    pub system_ms: f64,
 }
 
 impl Summary {
@@ -137,6 +144,8 @@ mod tests {
             peak_pss_bytes: 2048,
             workers: 2,
             peak_threads: 3,
+            user_ms: 12.5,
+            system_ms: 3.25,
         };
         let line = s.to_line();
         assert!(!line.contains('\n'));
@@ -151,5 +160,13 @@ mod tests {
             ),
             (10, 0x3dd5b76340df2bf, 1, 4096)
         );
+    }
+
+    /// Lines written before a field existed still parse, with the field at zero.
+    #[test]
+    fn older_lines_parse() {
+        let line = r#"{"model":"sync","workload":"cpu","n":1,"wall_ms":1.0,"checksum":"0x1","bytes":0,"tasks":1,"processes":1,"peak_rss_bytes":1}"#;
+        let s = Summary::from_line(line).unwrap();
+        assert_eq!((s.user_ms, s.system_ms, s.peak_threads), (0.0, 0.0, 0));
     }
 }

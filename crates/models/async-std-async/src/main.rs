@@ -33,10 +33,16 @@
 //! target/release/async-std-async sleep --n 100000 --ms 100
 //! ```
 //!
+//! What one task costs to spawn (`spawn`) and to switch to (`switch`, a token handed
+//! round a ring on async-std's channels: each hand-off wakes a task, and often a sleeping
+//! executor thread too) is in `costs.rs`.
+//!
 //! **What to observe.** The same figures as smol-async: the same parts, the same number
 //! of executor threads. `diff` this file against `crates/models/smol-async/src/main.rs`:
 //! what differs is the runtime's API and who starts the executor threads.
 //! Figures for this machine: the README and results/scale*.csv.
+
+mod costs;
 
 use anyhow::Result;
 use async_std::task;
@@ -55,6 +61,8 @@ fn main() -> ExitCode {
                 Command::Cpu(args) => run_cpu(args).await,
                 Command::Io(args) => run_io(args).await,
                 Command::Sleep(args) => run_sleep(args).await,
+                Command::Spawn(args) => costs::run_spawn(args).await,
+                Command::Switch(args) => costs::run_switch(args).await,
             }
         })
     })

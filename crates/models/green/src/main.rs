@@ -36,12 +36,17 @@
 //! target/release/green sleep --n 100000 --ms 100
 //! ```
 //!
+//! What one coroutine costs to start (`spawn`) and to switch to (`switch`, a token handed
+//! round a ring on may's channels: each hand-off wakes a parked coroutine, in user space)
+//! is in `costs.rs`.
+//!
 //! **What to observe.** io takes about one task's time whatever N, like `threads`, but on
 //! a few OS threads (`ps -L`); sleep runs 100,000 waits on two workers where `threads`
 //! needs 100,000 kernel threads. Most of sleep's wall time past one wait is spawning (past
 //! the pool, a stack to map for each coroutine).
 
 mod client;
+mod costs;
 mod transport;
 
 use anyhow::{bail, Result};
@@ -73,6 +78,8 @@ fn main() -> ExitCode {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),
         Command::Sleep(args) => run_sleep(args),
+        Command::Spawn(args) => costs::run_spawn(args),
+        Command::Switch(args) => costs::run_switch(args),
     })
 }
 

@@ -24,9 +24,13 @@
 //! target/release/procs io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
 //! ```
 //!
+//! What one process costs to start (`spawn`) and to switch to (`switch`, a token handed
+//! round a ring of pipes: each hand-off wakes another process) is in `costs.rs`.
+//!
 //! **What to observe.** Times close to `threads` plus a few ms of process start per
 //! worker; memory (PSS, summed over every worker) several times that of `threads`.
 
+mod costs;
 mod worker;
 
 use anyhow::{Context, Result};
@@ -42,6 +46,8 @@ fn main() -> ExitCode {
         Command::Cpu(args) => on_processes(args.n, command),
         Command::Io(args) => on_processes(args.n, command),
         Command::Sleep(args) => on_processes(args.n, command),
+        Command::Spawn(args) => costs::run_spawn(args.n, command),
+        Command::Switch(args) => costs::run_switch(args, command),
     })
 }
 

@@ -1,9 +1,12 @@
 //! Starting, running and reaping worker processes: the plumbing of the procs model.
 
 use anyhow::{anyhow, bail, Context, Result};
+use std::io::{PipeReader, PipeWriter};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use workload::blocking::Client;
+use workload::costs::Place;
 use workload::summary::Summary;
 use workload::{cpu, Command, Tally};
 
@@ -11,6 +14,8 @@ use workload::{cpu, Command, Tally};
 /// run one task". The pid, checked against our parent's, keeps a `PROCS_WORKER` that a
 /// user happens to have set from turning a normal run into a worker.
 const WORKER_ENV: &str = "PROCS_WORKER";
+/// Set for a worker that holds a place in `switch`'s ring: "INDEX INBOX_FD OUTBOX_FD".
+const RING_ENV: &str = "PROCS_RING";
 
 pub fn is_worker() -> bool {
     // SAFETY: getppid cannot fail and reads nothing of ours.
@@ -27,7 +32,35 @@ pub fn run_task(command: &Command) -> Result<Tally> {
             std::thread::sleep(args.duration());
             Ok(Tally::task(0, 0))
         }
+        // The task of `spawn` does nothing: the process's start is what is measured.
+        Command::Spawn(_) => Ok(Tally::task(0, 0)),
+        Command::Switch(args) => crate::costs::hand_on(args),
     }
+}
+
+/// In a worker of `switch`: its place in the ring, on the pipe ends its parent left open.
+pub fn inherited_place() -> Result<Place<PipeWriter, PipeReader>> {
+    let value = std::env::var(RING_ENV).with_context(|| format!("{RING_ENV} is not set"))?;
+    let bad = || anyhow!("{RING_ENV}={value:?} is not \"INDEX INBOX_FD OUTBOX_FD\"");
+    let mut words = value.split_whitespace();
+    let index: u64 = words.next().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
+    let mut fd = || -> Result<RawFd> {
+        let fd: RawFd = words.next().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
+        // SAFETY: fcntl only asks whether the descriptor is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            bail!("{RING_ENV}: file descriptor {fd} is not open");
+        }
+        Ok(fd)
+    };
+    let (inbox, outbox) = (fd()?, fd()?);
+    // SAFETY: both descriptors are open (checked above), were left open for us by the
+    // parent for this purpose, and nothing else in this process owns them.
+    let (inbox, outbox) = unsafe { (OwnedFd::from_raw_fd(inbox), OwnedFd::from_raw_fd(outbox)) };
+    Ok(Place {
+        index,
+        inbox: PipeReader::from(inbox),
+        outbox: PipeWriter::from(outbox),
+    })
 }
 
 /// The running workers, in start order. Dropping it kills and reaps any still running.
@@ -40,6 +73,24 @@ pub struct Workers {
 impl Workers {
     /// Start one worker: this executable, with the worker flag and one task's arguments.
     pub fn start(&mut self, argv: &[String]) -> Result<()> {
+        self.start_keeping(argv, None)
+    }
+
+    /// Start one worker that holds place `index` of `switch`'s ring: it inherits the two
+    /// pipe ends (every other descriptor is closed at exec, as std opens them all
+    /// close-on-exec) and finds their numbers in its environment.
+    pub fn start_in_ring(
+        &mut self,
+        argv: &[String],
+        index: u64,
+        inbox: &PipeReader,
+        outbox: &PipeWriter,
+    ) -> Result<()> {
+        let fds = [inbox.as_raw_fd(), outbox.as_raw_fd()];
+        self.start_keeping(argv, Some((index, fds)))
+    }
+
+    fn start_keeping(&mut self, argv: &[String], ring: Option<(u64, [RawFd; 2])>) -> Result<()> {
         let exe = std::env::current_exe().context("cannot find this executable")?;
         let mut command = std::process::Command::new(exe);
         command
@@ -48,12 +99,25 @@ impl Workers {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: prctl is async-signal-safe, which is all pre_exec requires. It asks the
-        // kernel to kill the worker if the parent dies first (even by SIGKILL), so no
-        // worker outlives a killed parent.
+        let keep = match ring {
+            Some((index, [inbox, outbox])) => {
+                command.env(RING_ENV, format!("{index} {inbox} {outbox}"));
+                vec![inbox, outbox]
+            }
+            None => Vec::new(),
+        };
+        // SAFETY: prctl and fcntl are async-signal-safe, which is all pre_exec requires.
+        // prctl asks the kernel to kill the worker if the parent dies first (even by
+        // SIGKILL), so no worker outlives a killed parent. fcntl clears close-on-exec on
+        // the ring's two pipe ends, in the child only, so that they survive the exec.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                for &fd in &keep {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 Ok(())
             });
         }

@@ -21,8 +21,13 @@
 //! target/release/rayon io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
 //! ```
 //!
+//! What a rayon job costs (`spawn`), and why a ring of waiting tasks cannot run on the
+//! pool (`switch` hands the token on as a chain of new jobs instead), is in `costs.rs`.
+//!
 //! **What to observe.** cpu as fast as `threads`, with fewer threads. io about N / cores
 //! times one task's time: 10 tasks on 2 workers take 5 rounds of 4 x 100 ms, about 2 s.
+
+mod costs;
 
 use anyhow::{anyhow, Result};
 use rayon::prelude::*;
@@ -49,6 +54,8 @@ fn main() -> ExitCode {
             Command::Cpu(args) => run_cpu(args),
             Command::Io(args) => run_io(args),
             Command::Sleep(args) => run_sleep(args),
+            Command::Spawn(args) => costs::run_spawn(args),
+            Command::Switch(args) => costs::run_switch(args),
         }
     })
 }

@@ -31,10 +31,16 @@
 //! target/release/smol-async sleep --n 100000 --ms 100
 //! ```
 //!
+//! What one task costs to spawn (`spawn`) and to switch to (`switch`, a token handed
+//! round a ring on smol's channels: each hand-off wakes a task, and often a sleeping
+//! executor thread too) is in `costs.rs`.
+//!
 //! **What to observe.** io takes about one task's time whatever N, on the executor threads
 //! (`top -H` shows `smol-1`, `smol-2` and `async-io`); cpu takes N powers / cores, on
 //! `blocking-N` threads; sleep --n 100000 finishes in little more than one sleep.
 //! Figures for this machine: the README and results/scale*.csv.
+
+mod costs;
 
 use anyhow::{Context, Result};
 use smol::future::FutureExt;
@@ -58,6 +64,8 @@ fn main() -> ExitCode {
                 Command::Cpu(args) => run_cpu(args).await,
                 Command::Io(args) => run_io(args).await,
                 Command::Sleep(args) => run_sleep(args).await,
+                Command::Spawn(args) => costs::run_spawn(args).await,
+                Command::Switch(args) => costs::run_switch(args).await,
             }
         })
     })

@@ -19,8 +19,13 @@
 //! target/release/sync io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
 //! ```
 //!
+//! `spawn` and `switch` (what one task costs, see `costs.rs`) exit 2 here: sync starts no
+//! tasks and has no second one to hand a token to.
+//!
 //! **What to observe.** cpu takes N times one power; io takes N x URLs x the server delay.
 //! Diff this file against any other model's `main.rs`: what differs is the model.
+
+mod costs;
 
 use anyhow::Result;
 use std::process::ExitCode;
@@ -33,6 +38,8 @@ fn main() -> ExitCode {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),
         Command::Sleep(args) => run_sleep(args),
+        Command::Spawn(args) => costs::run_spawn(args),
+        Command::Switch(args) => costs::run_switch(args),
     })
 }
 

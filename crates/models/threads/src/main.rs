@@ -22,8 +22,13 @@
 //! target/release/threads io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
 //! ```
 //!
+//! What one thread costs to start (`spawn`) and to switch to (`switch`, a token handed
+//! round a ring on std channels: each hand-off wakes a parked thread) is in `costs.rs`.
+//!
 //! **What to observe.** io takes about one task's time (URLs x delay), whatever N; cpu
 //! takes N powers / number of cores.
+
+mod costs;
 
 use anyhow::{Context, Result};
 use std::process::ExitCode;
@@ -38,6 +43,8 @@ fn main() -> ExitCode {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),
         Command::Sleep(args) => run_sleep(args),
+        Command::Spawn(args) => costs::run_spawn(args),
+        Command::Switch(args) => costs::run_switch(args),
     })
 }
 

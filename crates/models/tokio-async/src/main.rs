@@ -24,11 +24,16 @@
 //! target/release/tokio-async sleep --n 1000000 --ms 100
 //! ```
 //!
+//! What one task costs to spawn (`spawn`) and to switch to (`switch`, a token handed
+//! round a ring on tokio's channels: each hand-off wakes a task into its worker's LIFO
+//! slot, no kernel) is in `costs.rs`.
+//!
 //! **What to observe.** io takes about one task's time (URLs x delay), whatever N, on a
 //! handful of threads; a million sleeping tasks fit in memory, where `threads` would
 //! need a million kernel threads (bytes per task: results/scale-fit.csv); cpu matches
 //! `threads` (the blocking pool gives every task a thread).
 
+mod costs;
 mod fetch;
 
 use anyhow::{anyhow, Context, Result};
@@ -61,6 +66,8 @@ fn main() -> ExitCode {
                 Command::Cpu(args) => run_cpu(args).await,
                 Command::Io(args) => run_io(args).await,
                 Command::Sleep(args) => run_sleep(args).await,
+                Command::Spawn(args) => costs::run_spawn(args).await,
+                Command::Switch(args) => costs::run_switch(args).await,
             }
         })
     })

@@ -1,0 +1,715 @@
+//! `benchkit costs`: what one task costs in every model, as the slope of a sweep.
+//!
+//! - spawn: `<model> spawn --n N`; the cost of one task is the slope of time against N.
+//! - switch: `<model> switch --n RING --rounds R`, the ring's size fixed; the cost of one
+//!   switch is the slope of time against the hand-offs made (RING x R). Starting the
+//!   ring's tasks is the same in every cell, so it falls into the fit's base, not its slope.
+//!
+//! Each (model, workload) is measured in two stages:
+//!
+//! 1. **probe**: one run at N (or R) doubling from the plan's start, until the time has
+//!    grown over the first cell by [`Plan::growth`] and by twice that first cell's time
+//!    (so the part that grows dominates the part that does not), or until a limit: the
+//!    workload's own (1,000,000 tasks; 100,000,000 hand-offs), and for a model with a
+//!    kernel task per task a quarter of `pid_max`/`threads-max`. The largest size probed
+//!    is the scale X.
+//! 2. **fit**: [`Plan::points`] sizes evenly spaced up to X (X/k, 2X/k, ... X), each run
+//!    [`Plan::runs`] times, round-robin (every size once, then again), so that a burst of
+//!    load on the shared machine falls on every size rather than on one. The fastest run
+//!    of each size is fitted with a straight line: other processes on the machine only
+//!    ever add time (a preempted thread, a stolen core), so the least disturbed run is the
+//!    best estimate of the cost itself. (The fit of the medians is written beside it.)
+//!    Evenly spaced sizes give each point the same weight, so r² says whether the cost
+//!    is linear over that range.
+//!
+//! A cell that fails ends its stage and is recorded with the model's own error; a model
+//! that cannot run a workload (exit 2: sync) is recorded with its one-line reason.
+//!
+//! Time is the model's own `wall_ms` from its summary line (first task started to last
+//! task joined, inside the process): process start and dynamic loading, which hyperfine
+//! would add, are not part of a task's cost.
+//!
+//! Writes `costs.csv` (every cell, probes included) and `costs-fit.csv` (per model and
+//! workload: cost in µs, base in ms, r², points, or why there is no fit) as it goes.
+
+use crate::fit::linear_fit;
+use crate::models::Model;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
+use workload::cli::{MAX_HAND_OFFS, MAX_ROUNDS, MAX_SPAWN_N};
+use workload::Summary;
+
+/// What to sweep.
+pub struct Plan {
+    /// The first N of spawn's probe.
+    pub spawn_from: u64,
+    /// The ring's size for switch, the same in every cell and every model.
+    pub ring_n: u64,
+    /// The first R of switch's probe.
+    pub rounds_from: u64,
+    /// The probe stops once its time has grown this much over its first cell (and by
+    /// twice that first cell's time).
+    pub growth: Duration,
+    /// Evenly spaced sizes fitted, up to the probe's largest.
+    pub points: u64,
+    /// Runs per fitted size, round-robin; the median is kept.
+    pub runs: usize,
+    /// A run still going after this is killed and the cell fails.
+    pub kill_after: Duration,
+}
+
+impl Plan {
+    /// The sweep of `make bench-scale`: about two minutes for eight models on 2 cores.
+    pub fn full() -> Plan {
+        Plan {
+            spawn_from: 16,
+            ring_n: 100,
+            rounds_from: 1,
+            growth: Duration::from_millis(250),
+            points: 6,
+            runs: 5,
+            kill_after: Duration::from_secs(60),
+        }
+    }
+
+    /// A sweep of seconds for the tests: tiny rings, a few milliseconds of growth.
+    pub fn tiny() -> Plan {
+        Plan {
+            spawn_from: 2,
+            ring_n: 4,
+            rounds_from: 2,
+            growth: Duration::from_millis(2),
+            points: 3,
+            runs: 1,
+            kill_after: Duration::from_secs(20),
+        }
+    }
+}
+
+/// One row of costs.csv: one (model, workload, size) cell.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub model: String,
+    pub workload: String,
+    /// Tasks for spawn; the ring's size for switch.
+    pub n: u64,
+    /// Times round the ring (switch only).
+    pub rounds: Option<u64>,
+    /// What the fit counts: tasks (spawn) or hand-offs, N x R (switch).
+    pub units: u64,
+    /// probe (finding the scale, one run) or fit (a fitted size).
+    pub stage: String,
+    /// ok, failed, or unsupported (the model exits 2 and says why).
+    pub status: String,
+    pub runs: Option<usize>,
+    /// The median of the runs' own wall time, and the fastest and slowest.
+    pub wall_ms: Option<f64>,
+    pub min_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub reason: String,
+}
+
+/// One row of costs-fit.csv.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fit {
+    pub model: String,
+    pub workload: String,
+    /// Microseconds per task (spawn) or per hand-off (switch): the slope through the
+    /// fastest run of every fitted size.
+    pub cost_us: Option<f64>,
+    /// Milliseconds at zero tasks or hand-offs: the intercept (runtime start, and for
+    /// switch starting the ring).
+    pub base_ms: Option<f64>,
+    pub r2: Option<f64>,
+    /// The same fit through the medians, to show how much the machine's noise moves it.
+    pub median_cost_us: Option<f64>,
+    pub median_r2: Option<f64>,
+    pub points: usize,
+    /// Why there is no fit, when there is none.
+    pub reason: String,
+}
+
+/// The host's limits on kernel tasks, read once.
+struct KernelLimits {
+    pid_max: u64,
+    threads_max: u64,
+}
+
+impl KernelLimits {
+    fn read() -> KernelLimits {
+        let number = |path: &str| {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        KernelLimits {
+            pid_max: number("/proc/sys/kernel/pid_max"),
+            threads_max: number("/proc/sys/kernel/threads-max"),
+        }
+    }
+
+    /// The largest N of tasks that are each a kernel task: a quarter of the tighter limit.
+    fn kernel_task_cap(&self) -> u64 {
+        match self.pid_max.min(self.threads_max) {
+            0 => u64::MAX,
+            limit => limit / 4,
+        }
+    }
+}
+
+/// One size of a ladder: N, and R for switch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Size {
+    n: u64,
+    rounds: Option<u64>,
+}
+
+impl Size {
+    fn units(self) -> u64 {
+        self.n * self.rounds.unwrap_or(1)
+    }
+}
+
+/// Sweep spawn and switch for every model; write costs.csv and costs-fit.csv into `out`.
+pub fn sweep(plan: &Plan, models: &[Model], bin_dir: &Path, out: &Path) -> Result<Vec<Cell>> {
+    let limits = KernelLimits::read();
+    let started = Instant::now();
+    let mut cells: Vec<Cell> = Vec::new();
+    for workload in ["spawn", "switch"] {
+        for model in models {
+            let ladder = Ladder {
+                plan,
+                model,
+                workload,
+                exe: bin_dir.join(&model.name),
+                started,
+            };
+            if let Some(scale) = ladder.probe(&limits, &mut cells, out)? {
+                ladder.fit(scale, &mut cells);
+                write_csvs(out, &cells)?;
+            }
+        }
+    }
+    eprintln!("== costs sweep done in {:.0?}", started.elapsed());
+    Ok(cells)
+}
+
+/// One (model, workload) being measured.
+struct Ladder<'a> {
+    plan: &'a Plan,
+    model: &'a Model,
+    workload: &'a str,
+    exe: std::path::PathBuf,
+    started: Instant,
+}
+
+impl Ladder<'_> {
+    /// Size number `step` of the probe: N doubling (spawn), or R doubling (switch).
+    fn probe_size(&self, step: u32) -> Size {
+        match self.workload {
+            "spawn" => Size {
+                n: self.plan.spawn_from << step,
+                rounds: None,
+            },
+            _ => Size {
+                n: self.plan.ring_n,
+                rounds: Some(self.plan.rounds_from << step),
+            },
+        }
+    }
+
+    /// Stage 1: one run per doubling size until the time has grown enough or a limit;
+    /// the largest size measured, if any.
+    fn probe(
+        &self,
+        limits: &KernelLimits,
+        cells: &mut Vec<Cell>,
+        out: &Path,
+    ) -> Result<Option<Size>> {
+        for step in 0.. {
+            let size = self.probe_size(step);
+            let cell = self.cell(run_cell(
+                &self.exe,
+                self.workload,
+                size,
+                "probe",
+                self.plan.kill_after,
+            ));
+            cells.push(cell);
+            write_csvs(out, cells)?;
+            let probes: Vec<&Cell> = cells
+                .iter()
+                .filter(|c| c.model == self.model.name && c.workload == self.workload)
+                .collect();
+            let next = self.probe_size(step + 1).units();
+            if let Some(why) = probe_done(self.plan, limits, self.model, &probes, next) {
+                eprintln!(
+                    "[costs] {:<16} {:<6} probe done: {why}",
+                    self.model.name, self.workload
+                );
+                return Ok(probes
+                    .iter()
+                    .rev()
+                    .find(|c| c.status == "ok")
+                    .map(|c| Size {
+                        n: c.n,
+                        rounds: c.rounds,
+                    }));
+            }
+        }
+        unreachable!("the probe stops at a limit")
+    }
+
+    /// Stage 2: evenly spaced sizes up to `scale`, each run `runs` times round-robin.
+    fn fit(&self, scale: Size, cells: &mut Vec<Cell>) {
+        let sizes = fit_sizes(scale, self.plan.points);
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
+        let mut failures: Vec<Option<Cell>> = vec![None; sizes.len()];
+        for _ in 0..self.plan.runs {
+            for (i, &size) in sizes.iter().enumerate() {
+                if failures[i].is_some() {
+                    continue;
+                }
+                match run_once(&self.exe, &args(self.workload, size), self.plan.kill_after) {
+                    Ok(summary) => times[i].push(summary.wall_ms),
+                    Err((status, reason)) => {
+                        failures[i] = Some(failed_cell(self.workload, size, "fit", status, reason))
+                    }
+                }
+            }
+        }
+        for ((size, mut times), failure) in sizes.into_iter().zip(times).zip(failures) {
+            let cell = failure.unwrap_or_else(|| ok_cell(self.workload, size, "fit", &mut times));
+            cells.push(self.cell(cell));
+        }
+    }
+
+    /// The cell, named after this ladder's model and shown on the progress line.
+    fn cell(&self, cell: Cell) -> Cell {
+        eprintln!(
+            "[costs] {:>4}s {:<16} {:<6} {:<5} n={:<8} {}{}",
+            self.started.elapsed().as_secs(),
+            self.model.name,
+            self.workload,
+            cell.stage,
+            cell.n,
+            cell.rounds
+                .map_or(String::new(), |r| format!("rounds={r:<8} ")),
+            describe(&cell)
+        );
+        Cell {
+            model: self.model.name.clone(),
+            ..cell
+        }
+    }
+}
+
+/// `points` sizes evenly spaced up to `scale`: the ring's size stays, R is spaced.
+fn fit_sizes(scale: Size, points: u64) -> Vec<Size> {
+    let spaced = |top: u64| -> Vec<u64> {
+        let mut xs: Vec<u64> = (1..=points)
+            .map(|i| ((top * i) as f64 / points as f64).round().max(1.0) as u64)
+            .collect();
+        xs.dedup();
+        xs
+    };
+    match scale.rounds {
+        None => spaced(scale.n)
+            .into_iter()
+            .map(|n| Size { n, rounds: None })
+            .collect(),
+        Some(r) => spaced(r)
+            .into_iter()
+            .map(|r| Size {
+                n: scale.n,
+                rounds: Some(r),
+            })
+            .collect(),
+    }
+}
+
+/// Why the probe stops before its next cell (`next` tasks or hand-offs), if it does.
+fn probe_done(
+    plan: &Plan,
+    limits: &KernelLimits,
+    model: &Model,
+    cells: &[&Cell],
+    next: u64,
+) -> Option<String> {
+    let last = cells.last()?;
+    if last.status != "ok" {
+        return Some(last.status.clone());
+    }
+    let first = cells.first()?.wall_ms.unwrap_or(0.0);
+    let grown = last.wall_ms.unwrap_or(0.0) - first;
+    let enough = (plan.growth.as_secs_f64() * 1e3).max(2.0 * first);
+    if grown >= enough {
+        return Some(format!(
+            "time grew {grown:.0} ms over {} cells",
+            cells.len()
+        ));
+    }
+    let cap = match last.workload.as_str() {
+        "spawn" if model.kernel_task_per_task => MAX_SPAWN_N.min(limits.kernel_task_cap()),
+        "spawn" => MAX_SPAWN_N,
+        _ => MAX_HAND_OFFS.min(plan.ring_n * MAX_ROUNDS),
+    };
+    (next > cap).then(|| format!("the next cell ({next}) is over the limit of {cap}"))
+}
+
+fn args(workload: &str, size: Size) -> Vec<String> {
+    let mut args = vec![workload.to_string(), "--n".into(), size.n.to_string()];
+    if let Some(r) = size.rounds {
+        args.extend(["--rounds".into(), r.to_string()]);
+    }
+    args
+}
+
+fn describe(cell: &Cell) -> String {
+    match (cell.status.as_str(), cell.wall_ms) {
+        ("ok", Some(ms)) => format!("{ms:.1} ms"),
+        (status, _) => format!("{status}: {}", cell.reason),
+    }
+}
+
+/// Run one cell once (a probe).
+fn run_cell(exe: &Path, workload: &str, size: Size, stage: &str, kill_after: Duration) -> Cell {
+    match run_once(exe, &args(workload, size), kill_after) {
+        Ok(summary) => ok_cell(workload, size, stage, &mut [summary.wall_ms]),
+        Err((status, reason)) => failed_cell(workload, size, stage, status, reason),
+    }
+}
+
+/// A cell that failed or that the model cannot run, with the model's own line.
+fn failed_cell(workload: &str, size: Size, stage: &str, status: &str, reason: String) -> Cell {
+    Cell {
+        workload: workload.into(),
+        n: size.n,
+        rounds: size.rounds,
+        units: size.units(),
+        stage: stage.into(),
+        status: status.into(),
+        reason,
+        ..Cell::default()
+    }
+}
+
+/// A measured cell from its runs' times: the median, the fastest and the slowest.
+fn ok_cell(workload: &str, size: Size, stage: &str, times: &mut [f64]) -> Cell {
+    times.sort_by(f64::total_cmp);
+    Cell {
+        workload: workload.into(),
+        n: size.n,
+        rounds: size.rounds,
+        units: size.units(),
+        stage: stage.into(),
+        status: "ok".into(),
+        runs: Some(times.len()),
+        wall_ms: Some(median(times)),
+        min_ms: times.first().copied(),
+        max_ms: times.last().copied(),
+        ..Cell::default()
+    }
+}
+
+/// The middle of sorted values (the mean of the two middle ones for an even count).
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// Run the model once and read its summary line; on failure, the status and the model's
+/// last line on stderr (exit 2 from a model that cannot run the workload: unsupported).
+fn run_once(
+    exe: &Path,
+    args: &[String],
+    kill_after: Duration,
+) -> Result<Summary, (&'static str, String)> {
+    let failed = |reason: String| ("failed", reason);
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(format!("cannot start {}: {e}", exe.display())))?;
+    // The model prints one short line on each pipe, far below a pipe's buffer: reading
+    // them after it exits cannot block it.
+    let status = match child.wait_timeout(kill_after) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(failed(format!(
+                "killed after {kill_after:.0?} without finishing"
+            )));
+        }
+        Err(e) => return Err(failed(format!("cannot wait: {e}"))),
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    if let Some(mut pipe) = child.stdout.take() {
+        let _ = pipe.read_to_string(&mut stdout);
+    }
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    if !status.success() {
+        let line = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message")
+            .to_string();
+        return Err(match status.code() {
+            Some(2) => ("unsupported", line),
+            _ => failed(format!("{status}: {line}")),
+        });
+    }
+    Summary::from_line(stdout.lines().last().unwrap_or(""))
+        .map_err(|e| failed(format!("no summary line: {e}")))
+}
+
+/// The fitted cost of every (model, workload) in `cells`, or why there is none.
+pub fn fits(cells: &[Cell]) -> Vec<Fit> {
+    let mut keys: Vec<(&str, &str)> = cells
+        .iter()
+        .map(|c| (c.model.as_str(), c.workload.as_str()))
+        .collect();
+    keys.dedup();
+    keys.into_iter()
+        .map(|(model, workload)| {
+            let ladder: Vec<&Cell> = cells
+                .iter()
+                .filter(|c| c.model == model && c.workload == workload)
+                .collect();
+            let fitted: Vec<&&Cell> = ladder
+                .iter()
+                .filter(|c| c.stage == "fit" && c.status == "ok")
+                .collect();
+            let line = |y: fn(&Cell) -> Option<f64>| {
+                let points: Vec<(f64, f64)> = fitted
+                    .iter()
+                    .filter_map(|c| Some((c.units as f64, y(c)? / 1e3)))
+                    .collect();
+                (points.len() >= 3).then(|| linear_fit(&points)).flatten()
+            };
+            let (fastest, middle) = (line(|c| c.min_ms), line(|c| c.wall_ms));
+            let reason = match (&fastest, ladder.iter().find(|c| c.status != "ok")) {
+                (Some(_), _) => String::new(),
+                (None, Some(c)) => format!("{}: {}", c.status, c.reason),
+                (None, None) => format!("{} sizes fitted, 3 needed", fitted.len()),
+            };
+            Fit {
+                model: model.into(),
+                workload: workload.into(),
+                cost_us: fastest.map(|f| f.slope * 1e6),
+                base_ms: fastest.map(|f| f.intercept * 1e3),
+                r2: fastest.map(|f| f.r2),
+                median_cost_us: middle.map(|f| f.slope * 1e6),
+                median_r2: middle.map(|f| f.r2),
+                points: fitted.len(),
+                reason,
+            }
+        })
+        .collect()
+}
+
+fn write_csvs(out: &Path, cells: &[Cell]) -> Result<()> {
+    write_csv(&out.join("costs.csv"), cells)?;
+    write_csv(&out.join("costs-fit.csv"), &fits(cells))
+}
+
+/// Write `rows` as CSV with a header line (written even when there are no rows).
+pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let write = || -> Result<()> {
+        let mut writer = csv::Writer::from_path(path)?;
+        for row in rows {
+            writer.serialize(row)?;
+        }
+        writer.flush()?;
+        Ok(())
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(model: &str, workload: &str, units: u64, ms: f64) -> Cell {
+        Cell {
+            model: model.into(),
+            workload: workload.into(),
+            n: units,
+            units,
+            stage: "fit".into(),
+            status: "ok".into(),
+            runs: Some(3),
+            wall_ms: Some(ms),
+            min_ms: Some(ms),
+            max_ms: Some(ms),
+            ..Cell::default()
+        }
+    }
+
+    /// A straight line through three fitted sizes gives back its slope in µs and its base
+    /// in ms (probes are not fitted); a model that exited 2 keeps its reason; too few
+    /// sizes say so.
+    #[test]
+    fn fits_recover_the_line_or_say_why_not() {
+        let mut unsupported = ok("sync", "switch", 400, 0.0);
+        unsupported.status = "unsupported".into();
+        unsupported.reason = "sync: cannot run switch: no other task".into();
+        unsupported.wall_ms = None;
+        let mut probe = ok("threads", "spawn", 16, 1000.0);
+        probe.stage = "probe".into();
+        let cells = vec![
+            probe,
+            ok("threads", "spawn", 1000, 25.0),
+            ok("threads", "spawn", 2000, 45.0),
+            ok("threads", "spawn", 4000, 85.0),
+            unsupported,
+            ok("rayon", "spawn", 16, 1.0),
+        ];
+        let fits = fits(&cells);
+        assert_eq!(fits.len(), 3);
+        let threads = &fits[0];
+        assert!(
+            (threads.cost_us.unwrap() - 20.0).abs() < 1e-9,
+            "{threads:?}"
+        );
+        assert!((threads.base_ms.unwrap() - 5.0).abs() < 1e-9, "{threads:?}");
+        assert!((threads.r2.unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!((threads.points, threads.reason.as_str()), (3, ""));
+        assert_eq!(fits[1].cost_us, None);
+        assert_eq!(
+            fits[1].reason,
+            "unsupported: sync: cannot run switch: no other task"
+        );
+        assert_eq!(fits[2].reason, "1 sizes fitted, 3 needed");
+    }
+
+    /// The probe stops once the time has grown by the plan's growth and by twice the
+    /// first cell, at a failure, or at a limit; not before.
+    #[test]
+    fn the_probe_stops_at_growth_failure_or_limit() {
+        let plan = Plan::full();
+        let limits = KernelLimits {
+            pid_max: 32768,
+            threads_max: 192_000,
+        };
+        let (tokio, threads) = (
+            Model {
+                name: "tokio-async".into(),
+                kernel_task_per_task: false,
+            },
+            Model {
+                name: "threads".into(),
+                kernel_task_per_task: true,
+            },
+        );
+        let probe = |model: &str, ms: &[f64]| -> Vec<Cell> {
+            ms.iter()
+                .enumerate()
+                .map(|(i, &ms)| ok(model, "spawn", 16 << i, ms))
+                .collect()
+        };
+        let grown = probe("tokio-async", &[1.0, 5.0, 100.0, 300.0]);
+        let refs: Vec<&Cell> = grown.iter().collect();
+        assert!(probe_done(&plan, &limits, &tokio, &refs, 256)
+            .unwrap()
+            .contains("grew 299 ms over 4 cells"));
+        assert_eq!(probe_done(&plan, &limits, &tokio, &refs[..3], 128), None);
+        // 300 ms of growth over a first cell of 200 ms is not yet twice that cell.
+        let slow_start = probe("procs", &[200.0, 300.0, 500.0]);
+        let refs: Vec<&Cell> = slow_start.iter().collect();
+        assert_eq!(probe_done(&plan, &limits, &threads, &refs, 128), None);
+        // Not grown enough: go on, unless the next cell is over a limit.
+        let flat = probe("threads", &[1.0; 6]);
+        let flat: Vec<&Cell> = flat.iter().collect();
+        assert_eq!(probe_done(&plan, &limits, &threads, &flat, 8192), None);
+        assert!(probe_done(&plan, &limits, &threads, &flat, 16384)
+            .unwrap()
+            .contains("limit of 8192"));
+        assert!(probe_done(&plan, &limits, &tokio, &flat, 2_000_000).is_some());
+        let mut switch = ok("tokio-async", "switch", 100, 1.0);
+        switch.workload = "switch".into();
+        assert!(probe_done(&plan, &limits, &tokio, &[&switch], 200_000_000).is_some());
+        assert_eq!(
+            probe_done(&plan, &limits, &tokio, &[&switch], 1_000_000),
+            None
+        );
+        let mut failed = ok("green", "spawn", 32768, 0.0);
+        failed.status = "failed".into();
+        assert_eq!(
+            probe_done(&plan, &limits, &tokio, &[&grown[0], &failed], 65536).as_deref(),
+            Some("failed")
+        );
+    }
+
+    #[test]
+    fn fitted_sizes_are_evenly_spaced_up_to_the_scale() {
+        let spawn = fit_sizes(
+            Size {
+                n: 600,
+                rounds: None,
+            },
+            6,
+        );
+        let ns: Vec<u64> = spawn.iter().map(|s| s.n).collect();
+        assert_eq!(ns, [100, 200, 300, 400, 500, 600]);
+        let switch = fit_sizes(
+            Size {
+                n: 100,
+                rounds: Some(4),
+            },
+            6,
+        );
+        let rounds: Vec<u64> = switch.iter().filter_map(|s| s.rounds).collect();
+        assert_eq!(rounds, [1, 2, 3, 4], "no size twice");
+        assert!(switch.iter().all(|s| s.n == 100));
+    }
+
+    #[test]
+    fn csv_round_trips_with_empty_optional_fields() {
+        let dir = crate::test_dir("costs-csv");
+        let mut cell = ok("threads", "switch", 400, 2.5);
+        cell.rounds = Some(4);
+        cell.n = 100;
+        let unsupported = Cell {
+            model: "sync".into(),
+            workload: "switch".into(),
+            stage: "probe".into(),
+            status: "unsupported".into(),
+            reason: "sync: cannot run switch: a, \"quoted\" reason".into(),
+            ..Cell::default()
+        };
+        let rows = vec![cell, unsupported];
+        write_csv(&dir.join("costs.csv"), &rows).unwrap();
+        let text = std::fs::read_to_string(dir.join("costs.csv")).unwrap();
+        assert!(text.starts_with(
+            "model,workload,n,rounds,units,stage,status,runs,wall_ms,min_ms,max_ms,reason\n"
+        ));
+        let back: Vec<Cell> = csv::Reader::from_path(dir.join("costs.csv"))
+            .unwrap()
+            .deserialize()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(back, rows);
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[1.0, 2.0, 9.0]), 2.0);
+        assert_eq!(median(&[1.0, 2.0, 4.0, 9.0]), 3.0);
+    }
+}
