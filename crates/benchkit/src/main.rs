@@ -26,7 +26,6 @@ mod costs;
 mod fit;
 mod models;
 mod report;
-#[allow(dead_code)] // Wired into the report by the lead (see report_costs.rs).
 mod report_costs;
 mod scale;
 mod table;

@@ -13,7 +13,9 @@
 //! - [`runs`]: speedups from run to run;
 //! - [`seed`]: beside the seed article's figures;
 //! - [`claims`]: the article's table re-checked;
-//! - [`scale`]: the scale sweep, its charts and memory per task.
+//! - [`scale`]: the scale sweep, its charts and memory per task;
+//! - [`crate::report_costs`]: what one task costs (spawn, switch, CPU per download), with
+//!   its three rows of the claims table.
 
 mod answer;
 mod claims;
@@ -115,12 +117,15 @@ fn document(inputs: &Inputs, answer: &str, results: &Path, charts_dir: &Path) ->
     md += &memory::threads_table(cells);
     md += &runs::across_runs(&results.join("runs"))?;
     md += &seed::seed_comparison(cells);
-    md += &claims::claims(
+    let costs = crate::report_costs::costs_report(results, charts_dir)?;
+    let claims = claims::claims(
         cells,
         inputs.scale.as_deref(),
         inputs.fits.as_deref(),
         inputs.cores,
     );
+    md += &with_rows(&claims, &[&costs.claims_rows]);
+    md += &costs.section;
     match &inputs.scale {
         Some(scale) => {
             md += &scale::section(scale, inputs.fits.as_deref(), charts_dir, inputs.cores)?
@@ -131,6 +136,17 @@ fn document(inputs: &Inputs, answer: &str, results: &Path, charts_dir: &Path) ->
     }
     md += &environment(inputs);
     Ok(md)
+}
+
+/// A markdown table (ending in a blank line) with more rows appended to it, from the
+/// sections that own them: the claims table gathers one family of rows per section.
+fn with_rows(table: &str, rows: &[&str]) -> String {
+    let mut md = table.trim_end().to_string();
+    for rows in rows.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+        md.push('\n');
+        md += rows;
+    }
+    md + "\n\n"
 }
 
 /// The settings and machine of both runs, as they recorded them.

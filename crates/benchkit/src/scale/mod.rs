@@ -89,6 +89,10 @@ pub struct Cell {
     pub peak_pss_bytes: u64,
     pub workers: u64,
     pub peak_threads: u64,
+    /// CPU time of the model's processes (user and system), mean over the cell's runs,
+    /// as the model counts it itself (getrusage, its reaped workers included).
+    pub user_s: f64,
+    pub system_s: f64,
     pub listen_overflows: u64,
     pub syn_retrans: u64,
     /// Sockets in TIME_WAIT when the cell started.

@@ -36,6 +36,12 @@ pub struct ScaleRow {
     pub workers: Option<u64>,
     #[serde(default)]
     pub peak_threads: Option<u64>,
+    /// CPU time, user and system, mean over the runs. Not in sweeps written before the
+    /// models reported it.
+    #[serde(default, serialize_with = "fixed::<4, _>")]
+    pub user_s: Option<f64>,
+    #[serde(default, serialize_with = "fixed::<4, _>")]
+    pub system_s: Option<f64>,
     #[serde(default)]
     pub listen_overflows: Option<u64>,
     #[serde(default)]
@@ -66,6 +72,8 @@ impl From<&Cell> for ScaleRow {
             peak_pss_bytes: f(c.peak_pss_bytes as f64).filter(|x| *x > 0.0),
             workers: u(c.workers).filter(|x| *x > 0),
             peak_threads: u(c.peak_threads).filter(|x| *x > 0),
+            user_s: f(c.user_s),
+            system_s: f(c.system_s),
             listen_overflows: u(c.listen_overflows),
             syn_retrans: u(c.syn_retrans),
             time_wait_at_start: u(c.time_wait_at_start),
@@ -204,7 +212,7 @@ mod tests {
         let text = table::to_text(&[ScaleRow::from(&skipped)]).unwrap();
         assert_eq!(
             text.lines().nth(1),
-            Some(",,8,skipped,,,,,,,,,,,,,\"predicted 2 s, over the budget\"")
+            Some(",,8,skipped,,,,,,,,,,,,,,,\"predicted 2 s, over the budget\"")
         );
     }
 }

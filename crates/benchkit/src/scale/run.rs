@@ -62,6 +62,9 @@ pub fn measured(times: &[f64], summaries: &[Summary]) -> Cell {
         _ => (sorted[mid - 1] + sorted[mid]) / 2.0,
     };
     let max = |f: fn(&Summary) -> u64| summaries.iter().map(f).max().unwrap_or(0);
+    let mean = |f: fn(&Summary) -> f64| {
+        summaries.iter().map(f).sum::<f64>() / summaries.len().max(1) as f64
+    };
     Cell {
         status: Status::Ok,
         runs: times.len(),
@@ -73,6 +76,8 @@ pub fn measured(times: &[f64], summaries: &[Summary]) -> Cell {
         peak_pss_bytes: max(|s| s.peak_pss_bytes),
         workers: max(|s| s.workers),
         peak_threads: max(|s| s.peak_threads),
+        user_s: mean(|s| s.user_ms) / 1e3,
+        system_s: mean(|s| s.system_ms) / 1e3,
         ..Cell::default()
     }
 }
