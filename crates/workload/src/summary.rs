@@ -83,6 +83,9 @@ pub struct Summary {
     /// (blocking pools and helper threads included, the sampler excluded).
     #[serde(default)]
     pub peak_threads: u64,
+    /// The `mixed` workload's latency percentiles and job times; absent for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed: Option<crate::mixed::MixedStats>,
 }
 
 impl Summary {
@@ -137,6 +140,7 @@ mod tests {
             peak_pss_bytes: 2048,
             workers: 2,
             peak_threads: 3,
+            mixed: None,
         };
         let line = s.to_line();
         assert!(!line.contains('\n'));

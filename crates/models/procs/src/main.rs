@@ -26,7 +26,11 @@
 //!
 //! **What to observe.** Times close to `threads` plus a few ms of process start per
 //! worker; memory (PSS, summed over every worker) several times that of `threads`.
+//!
+//! **No `mixed`.** A request per process would measure process start-up, and jobs in
+//! processes are preempted like `threads`' jobs: [`pitfalls`] says why it is refused.
 
+mod pitfalls;
 mod worker;
 
 use anyhow::{Context, Result};
@@ -34,6 +38,7 @@ use std::process::ExitCode;
 use workload::{gather, Command, Tally};
 
 fn main() -> ExitCode {
+    workload::mixed::offer(&pitfalls::OFFER);
     // A worker is this same binary, started by the parent below: it runs one task.
     if worker::is_worker() {
         return workload::worker_main("procs", worker::run_task);
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
         Command::Cpu(args) => on_processes(args.n, command),
         Command::Io(args) => on_processes(args.n, command),
         Command::Sleep(args) => on_processes(args.n, command),
+        Command::Mixed(args) => pitfalls::run_mixed(args),
     })
 }
 

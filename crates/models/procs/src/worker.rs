@@ -23,6 +23,7 @@ pub fn run_task(command: &Command) -> Result<Tally> {
             std::thread::sleep(args.duration());
             Ok(Tally::task(0, 0))
         }
+        Command::Mixed(args) => crate::pitfalls::run_mixed(args),
     }
 }
 

@@ -23,6 +23,11 @@
 //!
 //! **What to observe.** cpu as fast as `threads`, with fewer threads. io about N / cores
 //! times one task's time: 10 tasks on 2 workers take 5 rounds of 4 x 100 ms, about 2 s.
+//!
+//! **No `mixed`.** A stream of waiting requests would hold the pool's workers before any
+//! CPU job arrives (the io pitfall again): [`pitfalls`] says why it is refused.
+
+mod pitfalls;
 
 use anyhow::Result;
 use rayon::prelude::*;
@@ -32,6 +37,7 @@ use workload::cli::SleepArgs;
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
 fn main() -> ExitCode {
+    workload::mixed::offer(&pitfalls::OFFER);
     workload::main("rayon", |command| {
         // The global pool starts on first use with one thread per core (RAYON_NUM_THREADS
         // overrides it); asking its size starts it.
@@ -40,6 +46,7 @@ fn main() -> ExitCode {
             Command::Cpu(args) => run_cpu(args),
             Command::Io(args) => run_io(args),
             Command::Sleep(args) => run_sleep(args),
+            Command::Mixed(args) => pitfalls::run_mixed(args),
         }
     })
 }
