@@ -5,6 +5,7 @@
 //! target/release/benchkit wait-health 127.0.0.1:PORT
 //! target/release/benchkit collect results/runs/STAMP
 //! target/release/benchkit scale --server 127.0.0.1:PORT --out results/runs/STAMP
+//! target/release/benchkit mixed --server 127.0.0.1:PORT --out results/runs/STAMP
 //! ```
 //!
 //! - [`models`]: which binaries are models, read from `cargo metadata` (every package
@@ -12,12 +13,19 @@
 //! - [`collect`]: hyperfine's JSON (times) and the models' own summary lines (peak memory
 //!   of the whole model, which hyperfine 1.20 cannot measure right) into CSV.
 //! - [`scale`]: the scale sweep, with [`fit`] for memory per task.
+//! - [`mixed`]: the `mixed` workload for every model and variant (mixed.csv), and
+//!   [`report_pitfalls`] for its report section, "What blocks a scheduler".
 
 mod charts;
 mod collect;
 mod fit;
+mod mixed;
 mod models;
 mod report;
+// Its `section` goes into the report once report.rs is split into report/ (the lead wires
+// it); until then only its tests call it.
+#[cfg_attr(not(test), allow(dead_code))]
+mod report_pitfalls;
 mod scale;
 mod table;
 
@@ -65,6 +73,18 @@ enum Cmd {
         /// A tiny sweep (small N, short waits) for tests.
         #[arg(long)]
         tiny: bool,
+    },
+    /// Run `mixed` for every model and variant (latency beside CPU jobs); write OUT/mixed.csv.
+    Mixed {
+        /// The fixture server's address (host:port).
+        #[arg(long)]
+        server: String,
+        /// Folder for mixed.csv.
+        #[arg(long)]
+        out: PathBuf,
+        /// Short cells (a smoke run for tests).
+        #[arg(long)]
+        quick: bool,
     },
     /// Write RESULTS/REPORT.md and RESULTS/charts/*.svg from the CSVs in RESULTS.
     Report {
@@ -126,6 +146,18 @@ fn run(cli: Cli) -> Result<()> {
                 .map(PathBuf::from)
                 .unwrap_or_default();
             scale::sweep(&plan, &models::discover_models()?, &bin_dir, &server, &out).map(|_| ())
+        }
+        Cmd::Mixed { server, out, quick } => {
+            let plan = if quick {
+                mixed::Plan::quick()
+            } else {
+                mixed::Plan::full()
+            };
+            let bin_dir = std::env::current_exe()?
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            mixed::run(&plan, &models::discover()?, &bin_dir, &server, &out)
         }
         Cmd::Report { results, readme } => report::report(&results, readme.as_deref()),
     }
