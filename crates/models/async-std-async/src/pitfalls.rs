@@ -28,8 +28,9 @@
 //! target/release/async-std-async mixed --variant inline --url http://127.0.0.1:PORT/delay/10/bytes/1024
 //! ```
 //!
-//! **What to observe.** The same shape as smol-async (the same parts): `inline`'s and `block`'s p99 grow
-//! to the jobs' length, `offload`'s stay near the server's 10 ms, `yield` in between.
+//! **What to observe.** The same shape as smol-async (the same parts): `inline`'s and
+//! `block`'s p99 grow to the jobs' length, `offload`'s stay near the server's 10 ms,
+//! `yield` in between.
 
 use super::AsyncStd;
 use anyhow::Result;
@@ -60,7 +61,7 @@ pub const OFFER: Offer = Offer::Runs {
             "each job a task calling std::thread::sleep, not task::sleep",
         ),
     ],
-    why: "current-thread is tokio-async's: this model runs the executor on one thread per core.",
+    why: "current-thread is tokio-async's: this model runs its executor on one thread per core.",
 };
 
 /// The probe stream and its jobs, on the executor threads that `main` started.

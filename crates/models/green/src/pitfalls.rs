@@ -15,11 +15,12 @@
 //!   multiplication of the job: about 0.1 ms of CPU on average, 0.3 ms at most, for the
 //!   bench's 7777 ** 100,000 on this machine; see `workload::mixed`): gevent's
 //!   `gevent.sleep(0)`. The coroutine goes to the back of its worker's queue, so other
-//!   ready coroutines run between steps. But may 0.3's worker polls its sockets (epoll)
-//!   and collects coroutines woken from elsewhere (the timer thread, another worker) only
-//!   when its own queue is empty, and a yielding job is always in it: a probe waiting for
-//!   its reply is not woken before the job ends. Measure it: `yield` is no better than
-//!   `inline` here.
+//!   ready coroutines run between steps. But a may 0.3 worker waits on its sockets
+//!   (epoll) and takes in coroutines queued from other threads (new probes spawned by the
+//!   main thread, sleepers the timer thread wakes) only once its own queue is empty
+//!   (`Selector::select`, then `run_queued_tasks`), and a yielding job is always in it: a
+//!   probe is not started, nor woken by its reply, before the jobs end. Measured: `yield`
+//!   is little better than `inline` here (e2e/tests/pitfalls.rs checks it).
 //! - `block`: each job is a coroutine that waits `--block-ms` with `std::thread::sleep`,
 //!   where `may::coroutine::sleep` was meant: the worker sleeps, not the coroutine.
 //!

@@ -4,10 +4,10 @@
 //! CPU jobs (each on a thread of its own); see `workload::mixed` for the schedule and the
 //! measurement. The kernel preempts: a thread that computes is interrupted when its time
 //! slice is up or a woken thread deserves the core, so a probe whose reply arrives waits
-//! at most a few milliseconds of scheduler latency for a core, however long the jobs
-//! compute. No variant: no way of running a job here holds anyone else back (a thread
-//! that calls `std::thread::sleep` parks only itself). This is what every variant of the
-//! other models is compared to.
+//! a few milliseconds of scheduler latency for a core, however long the jobs compute.
+//! No variant: no way of running a job here holds anyone else back (a thread that calls
+//! `std::thread::sleep` parks only itself). This is what every variant of the other
+//! models is compared to.
 //!
 //! ```sh
 //! target/release/threads mixed --url http://127.0.0.1:PORT/delay/10/bytes/1024

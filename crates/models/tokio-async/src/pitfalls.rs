@@ -12,8 +12,9 @@
 //! - `inline`: each job in a task (`tokio::spawn`). With J jobs on 2 workers every worker
 //!   is held until the jobs are done: probes wait for up to J / 2 jobs' length.
 //! - `yield`: inline, with `tokio::task::yield_now().await` between steps (a step is one
-//!   multiplication of the job, at most about 0.1 ms on this machine for the bench's
-//!   7777 ** 100,000; see `workload::mixed`): asyncio's `await asyncio.sleep(0)`. tokio
+//!   multiplication of the job: about 0.1 ms of CPU on average, 0.3 ms at most, for the
+//!   bench's 7777 ** 100,000 on this machine; see `workload::mixed`): asyncio's
+//!   `await asyncio.sleep(0)`. tokio
 //!   defers a yielded task until the worker has run the other ready tasks and polled
 //!   the reactor, so a probe waits for a step, not a job. The cost: the job's steps
 //!   share the workers with everything else, and each yield is a trip through the
