@@ -334,6 +334,52 @@ mod tests {
         }
     }
 
+    /// mixed: its own command line round-trips, --url is required unless only listing,
+    /// and its limits hold on both sides.
+    #[test]
+    fn mixed_arguments_round_trip_and_are_bounded() {
+        let args = [
+            "mixed",
+            "--variant",
+            "yield",
+            "--url",
+            "http://h:1/d",
+            "--rate",
+            "7",
+            "--duration-ms",
+            "900",
+            "--jobs",
+            "3",
+            "--base",
+            "5",
+            "--exp",
+            "11",
+            "--block-ms",
+            "13",
+            "--timeout-ms",
+            "17",
+        ];
+        let cmd = parse(&args).unwrap().command;
+        let argv = cmd.one_task_argv();
+        assert_eq!(argv, args);
+        assert_eq!(cmd.n(), 6, "7 a second for 0.9 s");
+        assert!(parse(&["mixed"]).is_err(), "mixed without --url");
+        assert!(parse(&["mixed", "--list-variants"]).is_ok());
+        for (flag, max, min) in [
+            ("--rate", MAX_RATE, 1),
+            ("--duration-ms", MAX_STREAM_MS, 1),
+            ("--jobs", MAX_JOBS, 0),
+        ] {
+            let with = |v: u64| parse(&["mixed", "--url", "http://h/", flag, &v.to_string()]);
+            assert!(with(max).is_ok() && with(min).is_ok(), "{flag}");
+            assert!(with(max + 1).is_err(), "{flag} {}", max + 1);
+            if min > 0 {
+                assert!(with(min - 1).is_err(), "{flag} {}", min - 1);
+            }
+        }
+        assert!(parse(&["mixed", "--url", "http://h/", "--variant", "sideways"]).is_err());
+    }
+
     #[test]
     fn bad_numbers_are_rejected() {
         for args in [
