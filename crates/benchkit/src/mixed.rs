@@ -37,14 +37,15 @@ pub struct Plan {
 
 impl Plan {
     /// The bench's cells: 3 s of 200 probes a second (600 probes, so p99 is the 6th
-    /// largest), 4 jobs of 7777 ** 100,000 (about 0.25 s each here) a quarter of the way
-    /// in. About 3.5 s a cell.
+    /// largest), two jobs per core (every model runs one worker per core: two jobs per
+    /// worker; 4 here) of 7777 ** 100,000 (about 0.25 s each here) a quarter of the way
+    /// in. About 3.3 s a cell.
     pub fn full() -> Plan {
         Plan {
             path: "/delay/10/bytes/1024",
             rate: 200,
             duration_ms: 3_000,
-            jobs: 4,
+            jobs: two_per_core(),
             exp: 100_000,
             block_ms: 300,
             claim_exp: 200_000,
@@ -57,12 +58,17 @@ impl Plan {
             path: "/delay/10/bytes/1024",
             rate: 100,
             duration_ms: 600,
-            jobs: 2,
+            jobs: two_per_core(),
             exp: 30_000,
             block_ms: 100,
             claim_exp: 60_000,
         }
     }
+}
+
+fn two_per_core() -> u64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    (2 * cores).min(workload::cli::MAX_JOBS)
 }
 
 /// One row of mixed.csv.

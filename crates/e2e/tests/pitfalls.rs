@@ -20,9 +20,13 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The stream of every timed run: 100 requests a second for 1 s; 4 jobs of 7777 ** 60,000
-/// (about 0.1 s each on an idle core), or 4 sleeps of 150 ms for `block`.
-const JOBS: u64 = 4;
+/// The stream of every timed run: 100 requests a second for 1 s, beside two jobs per
+/// core (every model runs one worker per core, so two per worker): powers 7777 ** 60,000
+/// (about 0.1 s each on an idle core), or sleeps of 150 ms for `block`.
+fn jobs() -> u64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    (2 * cores).min(workload::cli::MAX_JOBS)
+}
 const BLOCK_MS: f64 = 150.0;
 
 /// Run `mixed` with this file's stream; `changed` replaces some of its flags' values.
@@ -33,11 +37,12 @@ fn mixed(
     changed: &[(&str, &str)],
 ) -> (Summary, MixedStats) {
     let url = server.url("/delay/10/bytes/1024");
+    let jobs = jobs().to_string();
     let mut flags = vec![
         ("--url", url.as_str()),
         ("--rate", "100"),
         ("--duration-ms", "1000"),
-        ("--jobs", "4"),
+        ("--jobs", jobs.as_str()),
         ("--exp", "60000"),
         ("--block-ms", "150"),
     ];
@@ -78,6 +83,7 @@ fn with_variants() -> Vec<String> {
 fn each_trap_is_clearly_worse_than_offload() {
     let _turn = serial();
     let server = Server::start();
+    let jobs = jobs();
     for model in with_variants() {
         let (off_sum, offload) = mixed(&server, &model, Some("offload"), &[]);
         let (in_sum, inline) = mixed(&server, &model, Some("inline"), &[]);
@@ -88,11 +94,11 @@ fn each_trap_is_clearly_worse_than_offload() {
             "{model}: offload {offload:?}\ninline {inline:?}\nblock {block:?}\nyield {yielded:?}"
         );
         for s in all {
-            assert_eq!((s.probes, s.jobs), (100, JOBS), "{ctx}");
+            assert_eq!((s.probes, s.jobs), (100, jobs), "{ctx}");
         }
         assert_eq!(
             off_sum.tasks,
-            100 + JOBS,
+            100 + jobs,
             "every request and job counted: {ctx}"
         );
 
@@ -102,7 +108,7 @@ fn each_trap_is_clearly_worse_than_offload() {
         assert!(inline.max_ms > 0.5 * inline.jobs_ms, "inline stall: {ctx}");
         // block: the sleeps park the workers, one per worker at a time.
         let workers = off_sum.workers as f64;
-        let rounds = (JOBS as f64 / workers).ceil();
+        let rounds = (jobs as f64 / workers).ceil();
         assert!(block.p99_ms > 2.0 * offload.p99_ms, "block p99: {ctx}");
         assert!(block.max_ms >= BLOCK_MS, "block stall: {ctx}");
         assert!(
@@ -111,7 +117,7 @@ fn each_trap_is_clearly_worse_than_offload() {
         );
         // offload: the jobs had threads of their own; the others ran on the workers.
         assert!(
-            off_sum.peak_threads >= in_sum.peak_threads + JOBS / 2,
+            off_sum.peak_threads >= in_sum.peak_threads + jobs / 2,
             "offload threads {} against inline's {}: {ctx}",
             off_sum.peak_threads,
             in_sum.peak_threads
@@ -148,6 +154,25 @@ fn the_current_thread_stall_is_the_whole_job() {
     assert_eq!(one.jobs, 1);
     assert!(one.max_ms >= 0.75 * one.job_ms, "{one:?}");
     assert!(one.job_ms > 20.0, "a job that short shows nothing: {one:?}");
+}
+
+/// threads, the baseline, takes no variant: every request and job on a thread of its own.
+#[test]
+fn threads_runs_the_baseline_with_no_variant() {
+    let _turn = serial();
+    let server = Server::start();
+    let (summary, stats) = mixed(&server, "threads", None, &[]);
+    assert_eq!(stats.variant, "none");
+    assert_eq!((stats.probes, stats.jobs), (100, jobs()));
+    assert_eq!(
+        summary.workers,
+        100 + jobs(),
+        "one thread per request and per job"
+    );
+    assert!(
+        stats.p50_ms <= stats.p99_ms && stats.p99_ms <= stats.max_ms,
+        "{stats:?}"
+    );
 }
 
 /// What each model offers is listed, and anything else is refused with exit code 2 and
