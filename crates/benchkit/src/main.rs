@@ -7,6 +7,7 @@
 //! target/release/benchkit scale --server 127.0.0.1:PORT --out results/runs/STAMP
 //! target/release/benchkit report results --readme README.md
 //! target/release/benchkit costs --out results/runs/STAMP
+//! target/release/benchkit mixed --server 127.0.0.1:PORT --out results/runs/STAMP
 //! ```
 //!
 //! - [`models`]: which binaries are models, read from `cargo metadata` (every package
@@ -19,14 +20,18 @@
 //! - [`table`]: every CSV read and written with the `csv` crate, as typed rows.
 //! - [`costs`]: what one task costs (spawn, switch) in every model, fitted the same way;
 //!   [`report_costs`] turns it into the report's "What one task costs" section.
+//! - [`mixed`]: the `mixed` workload for every model and variant (mixed.csv), and
+//!   [`report_pitfalls`] for its report section, "What blocks a scheduler".
 
 mod charts;
 mod collect;
 mod costs;
 mod fit;
+mod mixed;
 mod models;
 mod report;
 mod report_costs;
+mod report_pitfalls;
 mod scale;
 mod table;
 
@@ -84,6 +89,18 @@ enum Cmd {
         #[arg(long)]
         tiny: bool,
     },
+    /// Run `mixed` for every model and variant (latency beside CPU jobs); write OUT/mixed.csv.
+    Mixed {
+        /// The fixture server's address (host:port).
+        #[arg(long)]
+        server: String,
+        /// Folder for mixed.csv.
+        #[arg(long)]
+        out: PathBuf,
+        /// Short cells (a smoke run for tests).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Write RESULTS/REPORT.md and RESULTS/charts/*.svg from the CSVs in RESULTS.
     Report {
         results: PathBuf,
@@ -121,6 +138,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// The folder of the model binaries: this one's, as cargo builds them all into one.
+fn bin_dir() -> Result<PathBuf> {
+    Ok(std::env::current_exe()?
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default())
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Models => {
@@ -139,11 +164,14 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 scale::Plan::full()
             };
-            let bin_dir = std::env::current_exe()?
-                .parent()
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            scale::sweep(&plan, &models::discover_models()?, &bin_dir, &server, &out).map(|_| ())
+            scale::sweep(
+                &plan,
+                &models::discover_models()?,
+                &bin_dir()?,
+                &server,
+                &out,
+            )
+            .map(|_| ())
         }
         Cmd::Costs { out, tiny } => {
             let plan = if tiny {
@@ -151,11 +179,15 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 costs::Plan::full()
             };
-            let bin_dir = std::env::current_exe()?
-                .parent()
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            costs::sweep(&plan, &models::discover_models()?, &bin_dir, &out).map(|_| ())
+            costs::sweep(&plan, &models::discover_models()?, &bin_dir()?, &out).map(|_| ())
+        }
+        Cmd::Mixed { server, out, quick } => {
+            let plan = if quick {
+                mixed::Plan::quick()
+            } else {
+                mixed::Plan::full()
+            };
+            mixed::run(&plan, &models::discover()?, &bin_dir()?, &server, &out)
         }
         Cmd::Report { results, readme } => report::report(&results, readme.as_deref()),
     }

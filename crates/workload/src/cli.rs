@@ -6,6 +6,7 @@
 //! target/release/threads sleep --n 1000 --ms 100
 //! target/release/threads spawn --n 1000
 //! target/release/threads switch --n 100 --rounds 1000
+//! target/release/tokio-async mixed --variant inline --url URL [--rate 200] [--duration-ms 3000] [--jobs 4]
 //! ```
 //!
 //! Every value is checked here, before any work starts: a bad value is a one-line error
@@ -13,6 +14,7 @@
 //! machine; they are documented on each flag and in the README.
 
 use crate::io::Target;
+use crate::mixed::Variant;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -36,6 +38,10 @@ pub const MAX_RING_N: u64 = 10_000;
 pub const MAX_ROUNDS: u64 = 1_000_000;
 /// Largest number of hand-offs (N x rounds) in one `switch` run.
 pub const MAX_HAND_OFFS: u64 = 100_000_000;
+/// `mixed`: the largest probe rate (per second), stream length (ms) and number of CPU jobs.
+pub const MAX_RATE: u64 = 5_000;
+pub const MAX_STREAM_MS: u64 = 60_000;
+pub const MAX_JOBS: u64 = 64;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +69,9 @@ pub enum Command {
     Spawn(SpawnArgs),
     /// What a switch costs: N tasks in a ring hand a token on, ROUNDS times round.
     Switch(SwitchArgs),
+    /// What blocks a scheduler: probe requests at a fixed rate, CPU jobs beside them run
+    /// the way --variant says; reports the probes' latency percentiles.
+    Mixed(MixedArgs),
 }
 
 impl Command {
@@ -74,12 +83,17 @@ impl Command {
             Command::Sleep(_) => "sleep",
             Command::Spawn(_) => "spawn",
             Command::Switch(_) => "switch",
+            Command::Mixed(_) => "mixed",
         }
     }
 
     /// The arguments that run exactly one task of this workload with the same settings:
     /// how a multi-process model hands one task to a worker process.
     pub fn one_task_argv(&self) -> Vec<String> {
+        // One stream, not N tasks: it is never split (procs does not offer it).
+        if let Command::Mixed(a) = self {
+            return a.argv();
+        }
         let mut argv: Vec<String> = vec![self.name().into(), "--n".into(), "1".into()];
         match self {
             Command::Cpu(a) => argv.extend([
@@ -99,6 +113,7 @@ impl Command {
             // One place of the ring: a worker runs one task that hands the token on
             // ROUNDS times (see procs).
             Command::Switch(a) => argv.extend(["--rounds".into(), a.rounds.to_string()]),
+            Command::Mixed(_) => {}
         }
         argv
     }
@@ -110,15 +125,18 @@ impl Command {
             Command::Sleep(a) => a.n,
             Command::Spawn(a) => a.n,
             Command::Switch(a) => a.n,
+            Command::Mixed(a) => a.probes(),
         }
     }
 
     /// The units of work a successful run reports: downloads for io (N x URLs), hand-offs
-    /// for switch (N x ROUNDS), tasks for the others.
+    /// for switch (N x ROUNDS), probes and jobs for mixed, tasks for the others.
     pub fn units(&self) -> u64 {
         match self {
             Command::Io(a) => a.n * a.urls.len() as u64,
             Command::Switch(a) => a.n * a.rounds,
+            // Every probe and every CPU job is one verified unit.
+            Command::Mixed(a) => a.probes() + a.jobs,
             other => other.n(),
         }
     }
@@ -191,6 +209,74 @@ pub struct SwitchArgs {
     pub rounds: u64,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct MixedArgs {
+    /// How the CPU jobs run; this model's variants are listed below.
+    #[arg(long, value_enum, hide_possible_values = true)]
+    pub variant: Option<Variant>,
+    /// The probes' URL (the bench: the fixture server's /delay/10/bytes/1024).
+    #[arg(long, value_name = "URL", value_parser = parse_url, required_unless_present = "list_variants")]
+    pub url: Option<Target>,
+    /// Probes started per second, each on its own task, on a fixed schedule (1..=5000).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=MAX_RATE))]
+    pub rate: u64,
+    /// Length of the probe stream in milliseconds (1..=60000).
+    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(1..=MAX_STREAM_MS))]
+    pub duration_ms: u64,
+    /// CPU jobs, all submitted a quarter of the way into the stream (0..=64).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(0..=MAX_JOBS))]
+    pub jobs: u64,
+    /// Each job computes BASE ** EXP in steps (2..=4294967295).
+    #[arg(long, default_value_t = 7777, value_parser = clap::value_parser!(u64).range(2..=u32::MAX as u64))]
+    pub base: u64,
+    /// The jobs' exponent (1..=2000000).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=MAX_EXP as i64))]
+    pub exp: u32,
+    /// `block` only: how long each job holds its thread in std::thread::sleep (0..=600000).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=MAX_MS as u64))]
+    pub block_ms: u64,
+    /// Per-probe timeout in milliseconds, connect to last byte (1..=600000).
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=MAX_MS as u64))]
+    pub timeout_ms: u64,
+    /// Print this model's variants, one per line (none: it takes no --variant), and exit.
+    #[arg(long)]
+    pub list_variants: bool,
+}
+
+impl MixedArgs {
+    /// Probes in the stream: one every 1/rate seconds for duration_ms.
+    pub fn probes(&self) -> u64 {
+        self.rate * self.duration_ms / 1000
+    }
+
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The command line that runs this stream again.
+    fn argv(&self) -> Vec<String> {
+        let mut argv: Vec<String> = vec!["mixed".into()];
+        if let Some(v) = self.variant {
+            argv.extend(["--variant".into(), v.name().into()]);
+        }
+        if let Some(url) = &self.url {
+            argv.extend(["--url".into(), url.given.clone()]);
+        }
+        for (flag, value) in [
+            ("--rate", self.rate),
+            ("--duration-ms", self.duration_ms),
+            ("--jobs", self.jobs),
+            ("--base", self.base),
+            ("--exp", self.exp as u64),
+            ("--block-ms", self.block_ms),
+            ("--timeout-ms", self.timeout_ms),
+        ] {
+            argv.extend([flag.into(), value.to_string()]);
+        }
+        argv
+    }
+}
+
 /// Accept `http://host[:port]/...` and `https://...` only: the clients speak nothing else,
 /// and a typo should fail here, not as N identical network errors.
 pub fn parse_url(s: &str) -> Result<Target, String> {
@@ -248,6 +334,16 @@ impl Cli {
                 ));
             }
         }
+        if let Command::Mixed(a) = &self.command {
+            if a.probes() == 0 && !a.list_variants {
+                return Err(format!(
+                    "--rate {} for --duration-ms {} is no probe at all",
+                    a.rate, a.duration_ms
+                ));
+            }
+            // Whether this model offers mixed, and this variant (see crate::mixed::offer).
+            crate::mixed::check(a)?;
+        }
         Ok(())
     }
 }
@@ -298,6 +394,52 @@ mod tests {
                 format!("{:?}", cmd).replacen(&format!("n: {},", cmd.n()), "", 1)
             );
         }
+    }
+
+    /// mixed: its own command line round-trips, --url is required unless only listing,
+    /// and its limits hold on both sides.
+    #[test]
+    fn mixed_arguments_round_trip_and_are_bounded() {
+        let args = [
+            "mixed",
+            "--variant",
+            "yield",
+            "--url",
+            "http://h:1/d",
+            "--rate",
+            "7",
+            "--duration-ms",
+            "900",
+            "--jobs",
+            "3",
+            "--base",
+            "5",
+            "--exp",
+            "11",
+            "--block-ms",
+            "13",
+            "--timeout-ms",
+            "17",
+        ];
+        let cmd = parse(&args).unwrap().command;
+        let argv = cmd.one_task_argv();
+        assert_eq!(argv, args);
+        assert_eq!(cmd.n(), 6, "7 a second for 0.9 s");
+        assert!(parse(&["mixed"]).is_err(), "mixed without --url");
+        assert!(parse(&["mixed", "--list-variants"]).is_ok());
+        for (flag, max, min) in [
+            ("--rate", MAX_RATE, 1),
+            ("--duration-ms", MAX_STREAM_MS, 1),
+            ("--jobs", MAX_JOBS, 0),
+        ] {
+            let with = |v: u64| parse(&["mixed", "--url", "http://h/", flag, &v.to_string()]);
+            assert!(with(max).is_ok() && with(min).is_ok(), "{flag}");
+            assert!(with(max + 1).is_err(), "{flag} {}", max + 1);
+            if min > 0 {
+                assert!(with(min - 1).is_err(), "{flag} {}", min - 1);
+            }
+        }
+        assert!(parse(&["mixed", "--url", "http://h/", "--variant", "sideways"]).is_err());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //!
 //! - [`cli`]: the one command line every binary accepts (`cpu`, `io`, `sleep`,
 //!   `spawn`, `switch`), validated before any work starts.
+//! - [`cli`]: the one command line every binary accepts (`cpu`, `io`, `sleep`, `mixed`), validated
+//!   before any work starts.
 //! - [`cpu`]: the CPU-bound task, `base ** exp` as a big integer, verified on every run.
 //! - [`io`]: the I/O-bound task's verification: status, length and checksum of every body,
 //!   and the error that names the URL and the cause.
@@ -15,6 +17,9 @@
 //!   async-std models share, on their own sockets and timers (no tokio runtime).
 //! - [`costs`]: what `spawn` and `switch` share: the ring of places, the token's mark at
 //!   every hand-off, and the check that it went round exactly R times.
+//! - [`mixed`]: the `mixed` workload's probe stream (open-loop schedule, latency from
+//!   each probe's scheduled start into an HDR histogram), its step-wise CPU jobs and the
+//!   variants each model offers; the model's own part is in its `pitfalls.rs`.
 //! - [`summary`]: the tally of finished tasks and the one JSON line printed at the end.
 //! - [`limits`]: the machine's limits on threads, processes and memory maps, checked
 //!   before a run that needs many.
@@ -28,6 +33,7 @@ pub mod cpu;
 pub mod io;
 pub mod limits;
 pub mod mem;
+pub mod mixed;
 pub mod rusage;
 pub mod summary;
 
@@ -39,6 +45,6 @@ pub mod hyper_futures;
 
 mod run;
 
-pub use cli::{Command, CpuArgs, IoArgs, SpawnArgs, SwitchArgs};
+pub use cli::{Command, CpuArgs, IoArgs, MixedArgs, SpawnArgs, SwitchArgs};
 pub use run::{catch_panic, gather, joined, main, record_workers, worker_main};
 pub use summary::{Summary, Tally};

@@ -52,6 +52,9 @@ fn run_main(
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    if crate::mixed::list_variants(&cli.command).is_some() {
+        return ExitCode::SUCCESS;
+    }
     // Checked before any work: a summary file we could not write would lose the run.
     let summary_file = match cli
         .summary_file
@@ -100,7 +103,7 @@ fn run_main(
 /// `--version`); a bad one has been reported in one line when this returns `Err`.
 fn parse(model: &'static str) -> Result<Cli, ExitCode> {
     use clap::{CommandFactory, FromArgMatches};
-    let command = Cli::command().name(model).bin_name(model);
+    let command = crate::mixed::explain(Cli::command().name(model).bin_name(model));
     let cli = command
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m))
@@ -167,6 +170,7 @@ fn execute(
         peak_threads: peaks.threads,
         user_ms: cpu.user_ms,
         system_ms: cpu.system_ms,
+        mixed: crate::mixed::take_stats(),
     })
 }
 
@@ -221,7 +225,7 @@ fn usage_error(model: &str, e: clap::Error) -> ExitCode {
             let first = lines.next().unwrap_or("bad arguments");
             let line = match kind {
                 DisplayHelpOnMissingArgumentOrSubcommand => {
-                    "a workload is required: cpu, io, sleep, spawn or switch (see --help)"
+                    "a workload is required: cpu, io, sleep, spawn, switch or mixed (see --help)"
                         .to_string()
                 }
                 // clap puts the missing flags on the lines that follow: name them.

@@ -90,6 +90,9 @@ pub struct Summary {
     /// CPU time in the kernel on the run's behalf, counted the same way.
     #[serde(default)]
     pub system_ms: f64,
+    /// The `mixed` workload's latency percentiles and job times; absent for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed: Option<crate::mixed::MixedStats>,
 }
 
 impl Summary {
@@ -146,6 +149,7 @@ mod tests {
             peak_threads: 3,
             user_ms: 12.5,
             system_ms: 3.25,
+            mixed: None,
         };
         let line = s.to_line();
         assert!(!line.contains('\n'));

@@ -14,6 +14,8 @@
 //! - [`seed`]: beside the seed article's figures;
 //! - [`claims`]: the article's table re-checked;
 //! - [`scale`]: the scale sweep, its charts and memory per task;
+//! - [`crate::report_pitfalls`]: what blocks a scheduler (the `mixed` workload), with its
+//!   two rows of the claims table;
 //! - [`crate::report_costs`]: what one task costs (spawn, switch, CPU per download), with
 //!   its three rows of the claims table.
 
@@ -118,13 +120,22 @@ fn document(inputs: &Inputs, answer: &str, results: &Path, charts_dir: &Path) ->
     md += &runs::across_runs(&results.join("runs"))?;
     md += &seed::seed_comparison(cells);
     let costs = crate::report_costs::costs_report(results, charts_dir)?;
+    let pitfalls = crate::report_pitfalls::section(results, charts_dir)?;
+    let pitfall_claims = pitfalls
+        .as_ref()
+        .map(|p| p.claims.join("\n"))
+        .unwrap_or_default();
     let claims = claims::claims(
         cells,
         inputs.scale.as_deref(),
         inputs.fits.as_deref(),
         inputs.cores,
     );
-    md += &with_rows(&claims, &[&costs.claims_rows]);
+    md += &with_rows(&claims, &[&pitfall_claims, &costs.claims_rows]);
+    match pitfalls {
+        Some(p) => md += &p.markdown,
+        None => md += "## What blocks a scheduler\n\nNot measured yet: `make bench` writes results/mixed.csv.\n\n",
+    }
     md += &costs.section;
     match &inputs.scale {
         Some(scale) => {

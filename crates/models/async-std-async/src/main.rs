@@ -41,6 +41,18 @@
 //! of executor threads. `diff` this file against `crates/models/smol-async/src/main.rs`:
 //! what differs is the runtime's API and who starts the executor threads.
 //! Figures for this machine: the README and results/scale*.csv.
+//!
+//! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
+//! requests' latency percentiles, with the jobs run four ways (`--variant`): `offload`
+//! (`task::spawn_blocking`), `inline` (in a task), `yield` (in a task, `yield_now`
+//! between steps) and `block` (a task calls `std::thread::sleep`). How each is done and
+//! what to observe: [`pitfalls`].
+//!
+//! ```sh
+//! target/release/async-std-async mixed --variant inline --url http://127.0.0.1:PORT/delay/10/bytes/1024
+//! ```
+
+mod pitfalls;
 
 mod costs;
 
@@ -55,6 +67,7 @@ use workload::hyper_futures::{Client, Runtime};
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
 fn main() -> ExitCode {
+    workload::mixed::offer(&pitfalls::OFFER);
     workload::main("async-std-async", |command| {
         on_executor(async {
             match command {
@@ -63,6 +76,7 @@ fn main() -> ExitCode {
                 Command::Sleep(args) => run_sleep(args).await,
                 Command::Spawn(args) => costs::run_spawn(args).await,
                 Command::Switch(args) => costs::run_switch(args).await,
+                Command::Mixed(args) => pitfalls::run_mixed(args).await,
             }
         })
     })

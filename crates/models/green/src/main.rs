@@ -44,9 +44,20 @@
 //! a few OS threads (`ps -L`); sleep runs 100,000 waits on two workers where `threads`
 //! needs 100,000 kernel threads. Most of sleep's wall time past one wait is spawning (past
 //! the pool, a stack to map for each coroutine).
+//!
+//! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
+//! requests' latency percentiles, with the jobs run four ways (`--variant`): `offload`
+//! (a plain OS thread), `inline` (in a coroutine), `yield` (in a coroutine,
+//! `may::coroutine::yield_now` between steps) and `block` (a coroutine calls
+//! `std::thread::sleep`). How each is done and what to observe: [`pitfalls`].
+//!
+//! ```sh
+//! target/release/green mixed --variant inline --url http://127.0.0.1:PORT/delay/10/bytes/1024
+//! ```
 
 mod client;
 mod costs;
+mod pitfalls;
 mod transport;
 
 use anyhow::{bail, Result};
@@ -74,12 +85,14 @@ fn main() -> ExitCode {
     // model, so the kernel can move a worker off a core that another process is using.
     may::config().set_worker_pin(false);
     workload::record_workers(cores as u64);
+    workload::mixed::offer(&pitfalls::OFFER);
     workload::main("green", |command| match command {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),
         Command::Sleep(args) => run_sleep(args),
         Command::Spawn(args) => costs::run_spawn(args),
         Command::Switch(args) => costs::run_switch(args),
+        Command::Mixed(args) => pitfalls::run_mixed(args),
     })
 }
 

@@ -29,8 +29,12 @@
 //!
 //! **What to observe.** Times close to `threads` plus a few ms of process start per
 //! worker; memory (PSS, summed over every worker) several times that of `threads`.
+//!
+//! **No `mixed`.** A request per process would measure process start-up, and jobs in
+//! processes are preempted like `threads`' jobs: [`pitfalls`] says why it is refused.
 
 mod costs;
+mod pitfalls;
 mod worker;
 
 use anyhow::{Context, Result};
@@ -38,6 +42,7 @@ use std::process::ExitCode;
 use workload::{gather, Command, Tally};
 
 fn main() -> ExitCode {
+    workload::mixed::offer(&pitfalls::OFFER);
     // A worker is this same binary, started by the parent below: it runs one task.
     if worker::is_worker() {
         return workload::worker_main("procs", worker::run_task);
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         Command::Sleep(args) => on_processes(args.n, command),
         Command::Spawn(args) => costs::run_spawn(args.n, command),
         Command::Switch(args) => costs::run_switch(args, command),
+        Command::Mixed(args) => pitfalls::run_mixed(args),
     })
 }
 

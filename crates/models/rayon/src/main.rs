@@ -26,6 +26,11 @@
 //!
 //! **What to observe.** cpu as fast as `threads`, with fewer threads. io about N / cores
 //! times one task's time: 10 tasks on 2 workers take 5 rounds of 4 x 100 ms, about 2 s.
+//!
+//! **No `mixed`.** A stream of waiting requests would hold the pool's workers before any
+//! CPU job arrives (the io pitfall again): [`pitfalls`] says why it is refused.
+
+mod pitfalls;
 
 mod costs;
 
@@ -37,6 +42,7 @@ use workload::cli::SleepArgs;
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
 fn main() -> ExitCode {
+    workload::mixed::offer(&pitfalls::OFFER);
     workload::main("rayon", |command| {
         // Start the global pool here, in plain sight: one thread per core (RAYON_NUM_THREADS
         // overrides it). Left to start on first use, a thread that cannot start would be a
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
             Command::Sleep(args) => run_sleep(args),
             Command::Spawn(args) => costs::run_spawn(args),
             Command::Switch(args) => costs::run_switch(args),
+            Command::Mixed(args) => pitfalls::run_mixed(args),
         }
     })
 }

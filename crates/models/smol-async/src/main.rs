@@ -39,6 +39,18 @@
 //! (`top -H` shows `smol-1`, `smol-2` and `async-io`); cpu takes N powers / cores, on
 //! `blocking-N` threads; sleep --n 100000 finishes in little more than one sleep.
 //! Figures for this machine: the README and results/scale*.csv.
+//!
+//! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
+//! requests' latency percentiles, with the jobs run four ways (`--variant`): `offload`
+//! (`smol::unblock`), `inline` (in a task), `yield` (in a task, `yield_now` between
+//! steps) and `block` (a task calls `std::thread::sleep`). How each is done and what to
+//! observe: [`pitfalls`].
+//!
+//! ```sh
+//! target/release/smol-async mixed --variant inline --url http://127.0.0.1:PORT/delay/10/bytes/1024
+//! ```
+
+mod pitfalls;
 
 mod costs;
 
@@ -58,6 +70,7 @@ use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 static EXECUTOR: Executor<'static> = Executor::new();
 
 fn main() -> ExitCode {
+    workload::mixed::offer(&pitfalls::OFFER);
     workload::main("smol-async", |command| {
         on_executor(async {
             match command {
@@ -66,6 +79,7 @@ fn main() -> ExitCode {
                 Command::Sleep(args) => run_sleep(args).await,
                 Command::Spawn(args) => costs::run_spawn(args).await,
                 Command::Switch(args) => costs::run_switch(args).await,
+                Command::Mixed(args) => pitfalls::run_mixed(args).await,
             }
         })
     })

@@ -24,6 +24,11 @@
 //!
 //! **What to observe.** cpu takes N times one power; io takes N x URLs x the server delay.
 //! Diff this file against any other model's `main.rs`: what differs is the model.
+//!
+//! **No `mixed`.** The workload that runs requests beside CPU jobs needs something that
+//! runs them side by side; sync has nothing, so it refuses it: [`pitfalls`] says why.
+
+mod pitfalls;
 
 mod costs;
 
@@ -34,12 +39,14 @@ use workload::cli::SleepArgs;
 use workload::{cpu, Command, CpuArgs, IoArgs, Tally};
 
 fn main() -> ExitCode {
+    workload::mixed::offer(&pitfalls::OFFER);
     workload::main("sync", |command| match command {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),
         Command::Sleep(args) => run_sleep(args),
         Command::Spawn(args) => costs::run_spawn(args),
         Command::Switch(args) => costs::run_switch(args),
+        Command::Mixed(args) => pitfalls::run_mixed(args),
     })
 }
 

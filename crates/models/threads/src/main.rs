@@ -27,6 +27,17 @@
 //!
 //! **What to observe.** io takes about one task's time (URLs x delay), whatever N; cpu
 //! takes N powers / number of cores.
+//!
+//! **What blocks it.** Nothing: `mixed` (a stream of requests beside CPU jobs, reporting
+//! the requests' latency percentiles) runs here with no `--variant`, each request and
+//! each job on a thread of its own, preempted by the kernel. It is the baseline the
+//! async and green models' variants are compared to: [`pitfalls`].
+//!
+//! ```sh
+//! target/release/threads mixed --url http://127.0.0.1:PORT/delay/10/bytes/1024
+//! ```
+
+mod pitfalls;
 
 mod costs;
 
@@ -39,12 +50,14 @@ use workload::cli::SleepArgs;
 use workload::{cpu, gather, joined, Command, CpuArgs, IoArgs, Tally};
 
 fn main() -> ExitCode {
+    workload::mixed::offer(&pitfalls::OFFER);
     workload::main("threads", |command| match command {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),
         Command::Sleep(args) => run_sleep(args),
         Command::Spawn(args) => costs::run_spawn(args),
         Command::Switch(args) => costs::run_switch(args),
+        Command::Mixed(args) => pitfalls::run_mixed(args),
     })
 }
 

@@ -32,9 +32,20 @@
 //! handful of threads; a million sleeping tasks fit in memory, where `threads` would
 //! need a million kernel threads (bytes per task: results/scale-fit.csv); cpu matches
 //! `threads` (the blocking pool gives every task a thread).
+//!
+//! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
+//! requests' latency percentiles, with the jobs run five ways (`--variant`): `offload`
+//! (spawn_blocking), `inline` (in a task), `yield` (in a task, `yield_now` between steps),
+//! `block` (a task calls `std::thread::sleep`) and `current-thread` (inline on a
+//! current-thread runtime). How each is done and what to observe: [`pitfalls`].
+//!
+//! ```sh
+//! target/release/tokio-async mixed --variant inline --url http://127.0.0.1:PORT/delay/10/bytes/1024
+//! ```
 
 mod costs;
 mod fetch;
+mod pitfalls;
 
 use anyhow::{anyhow, Context, Result};
 use std::future::Future;
@@ -42,9 +53,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use workload::cli::SleepArgs;
+use workload::mixed::Variant;
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
 fn main() -> ExitCode {
+    workload::mixed::offer(&pitfalls::OFFER);
     workload::main("tokio-async", |command| {
         // One worker per core, and the blocking pool needs one thread of its own at least
         // (with none, tokio 1.54 leaves a spawn_blocking task waiting forever): refuse a
@@ -54,7 +67,14 @@ fn main() -> ExitCode {
         // What `#[tokio::main] async fn main()` expands to: build this runtime (one worker
         // thread per core, the reactor and the timer enabled), then `block_on` the body.
         // Written out, so the reader sees where scheduling begins and errors stay ours.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        // `mixed --variant current-thread` asks for the other flavour: this thread alone.
+        let mut builder = match command {
+            Command::Mixed(args) if args.variant == Some(Variant::CurrentThread) => {
+                tokio::runtime::Builder::new_current_thread()
+            }
+            _ => tokio::runtime::Builder::new_multi_thread(),
+        };
+        let runtime = builder
             .enable_all()
             .build()
             .context("cannot start the tokio runtime")?;
@@ -68,6 +88,7 @@ fn main() -> ExitCode {
                 Command::Sleep(args) => run_sleep(args).await,
                 Command::Spawn(args) => costs::run_spawn(args).await,
                 Command::Switch(args) => costs::run_switch(args).await,
+                Command::Mixed(args) => pitfalls::run_mixed(args).await,
             }
         })
     })

@@ -1,0 +1,325 @@
+//! `benchkit mixed`: the `mixed` workload for every model and variant, into mixed.csv.
+//!
+//! Each model is asked which variants it offers (`<model> mixed --list-variants`: a list,
+//! nothing for a model that takes no variant, or exit code 2 with the reason for a model
+//! that does not offer `mixed`), and each (model, variant) cell runs once: a probe stream
+//! of a few seconds against the fixture server with CPU jobs beside it. Its summary line's
+//! percentiles become one row. A model that offers `current-thread` also runs the seed's
+//! one-second claim: one job of about a second, inline on the one thread (purpose
+//! `claim-1s`). The CSV is rewritten after every cell, so an interruption loses nothing
+//! already measured.
+//!
+//! ```sh
+//! target/release/benchkit mixed --server 127.0.0.1:PORT --out results/runs/STAMP [--quick]
+//! ```
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use wait_timeout::ChildExt;
+use workload::Summary;
+
+/// The stream and jobs of every cell.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub path: &'static str,
+    pub rate: u64,
+    pub duration_ms: u64,
+    pub jobs: u64,
+    pub exp: u32,
+    pub block_ms: u64,
+    /// The exponent of the claim's single job (7777 ** 200,000 in steps: about 1 s).
+    pub claim_exp: u32,
+}
+
+impl Plan {
+    /// The bench's cells: 3 s of 200 probes a second (600 probes, so p99 is the 6th
+    /// largest), two jobs per core (every model runs one worker per core: two jobs per
+    /// worker; 4 here) of 7777 ** 100,000 (about 0.25 s each here) a quarter of the way
+    /// in. About 3.3 s a cell.
+    pub fn full() -> Plan {
+        Plan {
+            path: "/delay/10/bytes/1024",
+            rate: 200,
+            duration_ms: 3_000,
+            jobs: two_per_core(),
+            exp: 100_000,
+            block_ms: 300,
+            claim_exp: 200_000,
+        }
+    }
+
+    /// A smoke run for tests: under a second a cell.
+    pub fn quick() -> Plan {
+        Plan {
+            path: "/delay/10/bytes/1024",
+            rate: 100,
+            duration_ms: 600,
+            jobs: two_per_core(),
+            exp: 30_000,
+            block_ms: 100,
+            claim_exp: 60_000,
+        }
+    }
+}
+
+fn two_per_core() -> u64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    (2 * cores).min(workload::cli::MAX_JOBS)
+}
+
+/// One row of mixed.csv.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub model: String,
+    /// The variant, "none" for a model that takes none, "" when not offered.
+    pub variant: String,
+    /// "bench" for the grid, "claim-1s" for the one-second job.
+    pub purpose: String,
+    /// ok, failed, or not-offered.
+    pub status: String,
+    pub rate: u64,
+    pub probes: u64,
+    pub jobs: u64,
+    pub exp: u32,
+    /// `block` only: how long each job slept on its thread.
+    pub block_ms: u64,
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub p999_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    /// The CPU jobs' total time: from their submission to the end of the last.
+    pub jobs_ms: Option<f64>,
+    /// The longest job's own length, first step to result.
+    pub job_ms: Option<f64>,
+    pub wall_ms: Option<f64>,
+    pub workers: u64,
+    pub reason: String,
+}
+
+/// Run every cell for these models and write OUT/mixed.csv.
+pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let csv = out.join("mixed.csv");
+    let url = format!("http://{server}{}", plan.path);
+    let mut rows = Vec::new();
+    for model in models {
+        let exe = bin_dir.join(model);
+        let variants = match list_variants(&exe) {
+            Ok(v) => v,
+            Err(reason) => {
+                eprintln!("== mixed {model}: not offered");
+                rows.push(Row {
+                    model: model.clone(),
+                    purpose: "bench".into(),
+                    status: "not-offered".into(),
+                    reason,
+                    ..Row::default()
+                });
+                write(&csv, &rows)?;
+                continue;
+            }
+        };
+        let mut cells: Vec<(Option<&str>, &str, u64, u32)> = Vec::new();
+        if variants.is_empty() {
+            cells.push((None, "bench", plan.jobs, plan.exp));
+        }
+        for v in &variants {
+            cells.push((Some(v.as_str()), "bench", plan.jobs, plan.exp));
+        }
+        if variants.iter().any(|v| v == "current-thread") {
+            cells.push((Some("current-thread"), "claim-1s", 1, plan.claim_exp));
+        }
+        for (variant, purpose, jobs, exp) in cells {
+            eprintln!(
+                "== mixed {model} {} ({purpose})",
+                variant.unwrap_or("(no variant)")
+            );
+            let mut args: Vec<String> = vec!["mixed".into()];
+            if let Some(v) = variant {
+                args.extend(["--variant".into(), v.into()]);
+            }
+            for (flag, value) in [
+                ("--rate", plan.rate),
+                ("--duration-ms", plan.duration_ms),
+                ("--jobs", jobs),
+                ("--exp", exp as u64),
+                ("--block-ms", plan.block_ms),
+            ] {
+                args.extend([flag.to_string(), value.to_string()]);
+            }
+            args.extend(["--url".into(), url.clone()]);
+            // A cell that takes ten times its stream plus a minute is stuck, not slow.
+            let kill_after = Duration::from_millis(plan.duration_ms * 10) + Duration::from_secs(60);
+            let mut row = Row {
+                model: model.clone(),
+                variant: variant.unwrap_or("none").into(),
+                purpose: purpose.into(),
+                rate: plan.rate,
+                jobs,
+                exp,
+                block_ms: if variant == Some("block") {
+                    plan.block_ms
+                } else {
+                    0
+                },
+                ..Row::default()
+            };
+            match run_once(&exe, &args, kill_after) {
+                Ok(summary) => fill(&mut row, &summary),
+                Err(reason) => {
+                    eprintln!("   FAILED: {reason}");
+                    row.status = "failed".into();
+                    row.reason = reason;
+                }
+            }
+            rows.push(row);
+            write(&csv, &rows)?;
+        }
+    }
+    eprintln!("== mixed: {}", csv.display());
+    let failed = rows.iter().filter(|r| r.status == "failed").count();
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} mixed cell(s) failed; their reasons are in {}",
+        csv.display()
+    );
+    Ok(())
+}
+
+/// The row's figures from the model's summary line.
+fn fill(row: &mut Row, summary: &Summary) {
+    let Some(m) = &summary.mixed else {
+        row.status = "failed".into();
+        row.reason = "the summary line has no mixed figures".into();
+        return;
+    };
+    row.status = "ok".into();
+    row.variant = m.variant.clone();
+    row.probes = m.probes;
+    row.p50_ms = Some(m.p50_ms);
+    row.p90_ms = Some(m.p90_ms);
+    row.p99_ms = Some(m.p99_ms);
+    row.p999_ms = Some(m.p999_ms);
+    row.max_ms = Some(m.max_ms);
+    row.jobs_ms = Some(m.jobs_ms);
+    row.job_ms = Some(m.job_ms);
+    row.wall_ms = Some((summary.wall_ms * 1e3).round() / 1e3);
+    row.workers = summary.workers;
+}
+
+/// The model's variants (empty: it takes none), or why it does not offer `mixed`.
+fn list_variants(exe: &Path) -> Result<Vec<String>, String> {
+    let out = Command::new(exe)
+        .args(["mixed", "--list-variants"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        return Err(line.unwrap_or("no reason given").to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// Start the model, wait at most `kill_after`, and read its summary line.
+fn run_once(exe: &Path, args: &[String], kill_after: Duration) -> Result<Summary, String> {
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    // Read the pipes on their own threads so a chatty child never blocks on a full pipe.
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    let status = match child.wait_timeout(kill_after) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("killed after {kill_after:.0?} without finishing"));
+        }
+        Err(e) => return Err(format!("cannot wait: {e}")),
+    };
+    let (stdout, stderr) = (
+        stdout.join().unwrap_or_default(),
+        stderr.join().unwrap_or_default(),
+    );
+    if !status.success() {
+        let line = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        return Err(format!("{status}: {}", line.unwrap_or("no message")));
+    }
+    Summary::from_line(stdout.lines().last().unwrap_or(""))
+        .map_err(|e| format!("no summary line: {e}"))
+}
+
+fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        text
+    })
+}
+
+fn write(path: &Path, rows: &[Row]) -> Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
+    for row in rows {
+        w.serialize(row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Read a mixed.csv written by [`run`].
+pub fn read(path: &Path) -> Result<Vec<Row>> {
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    r.deserialize()
+        .collect::<Result<Vec<Row>, _>>()
+        .with_context(|| format!("cannot read {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What is written reads back the same, empty figures included.
+    #[test]
+    fn rows_round_trip() {
+        let dir = crate::test_dir("mixed-csv");
+        let rows = vec![
+            Row {
+                model: "tokio-async".into(),
+                variant: "inline".into(),
+                purpose: "bench".into(),
+                status: "ok".into(),
+                p99_ms: Some(512.25),
+                reason: String::new(),
+                ..Row::default()
+            },
+            Row {
+                model: "sync".into(),
+                status: "not-offered".into(),
+                reason: "sync: mixed is not offered here: a, with \"quotes\"".into(),
+                ..Row::default()
+            },
+        ];
+        write(&dir.join("mixed.csv"), &rows).unwrap();
+        assert_eq!(read(&dir.join("mixed.csv")).unwrap(), rows);
+    }
+}

@@ -1,0 +1,69 @@
+//! # threads, mixed: the baseline, where nothing can block the scheduler
+//!
+//! A probe stream (one download every 1/rate s, each on a thread of its own) runs beside
+//! CPU jobs (each on a thread of its own); see `workload::mixed` for the schedule and the
+//! measurement. The kernel preempts: a thread that computes is interrupted when its time
+//! slice is up or a woken thread deserves the core, so a probe whose reply arrives waits
+//! a few milliseconds of scheduler latency for a core, however long the jobs compute.
+//! No variant: no way of running a job here holds anyone else back (a thread that calls
+//! `std::thread::sleep` parks only itself). This is what every variant of the other
+//! models is compared to.
+//!
+//! ```sh
+//! target/release/threads mixed --url http://127.0.0.1:PORT/delay/10/bytes/1024
+//! ```
+//!
+//! **What to observe.** p99 near the server's 10 ms plus the time the jobs' threads keep
+//! the cores (on 2 cores: J jobs and the probes share them).
+
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+use workload::blocking::Client;
+use workload::mixed::{Event, Offer, Stream};
+use workload::{gather, joined, MixedArgs, Tally};
+
+/// No variants: the kernel decides, whatever the job does.
+pub const OFFER: Offer = Offer::Runs {
+    variants: &[],
+    why: "the kernel preempts every thread, so no way of running a job can hold a probe back: threads is the baseline the variants are compared to.",
+};
+
+/// The probe stream and its jobs, every one on a thread of its own.
+pub fn run_mixed(args: &MixedArgs) -> Result<Tally> {
+    // One client shared by every thread, as in run_io: one connection pool.
+    let client = Arc::new(Client::new(args.timeout()));
+    let stream = Stream::start(args)?;
+    let target = Arc::new(stream.target().clone());
+    workload::record_workers(args.probes() + args.jobs);
+    let (mut probes, mut jobs) = (Vec::new(), Vec::new());
+    for event in stream.events() {
+        // Open loop: each event has its time, fixed in advance. A late probe's latency
+        // still counts from when it was due.
+        thread::sleep(event.due().saturating_duration_since(Instant::now()));
+        match event {
+            Event::Probe(probe) => {
+                let (client, target) = (client.clone(), target.clone());
+                probes.push(spawn(move || probe.done(client.download(&target)))?);
+            }
+            // The job computes on its own thread; the kernel shares the cores.
+            Event::Job(job) => jobs.push(spawn(move || job.run())?),
+        }
+    }
+    let probes = gather(probes.into_iter().map(|h| joined(h.join())));
+    let jobs = gather(jobs.into_iter().map(|h| joined(h.join())));
+    stream.finish(probes.and_then(|p| Ok(p + jobs?)))
+}
+
+/// Start one thread; a failed spawn (the thread limit) is an error, not a panic.
+fn spawn<E>(
+    task: impl FnOnce() -> Result<Tally, E> + Send + 'static,
+) -> Result<JoinHandle<Result<Tally, E>>>
+where
+    E: Send + 'static,
+{
+    thread::Builder::new()
+        .spawn(task)
+        .context("cannot start a thread")
+}
