@@ -13,9 +13,11 @@ use std::time::Duration;
 
 /// A blocking client: one `ureq` agent and the per-request timeout.
 ///
-/// One client per process: its agent keeps a pool of keep-alive connections, so a task's
-/// second request to the same host reuses the socket of its first. It is `Clone + Send +
-/// Sync`, and clones share the pool, so threads can share one client.
+/// Its agent keeps a pool of keep-alive connections, so a task's second request to the
+/// same host reuses the socket of its first. It is `Clone + Send + Sync`, and clones share
+/// the pool, so threads can share one client (sync and rayon do: one and two threads);
+/// threads and green give each task its own, because the shared pool is one lock that
+/// thousands of threads queue on (see `crates/models/threads/src/main.rs`).
 #[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
@@ -41,7 +43,7 @@ impl Client {
             .max_redirects(0)
             // A 4xx/5xx is a response we check ourselves (the Verifier names it).
             .http_status_as_error(false)
-            // Many threads may share one agent; let every one of them keep its connection.
+            // Threads that share one agent (rayon's workers) each keep their connection.
             .max_idle_connections(100_000)
             .max_idle_connections_per_host(100_000)
             // ureq's default is 128 KiB in and 128 KiB out per connection, all of it
