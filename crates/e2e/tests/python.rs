@@ -455,7 +455,8 @@ fn python_waiting_tasks_overlap() {
 
 /// `scripts/bench.sh quick python`, what `make bench-python` runs in quick mode: all six
 /// models measured on both workloads into a run folder of their own, each row compared
-/// with python-sync.
+/// with python-sync; and uvloop's cell (python-asyncio and python-uvloop on io, N=20 in
+/// quick mode) in the folder's uvloop/, apart from the seed's cells.
 #[test]
 fn quick_bench_python_measures_all_six() {
     let test = "quick_bench_python_measures_all_six";
@@ -498,5 +499,17 @@ fn quick_bench_python_measures_all_six() {
             );
         }
     }
+    assert!(
+        !summary.contains(",io,20,"),
+        "uvloop's cell is kept apart:\n{summary}"
+    );
+    let uvloop = std::fs::read_to_string(runs[0].join("uvloop/summary.csv")).unwrap();
+    for model in ["python-asyncio", "python-uvloop"] {
+        assert!(
+            uvloop.contains(&format!("\n{model},io,20,ok,")),
+            "{model}:\n{uvloop}"
+        );
+    }
+    assert_eq!(uvloop.lines().count(), 3, "{uvloop}");
     std::fs::remove_dir_all(&results).unwrap();
 }
