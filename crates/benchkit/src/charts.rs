@@ -239,12 +239,14 @@ pub fn lines(
                     )
                     .map_err(err)?;
                 // Each model's markers sit a little to the right of the last one's, so that
-                // markers of several models at one N stay visible side by side.
+                // markers of several models at one N stay visible side by side; past eight
+                // models (the Python ones too), the steps shrink to keep the same span.
+                let step = 8.0 / lines.len().max(8) as f64;
                 let shift = |x: f64| {
                     if log {
-                        x * (1.0 + 0.05 * i as f64)
+                        x * (1.0 + 0.05 * step * i as f64)
                     } else {
-                        x + 0.12 * i as f64
+                        x + 0.12 * step * i as f64
                     }
                 };
                 chart

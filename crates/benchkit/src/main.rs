@@ -58,7 +58,8 @@ enum Cmd {
     },
     /// Write <workload>.csv for every workload measured in RUN_DIR, and summary.csv.
     Collect { run_dir: PathBuf },
-    /// Sweep N for every model (sleep, io, cpu); write scale.csv and scale-fit.csv to OUT.
+    /// Sweep N for every model (sleep, io, cpu), the Python models too where their
+    /// environment exists; write scale.csv and scale-fit.csv to OUT.
     Scale {
         /// The fixture server's address (host:port).
         #[arg(long)]
@@ -129,7 +130,13 @@ fn run(cli: Cli) -> Result<()> {
                 .parent()
                 .map(PathBuf::from)
                 .unwrap_or_default();
-            scale::sweep(&plan, &models::discover_models()?, &bin_dir, &server, &out).map(|_| ())
+            let mut all = models::discover_models()?;
+            // The Python models too, where their environment is ready; never created here.
+            match models::python_models(&bin_dir) {
+                Ok(python) => all.extend(python),
+                Err(why) => eprintln!("== Python models left out: {why:#}"),
+            }
+            scale::sweep(&plan, &all, &bin_dir, &server, &out).map(|_| ())
         }
         Cmd::Report { results, readme } => report::report(&results, readme.as_deref()),
     }

@@ -355,11 +355,7 @@ fn python_timeout_bounds_the_whole_request() {
 #[test]
 fn python_bad_arguments_are_one_line_and_exit_2() {
     let many: Vec<&str> = std::iter::once("io")
-        .chain(
-            std::iter::repeat(["--url", "http://h/"])
-                .take(101)
-                .flatten(),
-        )
+        .chain(std::iter::repeat_n(["--url", "http://h/"], 101).flatten())
         .collect();
     // Each case, and the words the Rust binaries use for it (where they are ours, not clap's).
     let cases: [(&[&str], &str); 8] = [
