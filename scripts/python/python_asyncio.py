@@ -14,7 +14,7 @@ call in a coroutine stalls every task, which is why the powers go to the executo
 they are threads, and the GIL still lets one compute at a time, as in python_threads.py.
 
 What it costs. Per task: a Task and its coroutine frame, a few KiB, no kernel thread. In
-return every call on the way down must be async (aiohttp, not urlopen). One session per
+return every call on the way down must be async (aiohttp, not urllib). One session per
 task means one connection pool per task: a task reuses its connection for its own
 URLs, but no task shares another's, and each session costs its setup. A shared session
 would be the idiomatic choice; the article's shape is kept so its figures compare.

@@ -3,7 +3,7 @@
 The model. `monkey.patch_all()` swaps the standard library's blocking calls (sockets,
 `time.sleep`, DNS lookups, threads) for gevent's cooperative ones; then every task is a
 greenlet started with `gevent.spawn`, and `gevent.wait` runs them until all are done.
-The task code is the same blocking code as python_sync.py (`urlopen`, `time.sleep`): the
+The task code is the same blocking code as python_sync.py (urllib, `time.sleep`): the
 patched socket does the switching.
 
 Who schedules the work. gevent's hub, in user space, on this one thread: a greenlet runs

@@ -4,7 +4,7 @@ The model. One thread does every task in turn: the next power starts when the la
 is done, the next download when the last body has arrived. No concurrency at all, which
 is what makes it the baseline every other Python model is compared to.
 
-Who schedules the work. Nobody: program order. Each blocking call (`urlopen`, a socket
+Who schedules the work. Nobody: program order. Each blocking call (a download, a socket
 read, `time.sleep`) parks the one thread in the kernel, and nothing else runs meanwhile.
 Downloads go through blocking.py: urllib, as the article used it, with one deadline for
 the whole request (urllib's own timeout bounds each socket operation, not the request),
