@@ -5,6 +5,9 @@
 #   scripts/bench-scale.sh        # the full sweep (under 15 minutes on 2 cores)
 #   scripts/bench-scale.sh tiny   # seconds: small N, short waits (used by the tests)
 #
+# Every model binary, and the six Python models of scripts/python/ when their environment
+# (target/python-venv, made by scripts/python-env.sh or make bench-python) is ready: it is
+# never created here. benchkit says on stderr why the Python models are left out, if they are.
 # Writes results/runs/<UTC time>-scale-<pid>/{scale.csv,scale-fit.csv,scale-limits.txt};
 # a full sweep then copies them to results/. RESULTS_DIR overrides results/. It shares the
 # lock of scripts/bench.sh: one bench or sweep at a time per target folder (target/, or
@@ -27,6 +30,10 @@ build_release
 new_run_dir "$results" "scale-$mode"
 start_server
 describe_env >"$run_dir/settings.txt"
+venv=$target_dir/python-venv
+if [ -x "$venv/bin/python" ] && cmp -s scripts/python/requirements.txt "$venv/requirements.installed"; then
+  echo "python=$("$venv/bin/python" --version 2>&1) packages: $(grep -E '^(gevent|aiohttp|uvloop)==' scripts/python/requirements.txt | tr '\n' ' ')" >>"$run_dir/settings.txt"
+fi
 echo "== run folder: $run_dir" >&2
 "$bin/benchkit" scale --server "$addr" --out "$run_dir" $tiny
 # What one task costs: spawn and switch swept in every model (no server; ~2 min on 2 cores).

@@ -5,11 +5,14 @@
 #                             # (cpu: 1 warm-up + 5 runs; io: 1 + 3, its spread is ~1 ms)
 #   scripts/bench.sh quick    # a smoke run in seconds: N=2, 2 URLs, 20 ms, 1 KiB, 2 runs
 #   scripts/bench.sh full python   # the same cells over the Python models of scripts/python/
-#                             # (make bench-python), in their environment (scripts/python-env.sh)
+#                             # (make bench-python), in their environment (scripts/python-env.sh),
+#                             # then uvloop's claim: python-asyncio against python-uvloop on io
+#                             # at N=1,000 (one URL of 100 ms, 1 KiB, per task; quick: N=20, 20 ms)
 #
 # Each run writes to its own folder, results/runs/<UTC time>-<mode>/, so no earlier run is
 # ever overwritten; a full run then copies its cpu.csv, io.csv and summary.csv to results/
-# (a python run: to results/python-cpu.csv, python-io.csv and python-summary.csv).
+# (a python run: to results/python-cpu.csv, python-io.csv and python-summary.csv, and the
+# uvloop cells, measured into the run folder's uvloop/, to results/python-uvloop.csv).
 # Environment: RESULTS_DIR (default results), RUNS, WARMUP, N to override the mode's values;
 # IO_URLS="https://a/ https://b/" to download real URLs instead of the fixture server's;
 # MODELS="sync threads" to measure only these (names in the release folder, or paths).
@@ -23,8 +26,8 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-full}
 case "$mode" in
-  full)  n=10; runs=5; io_runs=3; warmup=1; delay=100; size=51200; urls=4 ;;
-  quick) n=2;  runs=2; io_runs=2; warmup=0; delay=20;  size=1024;  urls=2 ;;
+  full)  n=10; runs=5; io_runs=3; warmup=1; delay=100; size=51200; urls=4; uvloop_n=1000 ;;
+  quick) n=2;  runs=2; io_runs=2; warmup=0; delay=20;  size=1024;  urls=2; uvloop_n=20 ;;
   *) echo "usage: scripts/bench.sh [full|quick] [rust|python]" >&2; exit 2 ;;
 esac
 set_name=${2:-rust}
@@ -126,19 +129,54 @@ SETTINGS
 describe_env >>"$run_dir/settings.txt"
 if [ "$set_name" = python ]; then
   echo "python=$("$python" --version 2>&1) packages: $(grep -E '^(gevent|aiohttp|uvloop)==' scripts/python/requirements.txt | tr '\n' ' ')" >>"$run_dir/settings.txt"
+  echo "uvloop_cell: one URL per task, $delay ms delay, 1024 bytes; $warmup warm-up + $io_runs runs" >>"$run_dir/settings.txt"
 fi
 
 # Ctrl-C mid-workload: drop the interrupted cell (hyperfine creates its JSON empty and
 # writes it once the cell is measured: a cell whose JSON is written was measured whole,
 # even if the interruption came before the loop moved on), turn the cells measured so far
 # into CSVs, then leave.
-cell=""
+cell_json=""
 save_partial() {
-  [ -z "$cell" ] || [ -s "$run_dir/json/$cell.json" ] || rm -f "$run_dir/json/$cell.json"
+  [ -z "$cell_json" ] || [ -s "$cell_json" ] || rm -f "$cell_json"
   if ls "$run_dir"/json/*.json >/dev/null 2>&1; then "$bin/benchkit" collect "$run_dir"; fi
 }
 
+# measure DIR WORKLOAD MODEL RUNS ARGS: one cell, `MODEL ARGS` run by hyperfine $warmup +
+# RUNS times, into DIR/json/WORKLOAD-MODEL.json and DIR/summaries/WORKLOAD-MODEL.jsonl. A
+# cell that fails is written to DIR/failed.tsv with the model's own last line and counted.
 failures=0
+measure() {
+  local dir=$1 workload=$2 model=$3 cell_runs=$4 args=$5 cell=$2-$3
+  cell_json=$dir/json/$cell.json
+  server_alive || exit 1
+  # One hyperfine per cell: a failing model loses only its own cell. -N runs the
+  # command without a shell (it splits the words itself: paths are quoted with %q, for
+  # a target or results folder with spaces); every run appends its summary line (time,
+  # peak memory of the whole model, checksum) to the cell's .jsonl.
+  if ! "$hyperfine" -N --style basic --warmup "$warmup" --runs "$cell_runs" \
+       --export-json "$cell_json" --command-name "$model" \
+       "$(printf %q "${exe[$model]}")${script_of[$model]:+ ${script_of[$model]}} $args --summary-file $(printf %q "$dir/summaries/$cell.jsonl")" \
+       >&2 2>"$dir/$cell.err"; then
+    # hyperfine hides the command's own stderr; run it once more for its one-line error.
+    # hyperfine only says "terminated by a signal": name the signal (bash reports a
+    # command killed by signal S as 128+S).
+    local why reason status sig
+    why=$("${exe[$model]}" ${script_of[$model]:+"${script_of[$model]}"} $args 2>&1 >/dev/null) && status=0 || status=$?
+    reason=$(printf '%s\n' "$why" | grep -v '^\s*$' | tail -n 1 | tr '\t' ' ') || true
+    if [ "$status" -gt 128 ] && sig=$(kill -l "$status" 2>/dev/null); then
+      reason="${reason:+$reason; }killed by SIG$sig"
+    fi
+    [ -n "$reason" ] || reason=$(grep -v '^\s*$' "$dir/$cell.err" 2>/dev/null | tail -n 1 | tr '\t' ' ') || true
+    [ -n "$reason" ] || reason="hyperfine failed, its message lost; run again, the model exited $status"
+    echo "   FAILED: $reason" >&2
+    printf '%s\t%s\t%s\n' "$workload" "$model" "$reason" >>"$dir/failed.tsv"
+    rm -f "$cell_json"
+    failures=$((failures + 1))
+  fi
+  [ -s "$dir/$cell.err" ] || rm -f "$dir/$cell.err"
+}
+
 for workload in cpu io; do
   case "$workload" in
     cpu) args="cpu --n $n"; cell_runs=$runs ;;
@@ -148,49 +186,42 @@ for workload in cpu io; do
   for model in "${models[@]}"; do
     i=$((i + 1))
     echo "== $workload [$i/${#models[@]}] $model: $warmup warm-up + $cell_runs runs" >&2
-    cell="$workload-$model"
-    server_alive || exit 1
-    # One hyperfine per cell: a failing model loses only its own cell. -N runs the
-    # command without a shell (it splits the words itself: paths are quoted with %q, for
-    # a target or results folder with spaces); every run appends its summary line (time,
-    # peak memory of the whole model, checksum) to the cell's .jsonl.
-    if ! "$hyperfine" -N --style basic --warmup "$warmup" --runs "$cell_runs" \
-         --export-json "$run_dir/json/$cell.json" --command-name "$model" \
-         "$(printf %q "${exe[$model]}")${script_of[$model]:+ ${script_of[$model]}} $args --summary-file $(printf %q "$run_dir/summaries/$cell.jsonl")" \
-         >&2 2>"$run_dir/$cell.err"; then
-      # hyperfine hides the command's own stderr; run it once more for its one-line error.
-      # hyperfine only says "terminated by a signal": name the signal (bash reports a
-      # command killed by signal S as 128+S).
-      why=$("${exe[$model]}" ${script_of[$model]:+"${script_of[$model]}"} $args 2>&1 >/dev/null) && status=0 || status=$?
-      reason=$(printf '%s\n' "$why" | grep -v '^\s*$' | tail -n 1 | tr '\t' ' ') || true
-      if [ "$status" -gt 128 ] && sig=$(kill -l "$status" 2>/dev/null); then
-        reason="${reason:+$reason; }killed by SIG$sig"
-      fi
-      [ -n "$reason" ] || reason=$(grep -v '^\s*$' "$run_dir/$cell.err" 2>/dev/null | tail -n 1 | tr '\t' ' ') || true
-      [ -n "$reason" ] || reason="hyperfine failed, its message lost; run again, the model exited $status"
-      echo "   FAILED: $reason" >&2
-      printf '%s\t%s\t%s\n' "$workload" "$model" "$reason" >>"$run_dir/failed.tsv"
-      rm -f "$run_dir/json/$cell.json"
-      failures=$((failures + 1))
-    fi
-    [ -s "$run_dir/$cell.err" ] || rm -f "$run_dir/$cell.err"
+    measure "$run_dir" "$workload" "$model" "$cell_runs" "$args"
   done
   # Collect after each workload, so an interruption later loses nothing already measured.
   "$bin/benchkit" collect "$run_dir"
 done
 
-# What blocks a scheduler: the mixed workload (requests beside CPU jobs) for every model
-# and variant, one run per cell, into mixed.csv; a full run copies it to results/. About
-# 65 s in full mode (19 cells of a 3 s request stream), 12 s in quick mode.
-cell=""
-server_alive || exit 1
-mixed_mode=""
-[ "$mode" = full ] || mixed_mode="--quick"
-"$bin/benchkit" mixed --server "$addr" --out "$run_dir" $mixed_mode || failures=$((failures + 1))
-if [ "$mode" = full ] && [ -f "$run_dir/mixed.csv" ]; then cp "$run_dir/mixed.csv" "$results"/; fi
+# After the seed's cells: a python run measures uvloop's claim, "at least 2x better
+# performance" than plain asyncio: python-asyncio against python-uvloop on io at N=1,000
+# (quick: 20), one URL of the fixture server per task, so that the loop's own work (a
+# thousand connections at once) is what differs; its own folder, uvloop/, keeps it out of
+# the seed's summary.csv. A Rust run measures what blocks a scheduler: the mixed workload
+# (requests beside CPU jobs) for every model and variant, one run per cell, into
+# mixed.csv; a full run copies it to results/. About 65 s in full mode (19 cells of a 3 s
+# request stream), 12 s in quick mode.
+if [ "$set_name" = python ]; then
+  uvloop_dir=$run_dir/uvloop
+  mkdir "$uvloop_dir" "$uvloop_dir/json" "$uvloop_dir/summaries"
+  for model in python-asyncio python-uvloop; do
+    echo "== io n=$uvloop_n (uvloop's claim) $model: $warmup warm-up + $io_runs runs" >&2
+    measure "$uvloop_dir" io "$model" "$io_runs" "io --n $uvloop_n --url http://$addr/delay/$delay/bytes/1024"
+  done
+  "$bin/benchkit" collect "$uvloop_dir"
+elif [ -n "${MODELS:-}" ]; then
+  echo "== mixed: not run (MODELS picks the models of the seed's cells only)" >&2
+else
+  cell=""
+  server_alive || exit 1
+  mixed_mode=""
+  [ "$mode" = full ] || mixed_mode="--quick"
+  "$bin/benchkit" mixed --server "$addr" --out "$run_dir" $mixed_mode || failures=$((failures + 1))
+  if [ "$mode" = full ] && [ -f "$run_dir/mixed.csv" ]; then cp "$run_dir/mixed.csv" "$results"/; fi
+fi
 
 if [ "$mode" = full ]; then
   for csv in cpu io summary; do cp "$run_dir/$csv.csv" "$results/$prefix$csv.csv"; done
+  if [ "$set_name" = python ]; then cp "$uvloop_dir/summary.csv" "$results/python-uvloop.csv"; fi
   cp "$run_dir"/settings.txt "$results/${prefix}bench-settings.txt"
   echo "== results: $results/${prefix}cpu.csv ${prefix}io.csv ${prefix}summary.csv (and $run_dir)" >&2
   report "$results"

@@ -3,7 +3,7 @@
 The model. `monkey.patch_all()` swaps the standard library's blocking calls (sockets,
 `time.sleep`, DNS lookups, threads) for gevent's cooperative ones; then every task is a
 greenlet started with `gevent.spawn`, and `gevent.wait` runs them until all are done.
-The task code is the same blocking code as python_sync.py (`urlopen`, `time.sleep`): the
+The task code is the same blocking code as python_sync.py (urllib, `time.sleep`): the
 patched socket does the switching.
 
 Who schedules the work. gevent's hub, in user space, on this one thread: a greenlet runs
@@ -12,6 +12,9 @@ switches to another ready greenlet and wakes parked ones when their socket or ti
 ready. A greenlet that never blocks (a power) keeps the thread until it is done: CPU
 work runs one task at a time, as in sync. An unpatched blocking call (a C library's own
 socket) stalls every greenlet.
+Downloads go through blocking.py: urllib, as the article used it, with one deadline for
+the whole request (urllib's own timeout bounds each socket operation, not the request),
+no redirect followed and no proxy, as every client of this study.
 
 What it costs. Per greenlet: a small C stack slice copied in and out on each switch, a
 few KiB; no kernel thread. gevent's default resolver runs every address lookup, an IP
@@ -36,6 +39,7 @@ monkey.patch_all()
 
 import gevent  # noqa: E402
 
+import blocking  # noqa: E402
 import workload  # noqa: E402
 
 
@@ -46,7 +50,7 @@ def run_cpu(args):
 
 def run_io(args):
     """N tasks, one greenlet each; each parks on its patched socket while others run."""
-    return on_greenlets(args.n, workload.download_all, args.urls, args.timeout_ms)
+    return on_greenlets(args.n, blocking.download_all, args.urls, args.timeout_ms)
 
 
 def run_sleep(args):

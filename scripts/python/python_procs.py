@@ -7,6 +7,9 @@ point: CPU work runs on every core.
 
 Who schedules the work. The kernel. Processes share nothing; what crosses between them
 is pickled through a pipe (here, one small tally per task).
+Downloads go through blocking.py: urllib, as the article used it, with one deadline for
+the whole request (urllib's own timeout bounds each socket operation, not the request),
+no redirect followed and no proxy, as every client of this study.
 
 What it costs. A process start per task and the memory of a whole interpreter per
 process. The start method is `fork`, Linux's default before Python 3.14: the child is a
@@ -29,6 +32,7 @@ memory many times that of python_threads.py.
 import multiprocessing
 import time
 
+import blocking
 import workload
 
 
@@ -39,7 +43,7 @@ def run_cpu(args):
 
 def run_io(args):
     """N tasks, one process each; each blocks on its own socket while the others proceed."""
-    return on_processes(args.n, workload.download_all, args.urls, args.timeout_ms)
+    return on_processes(args.n, blocking.download_all, args.urls, args.timeout_ms)
 
 
 def run_sleep(args):

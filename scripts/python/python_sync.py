@@ -4,8 +4,11 @@ The model. One thread does every task in turn: the next power starts when the la
 is done, the next download when the last body has arrived. No concurrency at all, which
 is what makes it the baseline every other Python model is compared to.
 
-Who schedules the work. Nobody: program order. Each blocking call (`urlopen`, a socket
+Who schedules the work. Nobody: program order. Each blocking call (a download, a socket
 read, `time.sleep`) parks the one thread in the kernel, and nothing else runs meanwhile.
+Downloads go through blocking.py: urllib, as the article used it, with one deadline for
+the whole request (urllib's own timeout bounds each socket operation, not the request),
+no redirect followed and no proxy, as every client of this study.
 
 What it costs. Nothing beyond the work itself and the interpreter: one thread, one
 connection at a time. Time is the sum of every task's time.
@@ -24,6 +27,7 @@ against any other Python model: what differs is the model.
 
 import time
 
+import blocking
 import workload
 
 
@@ -40,7 +44,7 @@ def run_io(args):
     stops the run: there is nothing running beside it to wait for."""
     total = workload.Tally()
     for _ in range(args.n):
-        total += workload.download_all(args.urls, args.timeout_ms)
+        total += blocking.download_all(args.urls, args.timeout_ms)
     return total
 
 

@@ -8,6 +8,9 @@ CPython's global interpreter lock (GIL) to run Python code. A thread blocked in 
 read or a sleep releases it, so waiting overlaps; a power holds it from start to end
 (`**` on big integers is one call into C that never releases it), so N powers run one
 at a time whatever the number of cores.
+Downloads go through blocking.py: urllib, as the article used it, with one deadline for
+the whole request (urllib's own timeout bounds each socket operation, not the request),
+no redirect followed and no proxy, as every client of this study.
 
 What it costs. Per thread: a kernel task and its stack (reserved, touched pages only),
 plus the GIL hand-offs. Thousands are fine; the limits are `threads-max`, `pid_max` and
@@ -27,6 +30,7 @@ as long as python_sync.py, or longer (the threads contend for the GIL).
 import threading
 import time
 
+import blocking
 import workload
 
 
@@ -37,7 +41,7 @@ def run_cpu(args):
 
 def run_io(args):
     """N tasks, one thread each; each blocks on its own socket while the others proceed."""
-    return on_threads(args.n, workload.download_all, args.urls, args.timeout_ms)
+    return on_threads(args.n, blocking.download_all, args.urls, args.timeout_ms)
 
 
 def run_sleep(args):

@@ -1,10 +1,19 @@
-"""Unit tests of workload.py, standard library only: `python3 -m unittest test_workload`
-from this folder (crates/e2e/tests/python.rs runs them)."""
+"""Unit tests of workload.py and blocking.py, standard library only:
+`python3 -m unittest test_workload` from this folder (crates/e2e/tests/python.rs runs them)."""
 
 import http.client
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
 import unittest
 import urllib.error
 
+import blocking
 import workload
 from workload import FetchError, Tally, Verifier
 
@@ -50,9 +59,22 @@ class Io(unittest.TestCase):
         with self.assertRaisesRegex(FetchError, "body checksum .* server announced"):
             self.verify(b"foobaz")
 
+    def test_a_body_past_keep_bytes_is_hashed_as_it_arrives(self):
+        body = bytes(i % 251 for i in range(workload.KEEP_BYTES + 1000))
+        v = Verifier("http://h/", 200, {"content-length": str(len(body))})
+        for i in range(0, len(body), 7000):
+            v.update(body[i:i + 7000])
+        self.assertIsNone(v.chunks, "not kept whole")
+        self.assertEqual(v.finish().checksum, workload.fnv1a(body))
+
     def test_status_length_and_a_broken_connection(self):
         with self.assertRaisesRegex(FetchError, r"^GET http://h/: HTTP status 503$"):
             self.verify(status=503)
+        with self.assertRaisesRegex(FetchError, r"^GET http://h/: HTTP status 302, a redirect to "
+                                    r"'/elsewhere' \(redirects are not followed: give the final URL\)$"):
+            self.verify(status=302, headers={"location": "/elsewhere"})
+        with self.assertRaisesRegex(FetchError, r"^GET http://h/: HTTP status 304$"):
+            self.verify(status=304)
         with self.assertRaisesRegex(FetchError, "truncated body: 5 of 6 bytes"):
             self.verify(b"fooba")
         v = Verifier("http://h/", 200, self.HEADERS)
@@ -65,7 +87,7 @@ class Io(unittest.TestCase):
         self.assertEqual(classify(urllib.error.URLError(ConnectionRefusedError()), 5), workload.REFUSED)
         self.assertEqual(classify(http.client.RemoteDisconnected("x"), 5), workload.RESET)
         self.assertEqual(classify(TimeoutError(), 5), "timed out after 5 ms")
-        self.assertEqual(classify(urllib.error.HTTPError("u", 404, "no", {}, None), 5), "HTTP status 404")
+        self.assertEqual(classify(urllib.error.URLError(TimeoutError()), 5), "timed out after 5 ms")
 
     def test_gather_names_the_count_and_the_first_error(self):
         results = [Tally.task(1, 1), FetchError("http://a/", workload.REFUSED), ValueError("b")]
@@ -75,18 +97,98 @@ class Io(unittest.TestCase):
             workload.gather(results)
 
 
+    def test_credentials_leave_the_url_for_one_basic_header(self):
+        # The cases of crates/workload/src/io.rs's test of the same name.
+        t = workload.target("http://u%40x:p%3Aw@127.0.0.1:80/a@b?c")
+        self.assertEqual(t.url, "http://127.0.0.1:80/a@b?c")
+        self.assertEqual(t.authorization, "Basic dUB4OnA6dw==")  # base64("u@x:p:w")
+        t = workload.target("https://user@h/")
+        self.assertEqual((t.url, t.authorization), ("https://h/", "Basic dXNlcjo="))
+        t = workload.target("http://h/x@y")
+        self.assertEqual((t.url, t.authorization, t.given), ("http://h/x@y", None, "http://h/x@y"))
+
+
 class CommandLine(unittest.TestCase):
     def test_limits_are_the_rust_binaries(self):
         parse = workload.parse_args
         a = parse("m", ["cpu"])
         self.assertEqual((a.n, a.base, a.exp), (10, 7777, 200_000))
         a = parse("m", ["io", "--url", "http://[::1]:80/x", "--summary-file", "f"])
-        self.assertEqual((a.urls, a.timeout_ms, a.summary_file), (["http://[::1]:80/x"], 30_000, "f"))
+        self.assertEqual(([u.given for u in a.urls], a.timeout_ms, a.summary_file),
+                         (["http://[::1]:80/x"], 30_000, "f"))
+        a = parse("m", ["io", "--url", "http://u:p@h/x"])
+        self.assertEqual(a.urls[0].url, "http://h/x")
         for bad in (["cpu", "--n", "1001"], ["cpu", "--base", "1"], ["sleep", "--ms", "600001"],
                     ["io", "--url", "http://h:99999/"], ["io", "--url", "http:///p"],
-                    ["io"] + ["--url", "http://h/"] * 101, ["cpu", "--n", "+3"], []):
+                    ["cpu", "--n", "+3"], []):
             with self.assertRaises(workload.UsageError, msg=bad):
                 parse("m", bad)
+
+    def test_url_errors_are_the_rust_binaries_words(self):
+        # crates/workload/src/cli.rs: check_url and Cli::validate.
+        for url, why in (("http://a b/", "'http://a b/' contains whitespace (percent-encode it as %20)"),
+                         ("ftp://h/", "'ftp://h/' is not an http:// or https:// URL"),
+                         ("http://u:p@/x", "'http://u:p@/x' has no host"),
+                         ("http://h:x/", "'http://h:x/' has a bad port 'x'")):
+            with self.assertRaises(workload.UsageError) as e:
+                workload.parse_args("m", ["io", "--url", url])
+            self.assertTrue(str(e.exception).endswith(why), str(e.exception))
+        with self.assertRaisesRegex(workload.UsageError, r"^101 URLs given; at most 100 per run "
+                                    r"\(--url is repeated once per URL\)$"):
+            workload.parse_args("m", ["io"] + ["--url", "http://h/"] * 101)
+
+
+class Deadline(unittest.TestCase):
+    """blocking.py's deadline covers the whole request: against a server that sends the
+    status line at once, then one header line every 100 ms for ever, a request with a
+    timeout of 500 ms fails after about 500 ms, where urllib's own per-read timeout would
+    wait for ever. Over plain HTTP, and over TLS where openssl can make a certificate."""
+
+    def trickling_server(self, tls=None):
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+
+        def serve():
+            try:
+                conn, _ = listener.accept()
+                if tls:
+                    conn = tls.wrap_socket(conn, server_side=True)
+                with conn:
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                    for i in range(100):
+                        time.sleep(0.1)
+                        conn.sendall(b"x-slow-%d: 1\r\n" % i)
+            except OSError:
+                pass  # the client gave up and closed: the point of the test
+
+        threading.Thread(target=serve, daemon=True).start()
+        return listener.getsockname()[1]
+
+    def assert_times_out(self, url):
+        started = time.monotonic()
+        with self.assertRaisesRegex(FetchError, r": timed out after 500 ms$"):
+            blocking.download(workload.target(url), 500)
+        elapsed = time.monotonic() - started
+        self.assertTrue(0.45 < elapsed < 3.0, f"{elapsed:.2f} s")
+
+    def test_plain_http(self):
+        self.assert_times_out(f"http://127.0.0.1:{self.trickling_server()}/")
+
+    def test_tls(self):
+        if shutil.which("openssl") is None:
+            self.skipTest("no openssl to make a certificate")
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(cert, key)
+        # The client verifies certificates: let it trust this one.
+        blocking._tls_context().load_verify_locations(cert)
+        self.assert_times_out(f"https://127.0.0.1:{self.trickling_server(server)}/")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,12 @@ the same JSON summary line, which is how benchkit reads them as six more models.
   against crates/workload/src/cli.rs's limits before any work starts (a bad value: one
   line on stderr, exit code 2).
 - `cpu_task`: the seed's `7777 ** 200000`, verified as crates/workload/src/cpu.rs does.
-- `Verifier` and `download_all`: the checks of crates/workload/src/io.rs (status 2xx,
-  bytes equal to Content-Length, FNV-1a 64 equal to `x-checksum`), and the blocking
-  `urllib.request.urlopen` download that sync, threads, procs and gevent share.
+- `Target` and `Verifier`: crates/workload/src/io.rs's policy and checks. A URL's
+  credentials are taken out of it and sent as one `Authorization: Basic` header; an
+  answer must be 2xx (a redirect is not followed: it fails, naming where it pointed),
+  its bytes equal to Content-Length, their FNV-1a 64 equal to `x-checksum`. The clients
+  that use them: blocking.py (urllib: sync, threads, procs, gevent) and aiohttp in
+  python_asyncio.py.
 - `Tally`, `gather`, `main`: adding up tasks, the one error line (exit code 1), and the
   summary line with peak memory (RSS and sampled PSS) and threads, as crates/workload's
   run.rs and mem.rs do.
@@ -22,14 +25,16 @@ Only the standard library is used here: sync, threads and procs run on a bare py
 """
 
 import argparse
+import base64
 import http.client
 import json
 import math
 import resource
 import sys
 import time
+import typing
 import urllib.error
-import urllib.request
+import urllib.parse
 
 # The limits of crates/workload/src/cli.rs: the same command fails the same way in Rust.
 MAX_CPU_N = 1_000
@@ -152,7 +157,38 @@ def verify_power(base, exp, x):
 
 
 # ---------------------------------------------------------------------------------------
-# The I/O-bound task's verification (crates/workload/src/io.rs).
+# The I/O-bound task: what is requested, and its verification (crates/workload/src/io.rs).
+
+
+class Target(typing.NamedTuple):
+    """One URL to download, as every client of this study sends it (io.rs's `Target`).
+
+    Clients differ in what they do with `http://user:pass@host/` (urllib cannot open it at
+    all; aiohttp turns it into its own BasicAuth), so the credentials are taken out here,
+    once: every client requests `url` with `authorization` as its Authorization header.
+    """
+
+    url: str  # without `user:password@`: what is requested, and what errors name
+    authorization: typing.Optional[str]  # `Basic base64(user:password)`, or None
+    given: str  # as given on the command line
+
+
+def target(given):
+    """Split the credentials off an `http(s)://[user[:password]@]host...` URL; each part is
+    percent-decoded (RFC 3986) before encoding, as io.rs does."""
+    scheme, sep, rest = given.partition("://")
+    if not sep:
+        return Target(given, None, given)
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    authority, path = rest[:end], rest[end:]
+    userinfo, at, host = authority.rpartition("@")
+    if not at:
+        return Target(given, None, given)
+    user, _, password = userinfo.partition(":")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+    encoded = base64.b64encode(pair.encode()).decode()
+    return Target(f"{scheme}://{host}{path}", f"Basic {encoded}", given)
+
 
 CHECKSUM_HEADER = "x-checksum"
 FNV_START = 0xCBF29CE484222325
@@ -172,6 +208,12 @@ def fnv1a(data, h=FNV_START):
 # checksum too, and comparing bytes runs in C; so each distinct body is hashed once per
 # process and every repeat is compared. The check is the same; only its cost differs.
 _HASHED = {}
+
+
+# A body is kept whole up to this size, to be compared with a repeat; past it, it is
+# hashed as it arrives: an endless body must not fill the memory, and each hashing step
+# (about 13 ms per 64 KiB) must stay short beside the request's deadline.
+KEEP_BYTES = 256 * 1024
 
 
 def body_checksum(body, announced):
@@ -198,6 +240,11 @@ REFUSED = "connection refused"
 RESET = "connection reset or closed by the server"
 
 
+def redirected(status, location):
+    return (f"HTTP status {status}, a redirect to '{location}' "
+            "(redirects are not followed: give the final URL)")
+
+
 def timed_out(timeout_ms):
     return f"timed out after {timeout_ms} ms"
 
@@ -209,30 +256,45 @@ def truncated(expected, got):
 class Verifier:
     """Checks one response as its body arrives, as crates/workload's Verifier does.
 
-    Made from the status and headers, it fails on a non-2xx status before the body is
-    read; `update` takes each chunk of the body; `finish` checks the byte count against Content-Length and the FNV-1a 64 of the bytes against
-    the server's `x-checksum` (our fixture server sends both); `broken` names a failure
-    mid-body, a truncated body when fewer bytes than announced arrived.
+    Made from the status and headers, it fails on a redirect (naming its Location) or any
+    other non-2xx status before the body is read; `update` takes each chunk of the body;
+    `finish` checks the byte count against Content-Length and the FNV-1a 64 of the bytes
+    against the server's `x-checksum` (our fixture server sends both); `broken` names a
+    failure mid-body, a truncated body when fewer bytes than announced arrived.
     """
 
     def __init__(self, url, status, headers):
+        location = headers.get("location")
+        if 300 <= status < 400 and location is not None:
+            raise FetchError(url, redirected(status, location))
         if not 200 <= status < 300:
             raise FetchError(url, f"HTTP status {status}")
         self.url = url
         self.content_length = _number(headers.get("content-length"), 10)
         self.announced = _number(headers.get(CHECKSUM_HEADER), 16)
-        self.chunks = []
+        self.chunks = []  # the body so far, until it outgrows KEEP_BYTES; then None
+        self.hash = FNV_START  # FNV-1a 64 of the bytes no longer kept
         self.bytes = 0
 
     def update(self, chunk):
-        self.chunks.append(chunk)
         self.bytes += len(chunk)
+        if self.chunks is not None and self.bytes <= KEEP_BYTES:
+            self.chunks.append(chunk)
+            return
+        if self.chunks is not None:
+            self.hash = fnv1a(b"".join(self.chunks))
+            self.chunks = None
+        self.hash = fnv1a(chunk, self.hash)
 
     def finish(self):
         if self.content_length is not None and self.bytes != self.content_length:
             raise FetchError(self.url, truncated(self.content_length, self.bytes))
-        body = b"".join(self.chunks)
-        h = body_checksum(body, self.announced) if self.announced is not None else fnv1a(body)
+        if self.chunks is None:
+            h = self.hash
+        elif self.announced is not None:
+            h = body_checksum(b"".join(self.chunks), self.announced)
+        else:
+            h = fnv1a(b"".join(self.chunks))
         if self.announced is not None and h != self.announced:
             raise FetchError(
                 self.url, f"body checksum {h:#018x}, server announced {self.announced:#018x}"
@@ -264,9 +326,8 @@ def classify(e, timeout_ms):
     """The cause of a failed download, in the Rust models' words, from a client exception.
 
     Clients wrap the socket's error: urllib in `URLError.reason`, aiohttp in `os_error`.
+    (No HTTPError: neither client turns a status into an exception here; Verifier checks it.)
     """
-    if isinstance(e, urllib.error.HTTPError):
-        return f"HTTP status {e.code}"
     inner = getattr(e, "reason", None) if isinstance(e, urllib.error.URLError) else None
     inner = inner or getattr(e, "os_error", None)
     if isinstance(inner, BaseException):
@@ -283,38 +344,6 @@ def classify(e, timeout_ms):
     if isinstance(e, urllib.error.URLError):
         return str(e.reason)
     return one_line(e) or type(e).__name__
-
-
-def download_all(urls, timeout_ms):
-    """One task of the io workload with the blocking client: every URL in turn."""
-    total = Tally()
-    for url in urls:
-        total += download(url, timeout_ms)
-    return total
-
-
-def download(url, timeout_ms):
-    """Download one URL with `urllib.request.urlopen`, as the seed article did, and verify it.
-
-    urlopen blocks its thread until each socket operation is done; its timeout bounds
-    each operation (connect, every read), not the whole request as the Rust clients'
-    does. It opens a new connection per request (it sends `Connection: close`): no
-    keep-alive pool, as in the article.
-    """
-    try:
-        response = urllib.request.urlopen(url, timeout=timeout_ms / 1000)
-    except Exception as e:  # noqa: BLE001: every failure is named by its cause
-        raise FetchError(url, classify(e, timeout_ms)) from None
-    with response:
-        verifier = Verifier(url, response.status, response.headers)
-        try:
-            while chunk := response.read(64 * 1024):
-                verifier.update(chunk)
-        except Exception as e:  # noqa: BLE001
-            if isinstance(e, http.client.IncompleteRead):
-                verifier.update(e.partial)
-            raise verifier.broken(classify(e, timeout_ms)) from None
-    return verifier.finish()
 
 
 # ---------------------------------------------------------------------------------------
@@ -448,7 +477,10 @@ def _bounded(lo, hi):
 
 
 def parse_url(text):
-    """Accept `http://host[:port]/...` and `https://...` only, as cli.rs's parse_url does."""
+    """Accept `http://[user[:password]@]host[:port]/...` and `https://...` only, with
+    cli.rs's parse_url's checks and words; return its Target."""
+    if any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"'{text}' contains whitespace (percent-encode it as %20)")
     for scheme in ("http://", "https://"):
         if text.startswith(scheme):
             rest = text[len(scheme):]
@@ -458,16 +490,18 @@ def parse_url(text):
     authority = rest
     for sep in "/?#":
         authority = authority.split(sep, 1)[0]
+    # Credentials come before the last '@' of the authority.
+    authority = authority.rpartition("@")[2]
     host = authority
     if ":" in authority:
         h, port = authority.rsplit(":", 1)
         if not h.endswith("]") or authority.startswith("["):
-            if port and not (port.isdigit() and int(port) <= 65535):
+            if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
                 raise argparse.ArgumentTypeError(f"'{text}' has a bad port '{port}'")
             host = h
-    if not host or any(c.isspace() for c in text):
-        raise argparse.ArgumentTypeError(f"'{text}' has no valid host")
-    return text
+    if not host:
+        raise argparse.ArgumentTypeError(f"'{text}' has no host")
+    return target(text)
 
 
 def parse_args(model, argv):
@@ -506,7 +540,8 @@ def parse_args(model, argv):
     if args.workload is None:
         raise UsageError("a workload is required: cpu, io or sleep (see --help)")
     if args.workload == "io" and len(args.urls) > MAX_URLS:
-        raise UsageError(f"at most {MAX_URLS} URLs, got {len(args.urls)}")
+        raise UsageError(f"{len(args.urls)} URLs given; at most {MAX_URLS} per run "
+                         "(--url is repeated once per URL)")
     return args
 
 

@@ -13,17 +13,45 @@ pub struct Bar {
     pub max: f64,
 }
 
-/// Mean time per model with min-max whiskers and the ideal time marked.
-pub fn bars(path: &Path, title: &str, bars: &[Bar], ideal: Option<f64>) -> Result<()> {
+/// Bars measured together (the Rust models, or the Python ones), drawn in one colour,
+/// with the ideal time of their own baseline.
+pub struct Group {
+    /// The group's name ("Rust"), for its ideal line when the chart has several groups.
+    pub name: String,
+    /// The legend's entry for these bars when the chart has several groups.
+    pub label: String,
+    pub bars: Vec<Bar>,
+    pub ideal: Option<f64>,
+}
+
+/// The colour of each group's bars: the first (Rust) blue, the next (Python) orange.
+fn group_colour(i: usize) -> RGBAColor {
+    [BLUE.mix(0.55), RGBColor(230, 120, 0).mix(0.75)][i % 2]
+}
+
+/// Mean time per model with min-max whiskers and the ideal time marked. One group: its
+/// bars in blue and one ideal line. Several: side by side, each in its colour, named in
+/// the legend, with its ideal line over its own bars.
+pub fn bars(path: &Path, title: &str, groups: &[Group]) -> Result<()> {
+    let bars: Vec<&Bar> = groups.iter().flat_map(|g| &g.bars).collect();
     let n = bars.len();
+    let several = groups.len() > 1;
+    // Head room above the tallest bar; with several groups, for the longer legend too.
+    let room = if several { 1.5 } else { 1.15 };
     let top = bars
         .iter()
         .filter_map(|b| b.mean.map(|_| b.max))
-        .chain(ideal)
+        .chain(groups.iter().filter_map(|g| g.ideal))
         .fold(0.0, f64::max)
-        * 1.15;
+        * room;
     let top = if top > 0.0 { top } else { 1.0 };
-    let root = SVGBackend::new(path, (960, 440)).into_drawing_area();
+    // Room for every model's name under its bar.
+    let width = if several {
+        (100 * n as u32).max(960)
+    } else {
+        960
+    };
+    let root = SVGBackend::new(path, (width, 440)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
@@ -44,20 +72,31 @@ pub fn bars(path: &Path, title: &str, bars: &[Bar], ideal: Option<f64>) -> Resul
         .y_desc("seconds (mean, whisker min-max)")
         .draw()
         .map_err(err)?;
-    chart
-        .draw_series(bars.iter().enumerate().filter_map(|(i, b)| {
-            let mean = b.mean?;
-            let mut bar = Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), 0.0),
-                    (SegmentValue::Exact(i + 1), mean),
-                ],
-                BLUE.mix(0.55).filled(),
-            );
-            bar.set_margin(0, 0, 14, 14);
-            Some(bar)
-        }))
-        .map_err(err)?;
+    // Each group's bars, at their place in the row of all bars.
+    let mut first = 0;
+    for (g, group) in groups.iter().enumerate() {
+        let colour = group_colour(g);
+        let series = chart
+            .draw_series(group.bars.iter().enumerate().filter_map(|(i, b)| {
+                let mean = b.mean?;
+                let mut bar = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(first + i), 0.0),
+                        (SegmentValue::Exact(first + i + 1), mean),
+                    ],
+                    colour.filled(),
+                );
+                bar.set_margin(0, 0, 14, 14);
+                Some(bar)
+            }))
+            .map_err(err)?;
+        if several {
+            series.label(group.label.clone()).legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 20, y + 5)], colour.filled())
+            });
+        }
+        first += group.bars.len();
+    }
     chart
         .draw_series(
             bars.iter()
@@ -88,18 +127,31 @@ pub fn bars(path: &Path, title: &str, bars: &[Bar], ideal: Option<f64>) -> Resul
                 }),
         )
         .map_err(err)?;
-    if let Some(ideal) = ideal {
+    let mut first = 0;
+    let mut legend = several;
+    for group in groups {
+        let span = (first, first + group.bars.len());
+        first = span.1;
+        let Some(ideal) = group.ideal else { continue };
+        let label = if several {
+            format!("ideal, {}: {ideal:.3} s", group.name)
+        } else {
+            format!("ideal: {ideal:.3} s")
+        };
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![
-                    (SegmentValue::Exact(0), ideal),
-                    (SegmentValue::Exact(n), ideal),
+                    (SegmentValue::Exact(span.0), ideal),
+                    (SegmentValue::Exact(span.1), ideal),
                 ],
                 RED.stroke_width(2),
             )))
             .map_err(err)?
-            .label(format!("ideal: {ideal:.3} s"))
+            .label(label)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        legend = true;
+    }
+    if legend {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
@@ -187,12 +239,14 @@ pub fn lines(
                     )
                     .map_err(err)?;
                 // Each model's markers sit a little to the right of the last one's, so that
-                // markers of several models at one N stay visible side by side.
+                // markers of several models at one N stay visible side by side; past eight
+                // models (the Python ones too), the steps shrink to keep the same span.
+                let step = 8.0 / lines.len().max(8) as f64;
                 let shift = |x: f64| {
                     if log {
-                        x * (1.0 + 0.05 * i as f64)
+                        x * (1.0 + 0.05 * step * i as f64)
                     } else {
-                        x + 0.12 * i as f64
+                        x + 0.12 * step * i as f64
                     }
                 };
                 chart

@@ -611,10 +611,12 @@ mod tests {
             Model {
                 name: "tokio-async".into(),
                 kernel_task_per_task: false,
+                command: None,
             },
             Model {
                 name: "threads".into(),
                 kernel_task_per_task: true,
+                command: None,
             },
         );
         let probe = |model: &str, ms: &[f64]| -> Vec<Cell> {

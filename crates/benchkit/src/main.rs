@@ -68,7 +68,8 @@ enum Cmd {
     },
     /// Write <workload>.csv for every workload measured in RUN_DIR, and summary.csv.
     Collect { run_dir: PathBuf },
-    /// Sweep N for every model (sleep, io, cpu); write scale.csv and scale-fit.csv to OUT.
+    /// Sweep N for every model (sleep, io, cpu), the Python models too where their
+    /// environment exists; write scale.csv and scale-fit.csv to OUT.
     Scale {
         /// The fixture server's address (host:port).
         #[arg(long)]
@@ -164,14 +165,14 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 scale::Plan::full()
             };
-            scale::sweep(
-                &plan,
-                &models::discover_models()?,
-                &bin_dir()?,
-                &server,
-                &out,
-            )
-            .map(|_| ())
+            let bin_dir = bin_dir()?;
+            let mut all = models::discover_models()?;
+            // The Python models too, where their environment is ready; never created here.
+            match models::python_models(&bin_dir) {
+                Ok(python) => all.extend(python),
+                Err(why) => eprintln!("== Python models left out: {why:#}"),
+            }
+            scale::sweep(&plan, &all, &bin_dir, &server, &out).map(|_| ())
         }
         Cmd::Costs { out, tiny } => {
             let plan = if tiny {

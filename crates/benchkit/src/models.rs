@@ -1,14 +1,17 @@
-//! Finding the model binaries, and waiting for the fixture server.
+//! Finding the model binaries (and the Python models, where their environment exists),
+//! and waiting for the fixture server.
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(Deserialize)]
 struct Metadata {
     packages: Vec<Package>,
+    workspace_root: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -27,6 +30,23 @@ pub struct Model {
     /// Cargo.toml as `[package.metadata.model] kernel-task-per-task = true`: N such tasks
     /// count against `pid_max` and `threads-max`.
     pub kernel_task_per_task: bool,
+    /// How to start a model that is not a binary of the release folder: a program and the
+    /// arguments before the workload's (a Python model: the environment's python and its
+    /// script). None for a binary, started as `<release folder>/<name>`.
+    pub command: Option<(PathBuf, Vec<PathBuf>)>,
+}
+
+impl Model {
+    /// The program to start and the arguments that come before the workload's.
+    pub fn command_line(&self, bin_dir: &Path) -> (PathBuf, Vec<String>) {
+        match &self.command {
+            Some((program, args)) => (
+                program.clone(),
+                args.iter().map(|a| a.display().to_string()).collect(),
+            ),
+            None => (bin_dir.join(&self.name), Vec::new()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -42,6 +62,10 @@ pub fn discover() -> Result<Vec<String>> {
 
 /// Like [`discover`], with each model's metadata.
 pub fn discover_models() -> Result<Vec<Model>> {
+    Ok(model_binaries(&metadata()?))
+}
+
+fn metadata() -> Result<Metadata> {
     let output =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args([
@@ -59,9 +83,54 @@ pub fn discover_models() -> Result<Vec<Model>> {
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    let metadata: Metadata =
-        serde_json::from_slice(&output.stdout).context("cannot read cargo metadata")?;
-    Ok(model_binaries(&metadata))
+    serde_json::from_slice(&output.stdout).context("cannot read cargo metadata")
+}
+
+/// The Python models of scripts/python/ (`make bench-python`), `python-sync` first, when
+/// their environment is ready beside the release folder: `<target>/python-venv`, as
+/// scripts/python-env.sh makes it, holding the packages of requirements.txt as it is now.
+/// It is never created here; without it (or out of date), Err says why.
+pub fn python_models(bin_dir: &Path) -> Result<Vec<Model>> {
+    let scripts = metadata()?.workspace_root.join("scripts/python");
+    let venv = bin_dir
+        .parent()
+        .context("the release folder has no parent")?
+        .join("python-venv");
+    python_models_in(&venv, &scripts)
+}
+
+fn python_models_in(venv: &Path, scripts: &Path) -> Result<Vec<Model>> {
+    let python = venv.join("bin/python");
+    let installed = std::fs::read(venv.join("requirements.installed")).ok();
+    if !python.exists() || installed.is_none() {
+        bail!(
+            "no Python environment in {} (scripts/python-env.sh creates it)",
+            venv.display()
+        );
+    }
+    if installed != std::fs::read(scripts.join("requirements.txt")).ok() {
+        bail!(
+            "{} is older than scripts/python/requirements.txt (scripts/python-env.sh updates it)",
+            venv.display()
+        );
+    }
+    let model = |name: &str, kernel_task_per_task| Model {
+        name: name.into(),
+        kernel_task_per_task,
+        command: Some((
+            python.clone(),
+            vec![scripts.join(format!("{}.py", name.replace('-', "_")))],
+        )),
+    };
+    Ok(vec![
+        model("python-sync", false),
+        model("python-asyncio", false),
+        model("python-gevent", false),
+        // One threading.Thread, or one process, per task: kernel tasks.
+        model("python-procs", true),
+        model("python-threads", true),
+        model("python-uvloop", false),
+    ])
 }
 
 fn model_binaries(metadata: &Metadata) -> Vec<Model> {
@@ -86,6 +155,7 @@ fn model_binaries(metadata: &Metadata) -> Vec<Model> {
                 .map(move |t| Model {
                     name: t.name.clone(),
                     kernel_task_per_task: kernel,
+                    command: None,
                 })
         })
         .collect();
@@ -137,7 +207,7 @@ mod tests {
 
     #[test]
     fn models_are_the_bins_under_crates_models_sync_first() {
-        let json = r#"{"packages": [
+        let json = r#"{"workspace_root": "/w", "packages": [
             {"manifest_path": "/w/crates/models/threads/Cargo.toml", "targets": [{"name": "threads", "kind": ["bin"]}],
              "metadata": {"model": {"kernel-task-per-task": true}}},
             {"manifest_path": "/w/crates/workload/Cargo.toml", "targets": [{"name": "workload", "kind": ["lib"]}]},
@@ -170,6 +240,55 @@ mod tests {
                 "tokio-async"
             ]
         );
+    }
+
+    /// The Python models are the environment's python and a script each, only when the
+    /// environment holds the packages of requirements.txt as it is now.
+    #[test]
+    fn python_models_need_an_up_to_date_environment() {
+        let d = crate::test_dir("models-python");
+        let (venv, scripts) = (d.join("python-venv"), d.join("scripts"));
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        std::fs::create_dir_all(&scripts).unwrap();
+        std::fs::write(scripts.join("requirements.txt"), "aiohttp==1\n").unwrap();
+        let err = python_models_in(&venv, &scripts).unwrap_err().to_string();
+        assert!(err.starts_with("no Python environment in"), "{err}");
+        std::fs::write(venv.join("bin/python"), "").unwrap();
+        std::fs::write(venv.join("requirements.installed"), "aiohttp==0\n").unwrap();
+        let err = python_models_in(&venv, &scripts).unwrap_err().to_string();
+        assert!(err.contains("is older than"), "{err}");
+        std::fs::write(venv.join("requirements.installed"), "aiohttp==1\n").unwrap();
+        let models = python_models_in(&venv, &scripts).unwrap();
+        let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "python-sync",
+                "python-asyncio",
+                "python-gevent",
+                "python-procs",
+                "python-threads",
+                "python-uvloop"
+            ]
+        );
+        let threads = &models[4];
+        assert!(threads.kernel_task_per_task && !models[1].kernel_task_per_task);
+        let (program, args) = threads.command_line(Path::new("/bin"));
+        assert_eq!(program, venv.join("bin/python"));
+        assert_eq!(
+            args,
+            [scripts.join("python_threads.py").display().to_string()]
+        );
+        let rust = Model {
+            name: "threads".into(),
+            kernel_task_per_task: true,
+            command: None,
+        };
+        assert_eq!(
+            rust.command_line(Path::new("/r")),
+            ("/r/threads".into(), vec![])
+        );
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

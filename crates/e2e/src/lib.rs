@@ -53,6 +53,17 @@ pub fn models() -> Vec<String> {
         .collect()
 }
 
+/// The Python models' environment beside the release folder (`<target>/python-venv`, made
+/// by scripts/python-env.sh) when it holds the packages of scripts/python/requirements.txt
+/// as it is now: then the scale sweep includes the Python models (benchkit's
+/// `python_models`), and their end-to-end tests run.
+pub fn python_venv() -> Option<PathBuf> {
+    let venv = bin_dir().parent()?.join("python-venv");
+    let installed = std::fs::read(venv.join("requirements.installed")).ok()?;
+    let wanted = std::fs::read(repo_root().join("scripts/python/requirements.txt")).ok()?;
+    (venv.join("bin/python").exists() && installed == wanted).then_some(venv)
+}
+
 /// Ask the kernel to kill a child if the test process dies first, so no server or model
 /// outlives a crashed or killed test run.
 pub fn die_with_parent(command: &mut Command) -> &mut Command {

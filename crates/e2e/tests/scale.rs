@@ -1,5 +1,19 @@
 //! The scale sweep, end to end on a tiny plan: every model and workload has rows, a cell
 //! over the time budget is skipped with its reason, and memory per task is fitted (on PSS).
+//! The Python models are swept too where their environment is ready (CI creates it); where
+//! it is not, the sweep says it left them out, and this test says so on the terminal (under
+//! E2E_REQUIRE_PYTHON, it fails instead).
+
+use std::io::Write;
+
+const PYTHON_MODELS: [&str; 6] = [
+    "python-sync",
+    "python-asyncio",
+    "python-gevent",
+    "python-procs",
+    "python-threads",
+    "python-uvloop",
+];
 
 #[test]
 fn tiny_sweep_writes_rows_skips_with_reasons_and_fits_memory() {
@@ -10,7 +24,27 @@ fn tiny_sweep_writes_rows_skips_with_reasons_and_fits_memory() {
     );
 
     let scale = std::fs::read_to_string(run.join("scale.csv")).unwrap();
-    let models = e2e::models();
+    let mut models = e2e::models();
+    if e2e::python_venv().is_some() {
+        models.extend(PYTHON_MODELS.map(String::from));
+        // A Python model runs and is measured like a binary: python-threads' smallest
+        // sleep cell (2 tasks of 40 ms) is within any budget.
+        assert!(scale.contains("\npython-threads,sleep,2,ok,"), "{scale}");
+    } else {
+        assert!(
+            stderr.contains("== Python models left out: "),
+            "the sweep says why:\n{stderr}"
+        );
+        assert!(
+            std::env::var_os("E2E_REQUIRE_PYTHON").is_none(),
+            "no Python environment (scripts/python-env.sh), and E2E_REQUIRE_PYTHON is set"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED the Python models' part of the tiny sweep: no environment (scripts/python-env.sh)"
+        );
+        assert!(!scale.contains("\npython-"), "{scale}");
+    }
     // The tiny plan: sleep at 3 sizes, io at 2, cpu at 2, for every model.
     assert_eq!(scale.lines().count(), 1 + models.len() * 7, "{scale}");
     for model in &models {

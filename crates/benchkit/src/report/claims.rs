@@ -3,7 +3,7 @@
 //! a waiting task costs by the memory fit (PSS where the sweep measured it).
 
 use super::format::{bytes, ratio, thousands};
-use super::inputs::{Cell, Fit, ScaleCell};
+use super::inputs::{Cell, Fit, Python, ScaleCell};
 use super::runs::speedup;
 use super::scale::reach;
 use std::fmt::Write as _;
@@ -145,4 +145,111 @@ fn memory_cost(fits: &[Fit]) -> Option<(String, String)> {
         format!("by {label}, memory per waiting task does not fall in the article's order")
     };
     Some((cost, verdict))
+}
+
+/// Within this much of python-sync's speed, python-threads counts as "no faster": cpu
+/// speedups move by about 10% from run to run on this machine (see the README's caveats).
+const SAME_SPEED: f64 = 1.10;
+
+/// The Python claims `make bench-python` measures: the GIL (threads no faster than sync
+/// on cpu), processes at least 1.5x faster than sync on cpu, and uvloop's "at least 2x
+/// better performance" than plain asyncio on io at N=1,000.
+pub fn python_claims(python: &Python) -> String {
+    let cells = &python.cells;
+    let median = |model: &str| {
+        cells
+            .iter()
+            .find(|c| c.model == model && c.workload == "cpu" && c.ok)
+            .map(|c| format!("{:.3} s", c.median))
+    };
+    let versus_sync = |model: &str| {
+        let x = speedup(cells, model, "cpu")?;
+        Some((
+            x,
+            format!(
+                "{model} {:.2}x python-sync's speed ({} against {})",
+                x,
+                median(model)?,
+                median("python-sync")?
+            ),
+        ))
+    };
+    let not_measured = || {
+        (
+            "not measured (make bench-python)".to_string(),
+            "–".to_string(),
+        )
+    };
+    let mut md = String::from("### The Python claims, measured here\n\n");
+    md += "From `make bench-python` (the article's programs in scripts/python, on this machine, against the fixture server). Times are hyperfine's medians of the whole process, the interpreter's start and imports included.\n\n";
+    md += "| claim | made by | measured here | verdict |\n| --- | --- | --- | --- |\n";
+    let (measured, verdict) = match versus_sync("python-threads") {
+        Some((x, text)) if x < SAME_SPEED => (text, format!("holds: within {:.0}% of sync, this machine's run-to-run spread; the GIL lets one power compute at a time", (SAME_SPEED - 1.0) * 100.0)),
+        Some((_, text)) => (text, format!("does not hold here: more than {:.0}% faster than sync", (SAME_SPEED - 1.0) * 100.0)),
+        None => not_measured(),
+    };
+    let _ = writeln!(
+        md,
+        "| Python threads are no faster than Python sync on cpu (the GIL) | the seed article (threads 2.47 s, sync 2.18 s) | {measured} | {verdict} |"
+    );
+    let (measured, verdict) = match versus_sync("python-procs") {
+        Some((x, text)) if x >= 1.5 => (text, "holds".to_string()),
+        Some((_, text)) => (text, "does not hold here: under 1.5x".to_string()),
+        None => not_measured(),
+    };
+    let _ = writeln!(
+        md,
+        "| Python processes are at least 1.5x faster than Python sync on cpu | the seed article (processes 1.12 s: 1.95x) | {measured} | {verdict} |"
+    );
+    let (measured, verdict) = uvloop(python);
+    let _ = writeln!(
+        md,
+        "| uvloop gives asyncio \"at least 2x better performance\" | another published source (the seed article recommends uvloop) | {measured} | {verdict} |"
+    );
+    md.push('\n');
+    md
+}
+
+/// The uvloop row's measured cell and verdict, from python-uvloop.csv.
+fn uvloop(python: &Python) -> (String, String) {
+    let find = |model: &str| {
+        python
+            .uvloop
+            .as_ref()?
+            .iter()
+            .find(|c| c.model == model && c.workload == "io")
+    };
+    let (Some(asyncio), Some(uvloop)) = (find("python-asyncio"), find("python-uvloop")) else {
+        let text = "not measured (make bench-python writes python-uvloop.csv)";
+        return (text.to_string(), "–".to_string());
+    };
+    if !(asyncio.ok && uvloop.ok) {
+        let failed: Vec<&str> = [asyncio, uvloop]
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.model.as_str())
+            .collect();
+        let text = format!("failed: {}", failed.join(", "));
+        return (text, "–".to_string());
+    }
+    let cell = python
+        .settings
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("uvloop_cell: "))
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    let x = asyncio.median / uvloop.median;
+    let measured = format!(
+        "io at N={}{cell}: python-asyncio {:.3} s, python-uvloop {:.3} s: {x:.2}x",
+        thousands(uvloop.n),
+        asyncio.median,
+        uvloop.median
+    );
+    let verdict = if x >= 2.0 {
+        "holds".to_string()
+    } else {
+        format!("does not hold here: {x:.2}x, not 2x")
+    };
+    (measured, verdict)
 }

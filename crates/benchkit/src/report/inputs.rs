@@ -28,6 +28,33 @@ pub struct Cell {
     pub reason: String,
 }
 
+/// What `make bench-python` wrote, when results/ has it: the seed's cells over the six
+/// Python models, and the uvloop claim's cell.
+pub struct Python {
+    /// python-summary.csv.
+    pub cells: Vec<Cell>,
+    /// python-bench-settings.txt: the run's settings, among them the uvloop cell's.
+    pub settings: Settings,
+    /// python-uvloop.csv: python-asyncio and python-uvloop on io at N=1,000.
+    pub uvloop: Option<Vec<Cell>>,
+}
+
+impl Python {
+    /// None when there is no python-summary.csv (the Python models were not measured).
+    pub fn read(results: &Path) -> Result<Option<Python>> {
+        let summary = results.join("python-summary.csv");
+        if !summary.exists() {
+            return Ok(None);
+        }
+        let uvloop = Some(results.join("python-uvloop.csv")).filter(|p| p.exists());
+        Ok(Some(Python {
+            cells: read_bench(&summary)?,
+            settings: Settings::read(&results.join("python-bench-settings.txt")),
+            uvloop: uvloop.map(|p| read_bench(&p)).transpose()?,
+        }))
+    }
+}
+
 /// One (model, workload, N) cell of the scale sweep.
 pub struct ScaleCell {
     pub model: String,

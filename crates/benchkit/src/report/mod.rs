@@ -4,7 +4,10 @@
 //!
 //! Inputs ([`inputs`]): `summary.csv` (required, from `make bench`), `bench-settings.txt`
 //! (the run's settings and machine), the full runs kept in `runs/`, and from
-//! `make bench-scale`, when present: `scale.csv`, `scale-fit.csv`, `scale-limits.txt`.
+//! `make bench-scale`, when present: `scale.csv`, `scale-fit.csv`, `scale-limits.txt`;
+//! from `make bench-python`, when present: `python-summary.csv`, `python-uvloop.csv` and
+//! `python-bench-settings.txt` (the Python bars in the charts, the seed section's Python
+//! column, the Python claims).
 //!
 //! REPORT.md, section by section, one file each:
 //! - [`answer`]: the findings, also the README's block ([`readme`]);
@@ -33,7 +36,7 @@ mod tests;
 mod workloads;
 
 use anyhow::{Context, Result};
-use inputs::{Cell, Fit, ScaleCell, Settings};
+use inputs::{Cell, Fit, Python, ScaleCell, Settings};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -47,6 +50,7 @@ struct Inputs {
     limits: Settings,
     scale_settings: String,
     cores: f64,
+    python: Option<Python>,
 }
 
 impl Inputs {
@@ -71,6 +75,7 @@ impl Inputs {
             scale_settings: std::fs::read_to_string(results.join("scale-settings.txt"))
                 .unwrap_or_default(),
             cores,
+            python: Python::read(results)?,
         })
     }
 }
@@ -110,15 +115,25 @@ fn document(inputs: &Inputs, answer: &str, results: &Path, charts_dir: &Path) ->
     let cells = &inputs.cells;
     for workload in ["cpu", "io"] {
         let these: Vec<&Cell> = cells.iter().filter(|c| c.workload == workload).collect();
+        let python = inputs.python.as_ref().map(|p| workloads::PythonCells {
+            cells: p.cells.iter().filter(|c| c.workload == workload).collect(),
+            settings: &p.settings,
+        });
         if !these.is_empty() {
-            md +=
-                &workloads::section(workload, &these, &inputs.settings, inputs.cores, charts_dir)?;
+            md += &workloads::section(
+                workload,
+                &these,
+                &inputs.settings,
+                inputs.cores,
+                charts_dir,
+                python,
+            )?;
         }
     }
     md += &memory::section(cells, inputs.fits.as_deref());
     md += &memory::threads_table(cells);
     md += &runs::across_runs(&results.join("runs"))?;
-    md += &seed::seed_comparison(cells);
+    md += &seed::seed_comparison(cells, inputs.python.as_ref().map(|p| &p.cells[..]));
     let costs = crate::report_costs::costs_report(results, charts_dir)?;
     let pitfalls = crate::report_pitfalls::section(results, charts_dir)?;
     let pitfall_claims = pitfalls
@@ -132,6 +147,9 @@ fn document(inputs: &Inputs, answer: &str, results: &Path, charts_dir: &Path) ->
         inputs.cores,
     );
     md += &with_rows(&claims, &[&pitfall_claims, &costs.claims_rows]);
+    if let Some(python) = &inputs.python {
+        md += &claims::python_claims(python);
+    }
     match pitfalls {
         Some(p) => md += &p.markdown,
         None => md += "## What blocks a scheduler\n\nNot measured yet: `make bench` writes results/mixed.csv.\n\n",

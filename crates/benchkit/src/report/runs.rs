@@ -58,12 +58,13 @@ pub fn full_runs(runs_dir: &Path) -> Vec<PathBuf> {
     runs
 }
 
-/// sync's median over `model`'s, for `workload`, when both were measured.
+/// sync's median over `model`'s, for `workload`, when both were measured (for a Python
+/// model, python-sync's).
 pub fn speedup(cells: &[Cell], model: &str, workload: &str) -> Option<f64> {
     let ok = |m: &str| {
         cells
             .iter()
             .find(|c| c.model == m && c.workload == workload && c.ok)
     };
-    Some(ok("sync")?.median / ok(model)?.median)
+    Some(ok(crate::models::baseline(model))?.median / ok(model)?.median)
 }

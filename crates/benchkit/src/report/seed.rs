@@ -1,5 +1,6 @@
 //! Beside the seed article: our speedups next to the Python article's, each as a ratio
-//! to its own sync baseline.
+//! to its own sync baseline; and, once `make bench-python` has measured the article's
+//! programs here, three columns per model: the article's figure, Python here, Rust here.
 
 use super::format::{ratio, unique};
 use super::inputs::Cell;
@@ -27,7 +28,22 @@ fn seed_counterpart(model: &str) -> Option<&'static str> {
     })
 }
 
-pub fn seed_comparison(cells: &[Cell]) -> String {
+/// The article's program as written in scripts/python, measured by `make bench-python`.
+fn python_counterpart(model: &str) -> Option<&'static str> {
+    Some(match seed_counterpart(model)? {
+        "sync" => "python-sync",
+        "threads" => "python-threads",
+        "processes" => "python-procs",
+        "gevent" => "python-gevent",
+        _ => "python-asyncio",
+    })
+}
+
+/// The section; `python` is python-summary.csv's cells, when `make bench-python` ran.
+pub fn seed_comparison(cells: &[Cell], python: Option<&[Cell]>) -> String {
+    if let Some(python) = python {
+        return three_columns(cells, python);
+    }
     let mut md = String::from("## Beside the seed article\n\n");
     md += "Each figure is a speedup over that study's own sync run (Python: cpu 2.18 s, io 31.4 s; ours above). ";
     md += "Python's threads and asyncio ran CPU work on one core (the GIL); ours do not.\n\n";
@@ -46,4 +62,70 @@ pub fn seed_comparison(cells: &[Cell]) -> String {
     }
     md.push('\n');
     md
+}
+
+/// Per model and workload: the article's time, the same program in Python here, and our
+/// Rust model here, each with its speedup over its own sync.
+fn three_columns(cells: &[Cell], python: &[Cell]) -> String {
+    let mut md = String::from("## Beside the seed article\n\n");
+    md += "Three columns per workload: the article's published figure (another machine, years ago, real websites), the article's program in Python measured here (scripts/python, `make bench-python`), and our Rust model measured here, both against the same fixture server in the same cells. ";
+    md += "Each is the median time, then the speedup over that column's own sync (the article's sync: cpu 2.18 s, io 31.4 s; python-sync; Rust's sync). ";
+    md += "The three async Rust models all stand beside python-asyncio; python-uvloop has its own row.\n\n";
+    md += "| Rust model | article's program | Python here | cpu: article | cpu: Python here | cpu: Rust here | io: article | io: Python here | io: Rust here |\n";
+    md += "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    let article = |program: Option<&str>, workload: &str| {
+        let seed = program.and_then(|p| SEED.iter().find(|s| s.0 == p));
+        let time = |s: &(&str, f64, f64)| if workload == "cpu" { s.1 } else { s.2 };
+        match seed {
+            Some(s) => format!("{:.2} s, {:.2}x", time(s), time(&SEED[0]) / time(s)),
+            None => "–".into(),
+        }
+    };
+    let mut row = |rust: Option<&str>, program: Option<&str>, label: &str, py: Option<&str>| {
+        let _ = writeln!(
+            md,
+            "| {} | {label} | {} | {} | {} | {} | {} | {} | {} |",
+            rust.unwrap_or("–"),
+            py.unwrap_or("–"),
+            article(program, "cpu"),
+            measured(python, py, "cpu"),
+            measured(cells, rust, "cpu"),
+            article(program, "io"),
+            measured(python, py, "io"),
+            measured(cells, rust, "io"),
+        );
+    };
+    for model in unique(cells.iter().map(|c| c.model.as_str())) {
+        let program = seed_counterpart(model);
+        let label = program.unwrap_or("(Pool.map, not measured)");
+        row(Some(model), program, label, python_counterpart(model));
+    }
+    row(
+        None,
+        None,
+        "asyncio on uvloop (recommended, not measured)",
+        Some("python-uvloop"),
+    );
+    md.push('\n');
+    md
+}
+
+/// "1.320 s, 1.00x": a measured cell's median and its speedup over its own sync;
+/// "failed", or a dash where there is no such cell.
+fn measured(cells: &[Cell], model: Option<&str>, workload: &str) -> String {
+    let Some(model) = model else {
+        return "–".into();
+    };
+    match cells
+        .iter()
+        .find(|c| c.model == model && c.workload == workload)
+    {
+        Some(c) if c.ok => format!(
+            "{:.3} s, {}",
+            c.median,
+            ratio(speedup(cells, model, workload))
+        ),
+        Some(_) => "failed".into(),
+        None => "–".into(),
+    }
 }

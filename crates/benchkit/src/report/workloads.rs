@@ -3,7 +3,7 @@
 
 use super::format::mib;
 use super::inputs::{Cell, Measure, Settings};
-use crate::charts::{self, Bar};
+use crate::charts::{self, Bar, Group};
 use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,8 +24,12 @@ pub fn ideal(workload: &str, cells: &[&Cell], settings: &Settings, cores: f64) -
     }
 }
 
+/// The baseline of these cells: sync, or python-sync for the Python models'.
 pub fn sync_of<'a>(cells: &'a [&Cell]) -> Option<&'a Cell> {
-    cells.iter().copied().find(|c| c.model == "sync" && c.ok)
+    cells
+        .iter()
+        .copied()
+        .find(|c| c.model == crate::models::baseline(&c.model) && c.ok)
 }
 
 /// The memory to compare models by: PSS when every measured cell has it (what the
@@ -46,13 +50,21 @@ pub fn memory(cell: &Cell, measure: Measure) -> f64 {
     }
 }
 
-/// The section of one workload: heading, table, warning and chart.
+/// The Python models' cells of one workload (`make bench-python`) and their run's settings.
+pub struct PythonCells<'a> {
+    pub cells: Vec<&'a Cell>,
+    pub settings: &'a Settings,
+}
+
+/// The section of one workload: heading, table, warning and chart (with the Python
+/// models' bars beside ours, when they were measured).
 pub fn section(
     workload: &str,
     cells: &[&Cell],
     settings: &Settings,
     cores: f64,
     charts_dir: &Path,
+    python: Option<PythonCells>,
 ) -> Result<String> {
     let ideal = ideal(workload, cells, settings, cores);
     let mut md = heading(workload, cells, settings);
@@ -65,7 +77,35 @@ pub fn section(
     if let Some(warning) = noise_warning(cells, ideal) {
         let _ = writeln!(md, "{warning}\n");
     }
-    let bars: Vec<Bar> = cells
+    let mut title = format!("{workload}: mean time per model (n={})", cells[0].n);
+    let mut groups = vec![Group {
+        name: "Rust".into(),
+        label: "Rust: our models".into(),
+        bars: bars(cells),
+        ideal,
+    }];
+    if let Some(python) = python.filter(|p| !p.cells.is_empty()) {
+        let n = python.cells[0].n;
+        if n != cells[0].n {
+            let _ = write!(title, ", Python n={n}");
+        }
+        groups.push(Group {
+            name: "Python".into(),
+            label: "Python: the article's programs (scripts/python)".into(),
+            bars: bars(&python.cells),
+            ideal: self::ideal(workload, &python.cells, python.settings, cores),
+        });
+    }
+    charts::bars(&charts_dir.join(format!("{workload}.svg")), &title, &groups)?;
+    let _ = writeln!(md, "![{workload}](charts/{workload}.svg)\n");
+    if groups.len() > 1 {
+        md += "The orange bars are the article's programs in Python (scripts/python, `make bench-python`: python-summary.csv), measured against the same server; their times and speedups are in \"Beside the seed article\" below.\n\n";
+    }
+    Ok(md)
+}
+
+fn bars(cells: &[&Cell]) -> Vec<Bar> {
+    cells
         .iter()
         .map(|c| Bar {
             model: c.model.clone(),
@@ -73,16 +113,7 @@ pub fn section(
             min: c.min,
             max: c.max,
         })
-        .collect();
-    let title = format!("{workload}: mean time per model (n={})", cells[0].n);
-    charts::bars(
-        &charts_dir.join(format!("{workload}.svg")),
-        &title,
-        &bars,
-        ideal,
-    )?;
-    let _ = writeln!(md, "![{workload}](charts/{workload}.svg)\n");
-    Ok(md)
+        .collect()
 }
 
 fn heading(workload: &str, cells: &[&Cell], settings: &Settings) -> String {

@@ -189,12 +189,13 @@ pub fn sweep(
                     },
                     None => {
                         let time_wait_at_start = time_wait_before(workload, n);
-                        let args = arguments(plan, workload, n, &url);
+                        // A binary, or a Python model's python and script.
+                        let (program, mut args) = model.command_line(bin_dir);
+                        args.extend(arguments(plan, workload, n, &url));
                         let predicted = predict(&earlier, n).map(|p| p.0);
-                        let exe = bin_dir.join(&model.name);
                         Cell {
                             time_wait_at_start,
-                            ..run_cell(&exe, &args, predicted, plan.budget)
+                            ..run_cell(&program, &args, predicted, plan.budget)
                         }
                     }
                 };
@@ -363,6 +364,7 @@ mod tests {
         Model {
             name: name.into(),
             kernel_task_per_task,
+            command: None,
         }
     }
 
