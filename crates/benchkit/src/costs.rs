@@ -34,13 +34,11 @@
 
 use crate::fit::linear_fit;
 use crate::models::Model;
+use crate::runner::Failure;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use wait_timeout::ChildExt;
 use workload::cli::{MAX_HAND_OFFS, MAX_ROUNDS, MAX_SPAWN_N};
 use workload::Summary;
 
@@ -378,6 +376,22 @@ fn describe(cell: &Cell) -> String {
     }
 }
 
+/// Run the model once and read its summary line; on failure, the status for costs.csv
+/// ("unsupported": the model exits 2 and says why it cannot run the workload) and the
+/// model's own line.
+fn run_once(
+    exe: &Path,
+    args: &[String],
+    kill_after: Duration,
+) -> Result<Summary, (&'static str, String)> {
+    crate::runner::run_once(exe, args, kill_after)
+        .map(|run| run.summary)
+        .map_err(|failure| match failure {
+            Failure::Refused(line) => ("unsupported", line),
+            Failure::Failed(reason) => ("failed", reason),
+        })
+}
+
 /// Run one cell once (a probe).
 fn run_cell(exe: &Path, workload: &str, size: Size, stage: &str, kill_after: Duration) -> Cell {
     match run_once(exe, &args(workload, size), kill_after) {
@@ -425,57 +439,6 @@ fn median(sorted: &[f64]) -> f64 {
         n if n % 2 == 1 => sorted[n / 2],
         n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
     }
-}
-
-/// Run the model once and read its summary line; on failure, the status and the model's
-/// last line on stderr (exit 2 from a model that cannot run the workload: unsupported).
-fn run_once(
-    exe: &Path,
-    args: &[String],
-    kill_after: Duration,
-) -> Result<Summary, (&'static str, String)> {
-    let failed = |reason: String| ("failed", reason);
-    let mut child = Command::new(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| failed(format!("cannot start {}: {e}", exe.display())))?;
-    // The model prints one short line on each pipe, far below a pipe's buffer: reading
-    // them after it exits cannot block it.
-    let status = match child.wait_timeout(kill_after) {
-        Ok(Some(status)) => status,
-        Ok(None) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(failed(format!(
-                "killed after {kill_after:.0?} without finishing"
-            )));
-        }
-        Err(e) => return Err(failed(format!("cannot wait: {e}"))),
-    };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    if let Some(mut pipe) = child.stdout.take() {
-        let _ = pipe.read_to_string(&mut stdout);
-    }
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    if !status.success() {
-        let line = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no message")
-            .to_string();
-        return Err(match status.code() {
-            Some(2) => ("unsupported", line),
-            _ => failed(format!("{status}: {line}")),
-        });
-    }
-    Summary::from_line(stdout.lines().last().unwrap_or(""))
-        .map_err(|e| failed(format!("no summary line: {e}")))
 }
 
 /// The fitted cost of every (model, workload) in `cells`, or why there is none.

@@ -32,6 +32,7 @@ mod models;
 mod report;
 mod report_costs;
 mod report_pitfalls;
+mod runner;
 mod scale;
 mod table;
 

@@ -15,11 +15,9 @@
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use wait_timeout::ChildExt;
 use workload::Summary;
 
 /// The stream and jobs of every cell.
@@ -169,9 +167,10 @@ pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &P
                 },
                 ..Row::default()
             };
-            match run_once(&exe, &args, kill_after) {
-                Ok(summary) => fill(&mut row, &summary),
-                Err(reason) => {
+            match crate::runner::run_once(&exe, &args, kill_after) {
+                Ok(run) => fill(&mut row, &run.summary),
+                Err(failure) => {
+                    let reason = failure.reason();
                     eprintln!("   FAILED: {reason}");
                     row.status = "failed".into();
                     row.reason = reason;
@@ -230,49 +229,6 @@ fn list_variants(exe: &Path) -> Result<Vec<String>, String> {
         .filter(|l| !l.is_empty())
         .map(String::from)
         .collect())
-}
-
-/// Start the model, wait at most `kill_after`, and read its summary line.
-fn run_once(exe: &Path, args: &[String], kill_after: Duration) -> Result<Summary, String> {
-    let mut child = Command::new(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    // Read the pipes on their own threads so a chatty child never blocks on a full pipe.
-    let stdout = read_all(child.stdout.take());
-    let stderr = read_all(child.stderr.take());
-    let status = match child.wait_timeout(kill_after) {
-        Ok(Some(status)) => status,
-        Ok(None) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("killed after {kill_after:.0?} without finishing"));
-        }
-        Err(e) => return Err(format!("cannot wait: {e}")),
-    };
-    let (stdout, stderr) = (
-        stdout.join().unwrap_or_default(),
-        stderr.join().unwrap_or_default(),
-    );
-    if !status.success() {
-        let line = stderr.lines().rev().find(|l| !l.trim().is_empty());
-        return Err(format!("{status}: {}", line.unwrap_or("no message")));
-    }
-    Summary::from_line(stdout.lines().last().unwrap_or(""))
-        .map_err(|e| format!("no summary line: {e}"))
-}
-
-fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_string(&mut text);
-        }
-        text
-    })
 }
 
 fn write(path: &Path, rows: &[Row]) -> Result<()> {

@@ -3,10 +3,9 @@
 
 use super::host::tcp_counters;
 use super::{Cell, Status};
+use crate::runner::Run;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use wait_timeout::ChildExt;
+use std::time::Duration;
 use workload::Summary;
 
 /// Run one cell: three runs if it is quick (predicted, or for a first cell, its first
@@ -23,18 +22,18 @@ pub fn run_cell(exe: &Path, args: &[String], predicted_s: Option<f64>, budget: D
         1
     };
     while times.len() < runs {
-        match run_once(exe, args, kill_after) {
-            Ok((seconds, summary)) => {
+        match crate::runner::run_once(exe, args, kill_after) {
+            Ok(Run { seconds, summary }) => {
                 if predicted_s.is_none() && times.is_empty() && seconds < QUICK_S {
                     runs = 3;
                 }
                 times.push(seconds);
                 summaries.push(summary);
             }
-            Err(reason) => {
+            Err(failure) => {
                 return Cell {
                     status: Status::Failed,
-                    reason,
+                    reason: failure.reason(),
                     ..Cell::default()
                 }
             }
@@ -82,97 +81,9 @@ pub fn measured(times: &[f64], summaries: &[Summary]) -> Cell {
     }
 }
 
-/// Start the model, wait at most `kill_after` (killing it then), and read its summary line.
-fn run_once(exe: &Path, args: &[String], kill_after: Duration) -> Result<(f64, Summary), String> {
-    let started = Instant::now();
-    let mut child = Command::new(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    // Read the pipes on their own threads so a chatty child never blocks on a full pipe.
-    let stdout = child.stdout.take().map(read_all);
-    let stderr = child.stderr.take().map(read_all);
-    // wait-timeout sleeps until SIGCHLD or the deadline, so the end of a run is seen at
-    // once instead of at the next tick of a polling loop.
-    let status = match child.wait_timeout(kill_after) {
-        Ok(Some(status)) => status,
-        Ok(None) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("killed after {kill_after:.0?} without finishing"));
-        }
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("cannot wait: {e}"));
-        }
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    let join = |h: Option<std::thread::JoinHandle<String>>| {
-        h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
-    };
-    let (stdout, stderr) = (join(stdout), join(stderr));
-    if !status.success() {
-        let line = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no message");
-        return Err(format!("{status}: {line}"));
-    }
-    let summary = Summary::from_line(stdout.lines().last().unwrap_or(""))
-        .map_err(|e| format!("no summary line: {e}"))?;
-    Ok((seconds, summary))
-}
-
-fn read_all(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A run that overruns its deadline is killed, and the cell says so; one that finishes
-    /// in time is measured. `sh` stands in for a model.
-    #[test]
-    fn a_run_past_its_deadline_is_killed() {
-        let sh = Path::new("/bin/sh");
-        let started = Instant::now();
-        let err = run_once(
-            sh,
-            &["-c".into(), "sleep 30".into()],
-            Duration::from_millis(200),
-        )
-        .unwrap_err();
-        assert!(err.starts_with("killed after 200ms"), "{err}");
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "not waited out"
-        );
-        let err = run_once(
-            sh,
-            &["-c".into(), "echo bad >&2; exit 3".into()],
-            Duration::from_secs(10),
-        )
-        .unwrap_err();
-        assert!(err.ends_with(": bad") && err.contains('3'), "{err}");
-        let line = r#"{"model":"m","workload":"sleep","n":1,"wall_ms":1.0,"checksum":"0x0","bytes":0,"tasks":1,"processes":1,"peak_rss_bytes":9}"#;
-        let (_, summary) = run_once(
-            sh,
-            &["-c".into(), format!("echo '{line}'")],
-            Duration::from_secs(10),
-        )
-        .unwrap();
-        assert_eq!(summary.peak_rss_bytes, 9);
-    }
 
     #[test]
     fn a_cell_keeps_the_median_and_the_largest_peaks() {
