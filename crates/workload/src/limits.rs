@@ -61,6 +61,41 @@ pub fn check_maps(needed: u64, what: &str) -> Result<(), Refused> {
     Ok(())
 }
 
+/// Refuse unless `needed` more file descriptors fit under this process's open-file limit
+/// (`ulimit -n`, raised to its hard limit by `workload::main`): a socket per connection
+/// in flight, two pipes per worker process.
+pub fn check_files(needed: u64, what: &str) -> Result<(), Refused> {
+    // SAFETY: getrlimit only reads into the struct we own.
+    let limit = unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0
+            || lim.rlim_cur == libc::RLIM_INFINITY
+        {
+            return Ok(());
+        }
+        lim.rlim_cur
+    };
+    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+    let more = limit.saturating_sub(open);
+    if needed > more {
+        return Err(Refused(format!(
+            "{what} need {needed} more open files, but the open-file limit (ulimit -n: {limit}, \
+             {open} open) allows {more} more: raise its hard limit or lower --n"
+        )));
+    }
+    Ok(())
+}
+
+/// What to tell the user about a failed thread or process start: the open-file limit for
+/// EMFILE (a process's pipes), else the tightest limit on kernel tasks.
+pub fn start_failure_hint(e: &std::io::Error) -> String {
+    if e.raw_os_error() == Some(libc::EMFILE) {
+        "the open-file limit (ulimit -n)".into()
+    } else {
+        hint()
+    }
+}
+
 /// A hint for a thread or process that failed to start anyway (a race with other
 /// processes, or a limit not read here): the tightest limit on kernel tasks, with its values.
 pub fn hint() -> String {
@@ -204,6 +239,20 @@ mod tests {
             panic!("an impossible number of maps was accepted")
         };
         assert!(line.contains("vm.max_map_count"), "{line}");
+    }
+
+    #[test]
+    fn open_files_are_checked_against_the_limit() {
+        assert_eq!(check_files(1, "one socket"), Ok(()));
+        let Err(Refused(line)) = check_files(u64::MAX / 2, "many sockets") else {
+            panic!("an impossible number of files was accepted")
+        };
+        assert!(line.contains("ulimit -n"), "{line}");
+        let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(
+            start_failure_hint(&emfile),
+            "the open-file limit (ulimit -n)"
+        );
     }
 
     #[test]

@@ -58,9 +58,10 @@ pub struct Peaks {
 
 /// Reads the model's PSS and thread count on its own thread while the workload runs.
 ///
-/// Reading `smaps_rollup` walks every memory map of a process (thousands for thousands of
-/// thread or coroutine stacks), so the sampler paces itself: after a sample that took `t`,
-/// it sleeps `max(10 ms, 20 t)`, which keeps it under 5% of one core.
+/// Threads are counted every 10 ms (`/proc/<pid>/status` is cheap). Reading `smaps_rollup`
+/// walks every memory map of a process (thousands for thousands of thread or coroutine
+/// stacks), so PSS is read at a pace of its own: after a reading that took `t`, the next
+/// one comes `max(10 ms, 20 t)` later, which keeps it under 5% of one core.
 pub struct Sampler {
     stop: Arc<AtomicBool>,
     peaks: Arc<Mutex<Peaks>>,
@@ -72,18 +73,24 @@ impl Sampler {
     pub fn start() -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let peaks = Arc::new(Mutex::new(Peaks::default()));
-        let pace = sample_into(&peaks);
+        sample_into(&peaks, Sample::All);
         let (stop2, peaks2) = (Arc::clone(&stop), Arc::clone(&peaks));
         let thread = std::thread::Builder::new()
             .name("mem-sampler".into())
             .spawn(move || {
-                let mut pace = pace;
+                let tick = Duration::from_millis(10);
+                let mut next_pss = Instant::now();
                 while !stop2.load(Ordering::Relaxed) {
-                    std::thread::park_timeout(pace);
+                    std::thread::park_timeout(tick);
                     if stop2.load(Ordering::Relaxed) {
                         break;
                     }
-                    pace = sample_into(&peaks2);
+                    if Instant::now() >= next_pss {
+                        let took = sample_into(&peaks2, Sample::All);
+                        next_pss = Instant::now() + (took * 20).max(tick);
+                    } else {
+                        sample_into(&peaks2, Sample::Threads);
+                    }
                 }
             })
             // Without a thread (at a thread limit) the run still goes on: the start and
@@ -96,45 +103,61 @@ impl Sampler {
         }
     }
 
-    /// Take a last sample, stop the thread, and return the peaks seen.
+    /// Take a last sample, stop the thread, and return the peaks seen. A burst that fell
+    /// between two samples is still counted for this process: see [`own_peak_pss`].
     pub fn finish(mut self) -> Peaks {
-        sample_into(&self.peaks);
+        sample_into(&self.peaks, Sample::All);
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             thread.thread().unpark();
             let _ = thread.join();
         }
-        let peaks = *self.peaks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut peaks = *self.peaks.lock().unwrap_or_else(|e| e.into_inner());
+        peaks.pss_bytes = peaks.pss_bytes.max(own_peak_pss().unwrap_or(0));
         peaks
     }
 }
 
-/// One sample: add up PSS and threads over the model's processes, keep the largest, and
-/// return how long to wait before the next one.
-fn sample_into(peaks: &Mutex<Peaks>) -> Duration {
-    let started = Instant::now();
-    let tracked = lock_tracked().clone();
-    let (own_pss, own_threads) = totals(["self".to_string()]);
-    let (their_pss, their_threads) = totals(tracked.iter().map(u32::to_string));
-    // The sampler's own thread is not the model's (when it runs; see Sampler::start).
-    let threads = own_threads.saturating_sub(1).max(1) + their_threads;
-    {
-        let mut p = peaks.lock().unwrap_or_else(|e| e.into_inner());
-        p.pss_bytes = p.pss_bytes.max(own_pss + their_pss);
-        p.threads = p.threads.max(threads);
-    }
-    (started.elapsed() * 20).max(Duration::from_millis(10))
+/// What one sample reads: threads only, or PSS too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sample {
+    Threads,
+    All,
 }
 
-/// PSS and OS threads summed over the processes `/proc/<pid>`. A process that has exited
-/// since its pid was listed has no files left and counts nothing.
-fn totals(pids: impl IntoIterator<Item = String>) -> (u64, u64) {
-    pids.into_iter().fold((0, 0), |(pss, threads), pid| {
-        (
-            pss + pss_bytes(&format!("/proc/{pid}/smaps_rollup")).unwrap_or(0),
-            threads + status_field(&format!("/proc/{pid}/status"), "Threads:").unwrap_or(0),
-        )
-    })
+/// One sample: add up threads (and PSS) over the model's processes, keep the largest, and
+/// return how long it took.
+fn sample_into(peaks: &Mutex<Peaks>, what: Sample) -> Duration {
+    let started = Instant::now();
+    let tracked = lock_tracked().clone();
+    let pids = || std::iter::once("self".to_string()).chain(tracked.iter().map(u32::to_string));
+    // The sampler's own thread is not the model's (when it runs; see Sampler::start).
+    let threads = pids()
+        .map(|pid| status_field(&format!("/proc/{pid}/status"), "Threads:").unwrap_or(0))
+        .sum::<u64>()
+        .saturating_sub(1)
+        .max(1);
+    let pss = (what == Sample::All).then(|| {
+        pids()
+            .map(|pid| pss_bytes(&format!("/proc/{pid}/smaps_rollup")).unwrap_or(0))
+            .sum::<u64>()
+    });
+    let mut p = peaks.lock().unwrap_or_else(|e| e.into_inner());
+    p.threads = p.threads.max(threads);
+    p.pss_bytes = p.pss_bytes.max(pss.unwrap_or(0));
+    started.elapsed()
+}
+
+/// This process's peak PSS, known without sampling. Its peak RSS is exact (`VmHWM`), and
+/// its PSS differs from its RSS only by the pages it shares with other processes (the
+/// binary's code, libc: counted whole in RSS, divided in PSS), which hardly change during
+/// a run. So `VmHWM - (VmRSS - Pss)`, read at the end, is its peak PSS, also when the peak
+/// was a burst shorter than the sampler's pace (10,000 threads that each live 100 ms).
+fn own_peak_pss() -> Option<u64> {
+    let hwm = status_field("/proc/self/status", "VmHWM:")?;
+    let rss = status_field("/proc/self/status", "VmRSS:")?;
+    let pss = pss_bytes("/proc/self/smaps_rollup")?;
+    Some(hwm.saturating_sub(rss.saturating_sub(pss)))
 }
 
 /// `Pss:` of a `smaps_rollup` file, in bytes.
@@ -224,6 +247,26 @@ mod tests {
         assert!(peaks.threads >= 6, "{peaks:?}");
     }
 
+    /// Memory touched and given back between two samples still counts in the peak.
+    #[test]
+    fn a_burst_between_samples_counts_in_the_peak_pss() {
+        let block = vec![1u8; 96 << 20];
+        std::hint::black_box(&block);
+        drop(block); // a large block goes back to the kernel: RSS falls, VmHWM stays
+        let peak = own_peak_pss().unwrap();
+        let now = pss_bytes("/proc/self/smaps_rollup").unwrap();
+        assert!(peak >= 96 << 20, "peak PSS {peak}");
+        assert!(peak > now + (64 << 20), "peak {peak} now {now}");
+    }
+
+    /// PSS and threads of one process, as a sample reads them.
+    fn totals(pid: u32) -> (u64, u64) {
+        (
+            pss_bytes(&format!("/proc/{pid}/smaps_rollup")).unwrap_or(0),
+            status_field(&format!("/proc/{pid}/status"), "Threads:").unwrap_or(0),
+        )
+    }
+
     /// A child process is counted by its pid, and only while it is tracked.
     #[test]
     fn a_tracked_child_counts_its_own_pss_and_threads() {
@@ -233,7 +276,7 @@ mod tests {
             .unwrap();
         let pid = child.id();
         std::thread::sleep(Duration::from_millis(50));
-        let (pss, threads) = totals([pid.to_string()]);
+        let (pss, threads) = totals(pid);
         track(pid);
         let listed = lock_tracked().contains(&pid);
         untrack(pid);
@@ -241,11 +284,7 @@ mod tests {
         child.wait().unwrap();
         assert!(pss > 0 && threads == 1, "pss {pss} threads {threads}");
         assert!(listed && !lock_tracked().contains(&pid));
-        assert_eq!(
-            totals([pid.to_string()]),
-            (0, 0),
-            "a reaped child counts nothing"
-        );
+        assert_eq!(totals(pid), (0, 0), "a reaped child counts nothing");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use anyhow::{Context, Result};
 use host::{settle_time_wait, time_wait};
 use run::run_cell;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -158,58 +159,61 @@ pub fn sweep(
         "http://{server}/delay/{}/bytes/{}",
         plan.io_delay_ms, plan.io_bytes
     );
-    let workloads: [(&str, &[u64]); 3] = [
-        ("sleep", &plan.sleep_ns),
+    // io first: its cells of 10,000 connections wait for the port table to clear (see
+    // `needs_clear_ports`), and the sleep and cpu cells run meanwhile.
+    let workloads: [(&'static str, &[u64]); 3] = [
         ("io", &plan.io_ns),
+        ("sleep", &plan.sleep_ns),
         ("cpu", &plan.cpu_ns),
     ];
     let total: usize = models.len() * workloads.iter().map(|(_, ns)| ns.len()).sum::<usize>();
+    let mut order = Order::new(
+        workloads
+            .iter()
+            .flat_map(|&(workload, ns)| models.iter().map(move |model| (workload, model, ns))),
+    );
     let started = Instant::now();
     let mut cells: Vec<Cell> = Vec::new();
-    for (workload, ns) in workloads {
-        for model in models {
-            for &n in ns {
-                eprint!(
-                    "[{:>3}/{total}] {:>4}s {:<16} {:<6} n={:<8} ",
-                    cells.len() + 1,
-                    started.elapsed().as_secs(),
-                    model.name,
-                    workload,
-                    n
-                );
-                let earlier: Vec<&Cell> = cells
-                    .iter()
-                    .filter(|c| c.model == model.name && c.workload == workload)
-                    .collect();
-                let cell = match guard(plan, &limits, model, n, &earlier) {
-                    Some(reason) => Cell {
-                        status: Status::Skipped,
-                        reason,
-                        ..Cell::default()
-                    },
-                    None => {
-                        let time_wait_at_start = time_wait_before(workload, n);
-                        // A binary, or a Python model's python and script.
-                        let (program, mut args) = model.command_line(bin_dir);
-                        args.extend(arguments(plan, workload, n, &url));
-                        let predicted = predict(&earlier, n).map(|p| p.0);
-                        Cell {
-                            time_wait_at_start,
-                            ..run_cell(&program, &args, predicted, plan.budget)
-                        }
-                    }
-                };
-                let cell = Cell {
-                    model: model.name.clone(),
-                    workload: workload.into(),
-                    n,
-                    ..cell
-                };
-                eprintln!("{}", describe(&cell));
-                cells.push(cell);
-                rows::write_csvs(out, &cells)?;
+    while let Some((workload, model, n)) = order.next(|| time_wait() <= CLEAR_PORTS) {
+        eprint!(
+            "[{:>3}/{total}] {:>4}s {:<16} {:<6} n={:<8} ",
+            cells.len() + 1,
+            started.elapsed().as_secs(),
+            model.name,
+            workload,
+            n
+        );
+        let earlier: Vec<&Cell> = cells
+            .iter()
+            .filter(|c| c.model == model.name && c.workload == workload)
+            .collect();
+        let cell = match guard(plan, &limits, model, n, &earlier) {
+            Some(reason) => Cell {
+                status: Status::Skipped,
+                reason,
+                ..Cell::default()
+            },
+            None => {
+                let time_wait_at_start = time_wait_before(workload, n);
+                // A binary, or a Python model's python and script.
+                let (program, mut args) = model.command_line(bin_dir);
+                args.extend(arguments(plan, workload, n, &url));
+                let predicted = predict(&earlier, n).map(|p| p.0);
+                Cell {
+                    time_wait_at_start,
+                    ..run_cell(&program, &args, predicted, plan.budget)
+                }
             }
-        }
+        };
+        let cell = Cell {
+            model: model.name.clone(),
+            workload: workload.into(),
+            n,
+            ..cell
+        };
+        eprintln!("{}", describe(&cell));
+        cells.push(cell);
+        rows::write_csvs(out, &cells)?;
     }
     eprintln!("== sweep done in {:.0?}", started.elapsed());
     Ok(cells)
@@ -244,13 +248,82 @@ fn arguments(plan: &Plan, workload: &str, n: u64, url: &str) -> Vec<String> {
         .to_vec()
 }
 
+/// Sockets in TIME_WAIT left by earlier cells that a cell of many connections waits for.
+const CLEAR_PORTS: u64 = 1_000;
+
+/// Whether a cell opens so many connections that it must start on a clear port table.
+fn needs_clear_ports(workload: &str, n: u64) -> bool {
+    workload == "io" && n >= 10_000
+}
+
 /// Sockets in TIME_WAIT as a cell starts; before one of many connections, first let
 /// those of earlier cells expire.
 fn time_wait_before(workload: &str, n: u64) -> u64 {
-    if workload == "io" && n >= 10_000 {
-        settle_time_wait(1_000)
+    if needs_clear_ports(workload, n) {
+        settle_time_wait(CLEAR_PORTS)
     } else {
         time_wait()
+    }
+}
+
+/// The order the cells run in. Each (workload, model) is a sequence of growing N whose
+/// cells run in turn (a cell's guard reads the ones before it). A cell that needs a clear
+/// port table while TIME_WAIT sockets remain is put aside, and other sequences' cells run
+/// meanwhile; it runs as soon as the table is clear, or, when nothing else is left, after
+/// waiting for it. Without this, each io cell of 10,000 connections waited about a minute
+/// doing nothing.
+struct Order<'a> {
+    pending: VecDeque<Sequence<'a>>,
+    waiting: VecDeque<Sequence<'a>>,
+}
+
+struct Sequence<'a> {
+    workload: &'static str,
+    model: &'a Model,
+    ns: &'a [u64],
+    next: usize,
+}
+
+impl<'a> Order<'a> {
+    fn new(sequences: impl Iterator<Item = (&'static str, &'a Model, &'a [u64])>) -> Order<'a> {
+        let pending = sequences
+            .filter(|(_, _, ns)| !ns.is_empty())
+            .map(|(workload, model, ns)| Sequence {
+                workload,
+                model,
+                ns,
+                next: 0,
+            })
+            .collect();
+        Order {
+            pending,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// The next cell to run: (workload, model, N). `clear` says whether the port table is
+    /// clear now (`time_wait() <= CLEAR_PORTS`; a test passes its own).
+    fn next(&mut self, clear: impl Fn() -> bool) -> Option<(&'static str, &'a Model, u64)> {
+        loop {
+            let mut seq = match (self.waiting.is_empty(), self.pending.is_empty()) {
+                (false, _) if clear() => self.waiting.pop_front()?,
+                (_, false) => self.pending.pop_front()?,
+                (false, true) => self.waiting.pop_front()?,
+                (true, true) => return None,
+            };
+            let n = seq.ns[seq.next];
+            if needs_clear_ports(seq.workload, n) && !self.pending.is_empty() && !clear() {
+                self.waiting.push_back(seq);
+                continue;
+            }
+            let cell = (seq.workload, seq.model, n);
+            seq.next += 1;
+            if seq.next < seq.ns.len() {
+                // The same sequence goes on next, unless a cell put aside can run first.
+                self.pending.push_front(seq);
+            }
+            return Some(cell);
+        }
     }
 }
 
@@ -335,6 +408,28 @@ fn guard(plan: &Plan, limits: &Limits, model: &Model, n: u64, earlier: &[&Cell])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An io cell of 10,000 connections waits for a clear port table while other
+    /// sequences' cells run; with a clear table it runs in its turn; each sequence keeps
+    /// its own order.
+    #[test]
+    fn cells_of_many_connections_wait_while_other_cells_run() {
+        let model = Model {
+            name: "m".into(),
+            kernel_task_per_task: false,
+            command: None,
+        };
+        let (io, sleep): (&[u64], &[u64]) = (&[10, 10_000, 20_000], &[1, 2]);
+        let run = |clear: bool| {
+            let mut order = Order::new([("io", &model, io), ("sleep", &model, sleep)].into_iter());
+            std::iter::from_fn(|| order.next(|| clear))
+                .map(|(w, _, n)| format!("{w}{n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(run(true), "io10 io10000 io20000 sleep1 sleep2");
+        assert_eq!(run(false), "io10 sleep1 sleep2 io10000 io20000");
+    }
 
     /// A measured cell whose runs all took `s` seconds, at `bytes` of peak RSS (no PSS).
     fn ok(n: u64, s: f64, bytes: u64) -> Cell {

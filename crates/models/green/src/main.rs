@@ -104,6 +104,8 @@ fn run_cpu(args: &CpuArgs) -> Result<Tally> {
 
 /// N tasks, one coroutine each; a coroutine waiting on its socket frees its worker.
 fn run_io(args: &IoArgs) -> Result<Tally> {
+    // Every task is in flight at once, each holding a socket: one open file each.
+    workload::limits::check_files(args.n, &format!("{} tasks with a socket each", args.n))?;
     let (timeout, urls) = (args.timeout(), args.urls.clone());
     // A client per coroutine, not one shared: see `client::client` for the lock it avoids.
     on_coroutines(args.n, move || client::client(timeout).download_all(&urls))

@@ -37,7 +37,7 @@ mod costs;
 mod pitfalls;
 mod worker;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::process::ExitCode;
 use workload::{gather, Command, Tally};
 
@@ -61,19 +61,20 @@ fn main() -> ExitCode {
 /// what it reports. Every workload is the same here: the task runs in the worker.
 fn on_processes(n: u64, command: &Command) -> Result<Tally> {
     workload::record_workers(n);
-    // N workers are N kernel tasks: refuse a run the machine cannot hold before starting any.
+    // N workers are N kernel tasks, and this process reads two pipes of each (stdout and
+    // stderr): refuse a run the machine cannot hold before starting any.
     workload::limits::check_tasks(n, &format!("{n} worker processes, one per task,"))?;
+    workload::limits::check_files(2 * n, &format!("{n} workers' pipes"))?;
     // Workers kills and reaps any worker still running if we leave early (a failed spawn,
     // an error): no process is left behind.
     let mut workers = worker::Workers::default();
     for i in 0..n {
-        workers.start(&command.one_task_argv()).with_context(|| {
-            format!(
-                "cannot start worker {} of {n}; see {}",
-                i + 1,
-                workload::limits::hint()
-            )
-        })?;
+        if let Err(e) = workers.start(&command.one_task_argv()) {
+            let hint = e
+                .downcast_ref::<std::io::Error>()
+                .map_or_else(workload::limits::hint, workload::limits::start_failure_hint);
+            return Err(e.context(format!("cannot start worker {} of {n}; see {hint}", i + 1)));
+        }
     }
     // Wait for all of them, in start order; a failed worker is reported with its own
     // one-line error after every worker has finished.

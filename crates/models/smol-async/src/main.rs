@@ -103,6 +103,8 @@ async fn run_cpu(args: &CpuArgs) -> Result<Tally> {
 
 /// N tasks on the executor; each downloads its URLs in turn over its own connection.
 async fn run_io(args: &IoArgs) -> Result<Tally> {
+    // Every task is in flight at once, each holding a socket: one open file each.
+    workload::limits::check_files(args.n, &format!("{} tasks with a socket each", args.n))?;
     // One client shared by every task (read-only: each task keeps its own connection).
     // Spawned tasks must be 'static, hence the Arcs.
     let client = Arc::new(Client::new(Smol, args.timeout()));

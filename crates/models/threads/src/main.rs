@@ -69,6 +69,8 @@ fn run_cpu(args: &CpuArgs) -> Result<Tally> {
 
 /// N tasks, one thread each; each blocks on its own socket while the others proceed.
 fn run_io(args: &IoArgs) -> Result<Tally> {
+    // Every task is in flight at once, each holding a socket: one open file each.
+    workload::limits::check_files(args.n, &format!("{} tasks with a socket each", args.n))?;
     // A client per thread, as green has one per coroutine. One shared client would be one
     // connection pool behind one lock, which ureq scans whenever a connection goes back:
     // at 10,000 threads x 4 URLs (100 ms, 1 KiB) it took 7.3-8.8 s and 11.2-11.5 s of

@@ -109,6 +109,8 @@ async fn run_cpu(args: &CpuArgs) -> Result<Tally> {
 
 /// N tasks on the workers; each downloads its URLs in turn through one shared client.
 async fn run_io(args: &IoArgs) -> Result<Tally> {
+    // Every task is in flight at once, each holding a socket: one open file each.
+    workload::limits::check_files(args.n, &format!("{} tasks with a socket each", args.n))?;
     // ONE client for every task. A client holds the connection pool, the DNS resolver and
     // the TLS configuration with its root certificates: a client per task would parse the
     // roots N times, hold N pools, and reuse no connection across tasks. That is the
