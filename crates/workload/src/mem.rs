@@ -133,7 +133,7 @@ fn sample_into(peaks: &Mutex<Peaks>, what: Sample) -> Duration {
     let pids = || std::iter::once("self".to_string()).chain(tracked.iter().map(u32::to_string));
     // The sampler's own thread is not the model's (when it runs; see Sampler::start).
     let threads = pids()
-        .map(|pid| status_field(&format!("/proc/{pid}/status"), "Threads:").unwrap_or(0))
+        .map(|pid| live_threads(&format!("/proc/{pid}/status")))
         .sum::<u64>()
         .saturating_sub(1)
         .max(1);
@@ -158,6 +158,23 @@ fn own_peak_pss() -> Option<u64> {
     let rss = status_field("/proc/self/status", "VmRSS:")?;
     let pss = pss_bytes("/proc/self/smaps_rollup")?;
     Some(hwm.saturating_sub(rss.saturating_sub(pss)))
+}
+
+/// `Threads:` of a process that still runs; a worker that has exited and waits to be
+/// reaped (a zombie, `State: Z`) still shows one thread, but runs none.
+fn live_threads(status_path: &str) -> u64 {
+    let Ok(text) = std::fs::read_to_string(status_path) else {
+        return 0;
+    };
+    let zombie = text
+        .lines()
+        .find_map(|l| l.strip_prefix("State:"))
+        .is_some_and(|state| state.trim_start().starts_with('Z'));
+    if zombie {
+        0
+    } else {
+        kib_field(&text, "Threads:").unwrap_or(0)
+    }
 }
 
 /// `Pss:` of a `smaps_rollup` file, in bytes.
@@ -263,7 +280,7 @@ mod tests {
     fn totals(pid: u32) -> (u64, u64) {
         (
             pss_bytes(&format!("/proc/{pid}/smaps_rollup")).unwrap_or(0),
-            status_field(&format!("/proc/{pid}/status"), "Threads:").unwrap_or(0),
+            live_threads(&format!("/proc/{pid}/status")),
         )
     }
 
@@ -284,6 +301,15 @@ mod tests {
         child.wait().unwrap();
         assert!(pss > 0 && threads == 1, "pss {pss} threads {threads}");
         assert!(listed && !lock_tracked().contains(&pid));
+        // Exited but not yet reaped: no thread runs in a zombie.
+        let mut quick = std::process::Command::new("true").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            live_threads(&format!("/proc/{}/status", quick.id())),
+            0,
+            "a zombie"
+        );
+        quick.wait().unwrap();
         assert_eq!(totals(pid), (0, 0), "a reaped child counts nothing");
     }
 

@@ -25,6 +25,8 @@ pub struct Cell {
     pub pss: Option<f64>,
     pub workers: Option<u64>,
     pub peak_threads: Option<u64>,
+    /// CPU time of a run, user + system (hyperfine's mean); None in old CSVs.
+    pub cpu_s: Option<f64>,
     pub reason: String,
 }
 
@@ -65,6 +67,8 @@ pub struct ScaleCell {
     pub rss: f64,
     pub pss: Option<f64>,
     pub overflows: f64,
+    /// CPU time of a run, user + system, as the model counted it; None in old sweeps.
+    pub cpu_s: Option<f64>,
     pub reason: String,
 }
 
@@ -153,6 +157,7 @@ fn bench_cell(path: &str, line: &Line<BenchRow>) -> Result<Cell> {
         pss: check.optional_bytes("peak_pss_bytes", r.peak_pss_bytes)?,
         workers: r.workers.filter(|w| *w > 0),
         peak_threads: r.peak_threads.filter(|t| *t > 0),
+        cpu_s: r.user_s.zip(r.system_s).map(|(u, s)| u + s).filter(|_| ok),
         reason: r.reason.clone(),
     })
 }
@@ -194,6 +199,7 @@ pub fn read_scale(path: &Path) -> Result<Vec<ScaleCell>> {
             },
             pss: check.optional_bytes("peak_pss_bytes", r.peak_pss_bytes)?,
             overflows: r.listen_overflows.unwrap_or(0) as f64,
+            cpu_s: r.user_s.zip(r.system_s).map(|(u, s)| u + s).filter(|_| ok),
             reason: r.reason.clone(),
         });
     }

@@ -67,7 +67,14 @@ fn table(workload: &str, these: &[&ScaleCell]) -> String {
             .iter()
             .map(|n| match these.iter().find(|c| c.model == m && c.n == *n) {
                 Some(c) if c.status == Status::Ok => {
-                    format!("{:.3} s, {}", c.mean, mib(memory(c, by)))
+                    // io: one URL per task, so CPU per download is CPU per task.
+                    let cpu = match (workload, c.cpu_s) {
+                        ("io", Some(cpu)) => {
+                            format!(", {:.0} µs CPU/download", cpu / c.n as f64 * 1e6)
+                        }
+                        _ => String::new(),
+                    };
+                    format!("{:.3} s, {}{cpu}", c.mean, mib(memory(c, by)))
                 }
                 Some(c) => {
                     if !c.reason.contains("so not tried") {

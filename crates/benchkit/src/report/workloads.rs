@@ -73,7 +73,12 @@ pub fn section(
     }
     md += "Speedup and efficiency compare medians, which one disturbed run cannot move. ";
     md += "Memory: PSS is the whole model's proportional memory (shared pages divided among the processes sharing them), peak RSS the sum of each process's peak resident memory; see \"Memory: PSS and peak RSS\" below.\n\n";
-    md += &table(cells, ideal);
+    // io: what one download costs in CPU, the figure that explains a CPU-bound run.
+    let downloads = (workload == "io")
+        .then(|| settings.num("urls"))
+        .flatten()
+        .map(|urls| urls * cells[0].n as f64);
+    md += &table(cells, ideal, downloads);
     if let Some(warning) = noise_warning(cells, ideal) {
         let _ = writeln!(md, "{warning}\n");
     }
@@ -130,13 +135,21 @@ fn heading(workload: &str, cells: &[&Cell], settings: &Settings) -> String {
     format!("## {workload}: {what}\n\n")
 }
 
-fn table(cells: &[&Cell], ideal: Option<f64>) -> String {
-    let mut md = String::from("| model | mean ± stddev | median | min – max | speedup vs sync | efficiency vs ideal | peak PSS | peak RSS |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+/// The workload's table; with `downloads` (io), a column of CPU time per download: user +
+/// system over the run's downloads, start-up included.
+fn table(cells: &[&Cell], ideal: Option<f64>, downloads: Option<f64>) -> String {
+    let mut md = String::from("| model | mean ± stddev | median | min – max | speedup vs sync | efficiency vs ideal | peak PSS | peak RSS |");
+    md += if downloads.is_some() {
+        " CPU per download |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+    } else {
+        "\n| --- | --- | --- | --- | --- | --- | --- | --- |\n"
+    };
     let sync = sync_of(cells);
     for c in cells {
         if !c.ok {
             let reason = c.reason.replace('|', "/").replace('\n', " ");
-            let _ = writeln!(md, "| {} | failed: {reason} | | | | | | |", c.model);
+            let extra = if downloads.is_some() { " |" } else { "" };
+            let _ = writeln!(md, "| {} | failed: {reason} | | | | | | |{extra}", c.model);
             continue;
         }
         let speedup = sync
@@ -145,9 +158,14 @@ fn table(cells: &[&Cell], ideal: Option<f64>) -> String {
         let efficiency = ideal
             .map(|i| format!("{:.0}%", 100.0 * i / c.median))
             .unwrap_or_default();
+        let cpu = match (downloads, c.cpu_s) {
+            (Some(d), Some(cpu)) => format!(" {:.0} µs |", cpu / d * 1e6),
+            (Some(_), None) => " – |".into(),
+            (None, _) => String::new(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {:.3} ± {:.3} s | {:.3} s | {:.3} – {:.3} s | {speedup} | {efficiency} | {} | {} |",
+            "| {} | {:.3} ± {:.3} s | {:.3} s | {:.3} – {:.3} s | {speedup} | {efficiency} | {} | {} |{cpu}",
             c.model,
             c.mean,
             c.sd,

@@ -213,7 +213,7 @@ pub fn sweep(
         };
         eprintln!("{}", describe(&cell));
         cells.push(cell);
-        rows::write_csvs(out, &cells)?;
+        rows::write_csvs(out, &cells, Duration::from_millis(plan.sleep_ms))?;
     }
     eprintln!("== sweep done in {:.0?}", started.elapsed());
     Ok(cells)

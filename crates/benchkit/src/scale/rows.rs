@@ -7,6 +7,7 @@ use crate::table::{self, fixed};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::time::Duration;
 
 /// One row of scale.csv: a (model, workload, N) cell. A skipped or failed cell has only
 /// its reason; every number is empty.
@@ -108,19 +109,23 @@ pub struct FitRow {
 /// Memory per task for every (model, workload) but cpu with at least three measured
 /// cells: a straight line through peak PSS against N (peak RSS if any cell lacks PSS),
 /// and the RSS slope beside it.
-pub fn fits(cells: &[Cell]) -> Vec<FitRow> {
-    let mut keys: Vec<(&str, &str)> = cells
-        .iter()
-        .map(|c| (c.model.as_str(), c.workload.as_str()))
-        .collect();
-    keys.dedup();
+pub fn fits(cells: &[Cell], sleep: Duration) -> Vec<FitRow> {
+    // Each (model, workload) once, in the order of its first cell: the sweep interleaves
+    // sequences, so a pair's cells need not be next to each other.
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for c in cells {
+        let key = (c.model.as_str(), c.workload.as_str());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
     keys.into_iter()
         .filter(|(_, w)| *w != "cpu")
         .filter_map(|(model, workload)| {
             let ok: Vec<&Cell> = cells
                 .iter()
                 .filter(|c| c.model == model && c.workload == workload)
-                .filter(|c| c.status == Status::Ok)
+                .filter(|c| c.status == Status::Ok && all_at_once(c, sleep))
                 .collect();
             let line = |y: fn(&Cell) -> u64| -> Option<Fit> {
                 let points: Vec<(f64, f64)> =
@@ -149,15 +154,25 @@ pub fn fits(cells: &[Cell]) -> Vec<FitRow> {
 }
 
 /// Rewrite scale.csv and scale-fit.csv in `out` from every cell so far.
-pub fn write_csvs(out: &Path, cells: &[Cell]) -> Result<()> {
+pub fn write_csvs(out: &Path, cells: &[Cell], sleep: Duration) -> Result<()> {
     let rows: Vec<ScaleRow> = cells.iter().map(ScaleRow::from).collect();
     table::write(&out.join("scale.csv"), &rows)?;
-    table::write(&out.join("scale-fit.csv"), &fits(cells))
+    table::write(&out.join("scale-fit.csv"), &fits(cells, sleep))
+}
+
+/// Whether a cell's peak memory counts every task at once. A sleep cell's tasks wait
+/// `sleep` each: if starting them all took longer than that (procs at 10,000: 18 s of
+/// process starts for 1 s waits), the first ended before the last began, and the peak
+/// holds only some of them, so the cell says nothing about memory per task.
+fn all_at_once(c: &Cell, sleep: Duration) -> bool {
+    c.workload != "sleep" || c.median_s <= 1.5 * sleep.as_secs_f64()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SLEEP: Duration = Duration::from_secs(1);
 
     fn ok(n: u64, rss: u64, pss: u64) -> Cell {
         Cell {
@@ -167,6 +182,7 @@ mod tests {
             status: Status::Ok,
             peak_rss_bytes: rss,
             peak_pss_bytes: pss,
+            median_s: 1.0,
             ..Cell::default()
         }
     }
@@ -180,7 +196,7 @@ mod tests {
             ok(100, 300_000, 12_000),
             ok(1000, 3_000_000, 102_000),
         ];
-        let fit = &fits(&cells)[0];
+        let fit = &fits(&cells, SLEEP)[0];
         assert_eq!(fit.fitted_on.as_deref(), Some("pss"));
         assert!(
             (fit.bytes_per_task.unwrap() - 100.0).abs() < 1e-6,
@@ -195,9 +211,44 @@ mod tests {
             ok(100, 300_000, 0),
             ok(1000, 3_000_000, 0),
         ];
-        let fit = &fits(&old)[0];
+        let fit = &fits(&old, SLEEP)[0];
         assert_eq!(fit.fitted_on.as_deref(), Some("rss"));
         assert_eq!(fit.bytes_per_task, fit.rss_bytes_per_task);
+    }
+
+    /// A sleep cell whose tasks were not all waiting at once (it took far longer than one
+    /// wait) is left out of the fit.
+    #[test]
+    fn cells_whose_tasks_did_not_overlap_are_not_fitted() {
+        let mut late = ok(10_000, 1, 1_000);
+        late.median_s = 18.0;
+        let cells = [ok(10, 1, 10), ok(100, 1, 100), ok(1000, 1, 1000), late];
+        let fit = &fits(&cells, SLEEP)[0];
+        assert_eq!(fit.points, 3, "{fit:?}");
+        assert!((fit.bytes_per_task.unwrap() - 1.0).abs() < 1e-6, "{fit:?}");
+    }
+
+    /// The sweep interleaves sequences: a (model, workload) whose cells are apart still
+    /// gets one fit.
+    #[test]
+    fn interleaved_cells_get_one_fit_each() {
+        let other = |n| Cell {
+            workload: "io".into(),
+            ..ok(n, 10 * n, n)
+        };
+        let cells = [
+            ok(10, 1, 1),
+            other(10),
+            ok(100, 2, 2),
+            other(100),
+            ok(1000, 3, 3),
+            other(1000),
+        ];
+        let keys: Vec<String> = fits(&cells, SLEEP)
+            .iter()
+            .map(|f| format!("{} {}", f.model, f.workload))
+            .collect();
+        assert_eq!(keys, ["procs sleep", "procs io"]);
     }
 
     #[test]

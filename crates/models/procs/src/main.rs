@@ -61,10 +61,10 @@ fn main() -> ExitCode {
 /// what it reports. Every workload is the same here: the task runs in the worker.
 fn on_processes(n: u64, command: &Command) -> Result<Tally> {
     workload::record_workers(n);
-    // N workers are N kernel tasks, and this process reads two pipes of each (stdout and
-    // stderr): refuse a run the machine cannot hold before starting any.
+    // N workers are N kernel tasks, and this process reads a pipe of each: refuse a run
+    // the machine cannot hold before starting any.
     workload::limits::check_tasks(n, &format!("{n} worker processes, one per task,"))?;
-    workload::limits::check_files(2 * n, &format!("{n} workers' pipes"))?;
+    workload::limits::check_files(n, &format!("{n} workers' pipes"))?;
     // Workers kills and reaps any worker still running if we leave early (a failed spawn,
     // an error): no process is left behind.
     let mut workers = worker::Workers::default();

@@ -1,7 +1,7 @@
 //! Starting, running and reaping worker processes: the plumbing of the procs model.
 
 use anyhow::{anyhow, bail, Context, Result};
-use std::io::{PipeReader, PipeWriter};
+use std::io::{PipeReader, PipeWriter, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
@@ -64,10 +64,11 @@ pub fn inherited_place() -> Result<Place<PipeWriter, PipeReader>> {
     })
 }
 
-/// The running workers, in start order. Dropping it kills and reaps any still running.
+/// The running workers, in start order, each with the read end of the one pipe its
+/// stdout and stderr both go to. Dropping it kills and reaps any still running.
 #[derive(Default)]
 pub struct Workers {
-    running: Vec<(usize, Child)>,
+    running: Vec<(usize, Child, PipeReader)>,
     started: usize,
 }
 
@@ -97,9 +98,14 @@ impl Workers {
         command
             .args(argv)
             .env(WORKER_ENV, std::process::id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdin(Stdio::null());
+        // One pipe for stdout and stderr: the summary line, or the one-line error, is the
+        // last line either way. One descriptor per worker in this process, not two, so
+        // that 10,000 workers fit under an open-file limit of 20,000.
+        let (output, writer) = std::io::pipe().context("cannot make a pipe")?;
+        command
+            .stdout(writer.try_clone().context("cannot make a pipe")?)
+            .stderr(writer);
         let keep = match ring {
             Some((index, [inbox, outbox])) => {
                 command.env(RING_ENV, format!("{index} {inbox} {outbox}"));
@@ -124,9 +130,12 @@ impl Workers {
         }
         self.started += 1;
         let child = command.spawn()?;
+        // Our copies of the pipe's write end go with `command`: the worker's exit then
+        // ends the pipe.
+        drop(command);
         // Count the worker's memory and threads as the model's, until it is reaped.
         workload::mem::track(child.id());
-        self.running.push((self.started, child));
+        self.running.push((self.started, child, output));
         Ok(())
     }
 
@@ -135,14 +144,14 @@ impl Workers {
         let running = std::mem::take(&mut self.running);
         running
             .into_iter()
-            .map(|(i, child)| reap(i, child))
+            .map(|(i, child, output)| reap(i, child, output))
             .collect()
     }
 }
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        for (_, child) in &mut self.running {
+        for (_, child, _) in &mut self.running {
             let _ = child.kill();
             let _ = child.wait();
             workload::mem::untrack(child.id());
@@ -151,30 +160,27 @@ impl Drop for Workers {
 }
 
 /// Wait for one worker and read its summary line (or its one-line error).
-fn reap(i: usize, child: Child) -> Result<Tally> {
-    let pid = child.id();
-    let output = child.wait_with_output();
-    workload::mem::untrack(pid);
-    let output = output.with_context(|| format!("cannot wait for worker {i}"))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let why = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no message");
-        bail!(
-            "worker {i} failed ({}): {}",
-            output.status,
-            why.trim_start_matches("procs: error: ")
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
+fn reap(i: usize, mut child: Child, mut output: PipeReader) -> Result<Tally> {
+    // Read to the end first: the end comes when the worker exits (its output is a line or
+    // two, far below a pipe's buffer, so it never waits for us).
+    let mut text = String::new();
+    let read = output.read_to_string(&mut text);
+    let status = child.wait();
+    workload::mem::untrack(child.id());
+    read.with_context(|| format!("cannot read worker {i}'s output"))?;
+    let status = status.with_context(|| format!("cannot wait for worker {i}"))?;
+    let line = text
         .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("");
+    if !status.success() {
+        let why = if line.is_empty() { "no message" } else { line };
+        bail!(
+            "worker {i} failed ({status}): {}",
+            why.trim_start_matches("procs: error: ")
+        );
+    }
     Summary::from_line(line)
         .ok()
         .and_then(|s| s.as_child_tally())
