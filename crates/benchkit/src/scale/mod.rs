@@ -43,6 +43,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// What one run of `workload` takes whatever N: one task's wait.
+    pub fn fixed_s(&self, workload: &str) -> f64 {
+        match workload {
+            "sleep" => self.sleep_ms as f64 / 1e3,
+            "io" => self.io_delay_ms as f64 / 1e3,
+            _ => 0.0,
+        }
+    }
+
     /// The sweep. sleep waits 3 s so that every task is still waiting when the last
     /// one starts, at a million futures (started in about 1 s) and at a thousand processes
     /// (1.4 s): peak memory then counts all N at once. Cells where that failed (10,000
@@ -200,7 +209,7 @@ pub fn sweep(
                 // A binary, or a Python model's python and script.
                 let (program, mut args) = model.command_line(bin_dir);
                 args.extend(arguments(plan, workload, n, &url));
-                let predicted = predict(&earlier, n).map(|p| p.0);
+                let predicted = predict(&earlier, n, plan.fixed_s(workload)).map(|p| p.0);
                 Cell {
                     time_wait_at_start,
                     ..run_cell(&program, &args, predicted, plan.budget)
@@ -354,13 +363,21 @@ fn describe(cell: &Cell) -> String {
 /// cells, or proportional to N from a single one (the pessimistic guess). Time is each
 /// cell's median run, so that one run stalled by a busy machine does not move the
 /// prediction; memory is what the machine pays (PSS, else peak RSS).
-pub fn predict(earlier: &[&Cell], n: u64) -> Option<(f64, f64)> {
+///
+/// From a single cell, time is `fixed_s` (what a run takes whatever N: one sleep, one
+/// server delay) plus the rest scaled by N, and memory is scaled by N: pessimistic, as a
+/// first guess should be, without taking a 3 s sleep for 30 s of work.
+pub fn predict(earlier: &[&Cell], n: u64, fixed_s: f64) -> Option<(f64, f64)> {
     let ok: Vec<&&Cell> = earlier.iter().filter(|c| c.status == Status::Ok).collect();
     match ok.as_slice() {
         [] => None,
         [only] => {
             let scale = n as f64 / only.n as f64;
-            Some((only.median_s * scale, only.memory() as f64 * scale))
+            let fixed = fixed_s.min(only.median_s);
+            Some((
+                fixed + (only.median_s - fixed) * scale,
+                only.memory() as f64 * scale,
+            ))
         }
         [.., a, b] => {
             let line = |ya: f64, yb: f64| {
@@ -390,7 +407,8 @@ fn guard(plan: &Plan, limits: &Limits, model: &Model, n: u64, earlier: &[&Cell])
             limits.pid_max, limits.threads_max
         ));
     }
-    let (seconds, bytes) = predict(earlier, n)?;
+    let fixed = earlier.first().map_or(0.0, |c| plan.fixed_s(&c.workload));
+    let (seconds, bytes) = predict(earlier, n, fixed)?;
     if seconds > plan.budget.as_secs_f64() {
         return Some(format!(
             "predicted {seconds:.1} s, over the {:.2} s budget",
@@ -468,14 +486,16 @@ mod tests {
     #[test]
     fn prediction_follows_the_line_through_the_last_two_cells() {
         let (a, b) = (ok(10, 1.0, 1000), ok(100, 10.0, 10_000));
-        let (s, bytes) = predict(&[&a, &b], 1000).unwrap();
+        let (s, bytes) = predict(&[&a, &b], 1000, 0.0).unwrap();
         assert!((s - 100.0).abs() < 1e-9 && (bytes - 100_000.0).abs() < 1e-6);
         // Flat time (async sleep) stays flat instead of growing with N.
         let (c, d) = (ok(10, 1.0, 1000), ok(100, 1.0, 2000));
-        assert!((predict(&[&c, &d], 1_000_000).unwrap().0 - 1.0).abs() < 1e-9);
-        // One point: proportional to N.
-        assert!((predict(&[&a], 40).unwrap().0 - 4.0).abs() < 1e-9);
-        assert!(predict(&[], 40).is_none());
+        assert!((predict(&[&c, &d], 1_000_000, 0.0).unwrap().0 - 1.0).abs() < 1e-9);
+        // One point: proportional to N, but for what every run takes whatever N.
+        assert!((predict(&[&a], 40, 0.0).unwrap().0 - 4.0).abs() < 1e-9);
+        let sleep = ok(10, 3.01, 1000);
+        assert!((predict(&[&sleep], 100, 3.0).unwrap().0 - 3.1).abs() < 1e-9);
+        assert!(predict(&[], 40, 0.0).is_none());
     }
 
     /// The tiny sweep's case: sleep of 40 ms tasks at n=2 and n=4 (three runs each), then
