@@ -586,6 +586,17 @@ def main(model, runners):
     print(summary, flush=True)
 
 
+def cpu_ms():
+    """CPU time so far, user and system, this process and its reaped children (procs'
+    workers), as crates/workload/src/rusage.rs counts it."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                          resource.RUSAGE_CHILDREN))
+    return {
+        "user_ms": (own.ru_utime + children.ru_utime) * 1e3,
+        "system_ms": (own.ru_stime + children.ru_stime) * 1e3,
+    }
+
+
 def execute(model, args, run):
     # Thousands of sockets (and procs' pipes) need thousands of file descriptors.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -620,6 +631,7 @@ def execute(model, args, run):
             "peak_pss_bytes": pss_bytes,
             "workers": _WORKERS,
             "peak_threads": threads,
+            **cpu_ms(),
         },
         separators=(",", ":"),
     )

@@ -14,7 +14,8 @@
 //!    kernel task per task a quarter of `pid_max`/`threads-max`. The largest size probed
 //!    is the scale X.
 //! 2. **fit**: [`Plan::points`] sizes evenly spaced up to X (X/k, 2X/k, ... X), each run
-//!    [`Plan::runs`] times, round-robin (every size once, then again), so that a burst of
+//!    [`Plan::runs`] times (up to 4 times as many where a limit cut the probe short: see
+//!    [`fit_runs`]), round-robin (every size once, then again), so that a burst of
 //!    load on the shared machine falls on every size rather than on one. The fastest run
 //!    of each size is fitted with a straight line: other processes on the machine only
 //!    ever add time (a preempted thread, a stolen core), so the least disturbed run is the
@@ -188,8 +189,8 @@ pub fn sweep(plan: &Plan, models: &[Model], bin_dir: &Path, out: &Path) -> Resul
                 exe: bin_dir.join(&model.name),
                 started,
             };
-            if let Some(scale) = ladder.probe(&limits, &mut cells, out)? {
-                ladder.fit(scale, &mut cells);
+            if let Some((scale, runs)) = ladder.probe(&limits, &mut cells, out)? {
+                ladder.fit(scale, runs, &mut cells);
                 write_csvs(out, &cells)?;
             }
         }
@@ -223,13 +224,13 @@ impl Ladder<'_> {
     }
 
     /// Stage 1: one run per doubling size until the time has grown enough or a limit;
-    /// the largest size measured, if any.
+    /// the largest size measured, if any, and the runs each fitted size gets.
     fn probe(
         &self,
         limits: &KernelLimits,
         cells: &mut Vec<Cell>,
         out: &Path,
-    ) -> Result<Option<Size>> {
+    ) -> Result<Option<(Size, usize)>> {
         for step in 0.. {
             let size = self.probe_size(step);
             let cell = self.cell(run_cell(
@@ -251,25 +252,29 @@ impl Ladder<'_> {
                     "[costs] {:<16} {:<6} probe done: {why}",
                     self.model.name, self.workload
                 );
-                return Ok(probes
-                    .iter()
-                    .rev()
-                    .find(|c| c.status == "ok")
-                    .map(|c| Size {
+                let ok: Vec<&&Cell> = probes.iter().filter(|c| c.status == "ok").collect();
+                return Ok(ok.last().map(|c| {
+                    let size = Size {
                         n: c.n,
                         rounds: c.rounds,
-                    }));
+                    };
+                    let grown = c.wall_ms.unwrap_or(0.0) - ok[0].wall_ms.unwrap_or(0.0);
+                    (
+                        size,
+                        fit_runs(self.plan, ok[0].wall_ms.unwrap_or(0.0), grown),
+                    )
+                }));
             }
         }
         unreachable!("the probe stops at a limit")
     }
 
     /// Stage 2: evenly spaced sizes up to `scale`, each run `runs` times round-robin.
-    fn fit(&self, scale: Size, cells: &mut Vec<Cell>) {
+    fn fit(&self, scale: Size, runs: usize, cells: &mut Vec<Cell>) {
         let sizes = fit_sizes(scale, self.plan.points);
         let mut times: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
         let mut failures: Vec<Option<Cell>> = vec![None; sizes.len()];
-        for _ in 0..self.plan.runs {
+        for _ in 0..runs {
             for (i, &size) in sizes.iter().enumerate() {
                 if failures[i].is_some() {
                     continue;
@@ -359,6 +364,20 @@ fn probe_done(
         _ => MAX_HAND_OFFS.min(plan.ring_n * MAX_ROUNDS),
     };
     (next > cap).then(|| format!("the next cell ({next}) is over the limit of {cap}"))
+}
+
+/// Runs per fitted size: the plan's, or up to 4 times as many where a limit stopped the
+/// probe before the time had grown enough (green's spawn stops at `vm.max_map_count`
+/// after some 40 ms of growth, where the rest reach 250 ms). On a short range the same
+/// few milliseconds of noise weigh more, and the fastest of more runs is a steadier floor.
+fn fit_runs(plan: &Plan, first_ms: f64, grown_ms: f64) -> usize {
+    let enough = (plan.growth.as_secs_f64() * 1e3).max(2.0 * first_ms);
+    let short = if grown_ms > 0.0 {
+        enough / grown_ms
+    } else {
+        4.0
+    };
+    plan.runs * short.ceil().clamp(1.0, 4.0) as usize
 }
 
 fn args(workload: &str, size: Size) -> Vec<String> {
@@ -619,6 +638,20 @@ mod tests {
             probe_done(&plan, &limits, &tokio, &[&grown[0], &failed], 65536).as_deref(),
             Some("failed")
         );
+    }
+
+    #[test]
+    fn a_probe_cut_short_by_a_limit_gets_more_runs_per_size() {
+        let plan = Plan::full();
+        // Grown 250 ms or more: the plan's runs.
+        assert_eq!(fit_runs(&plan, 6.0, 300.0), 5);
+        // Green's spawn, stopped by vm.max_map_count after 36 ms: 4 times as many.
+        assert_eq!(fit_runs(&plan, 7.5, 36.0), 20);
+        // Half the growth: twice as many; a first cell of 200 ms needs 400 ms of growth.
+        assert_eq!(fit_runs(&plan, 6.0, 125.0), 10);
+        assert_eq!(fit_runs(&plan, 200.0, 250.0), 10);
+        // No growth at all: the most.
+        assert_eq!(fit_runs(&plan, 7.0, -1.0), 20);
     }
 
     #[test]

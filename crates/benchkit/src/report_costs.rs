@@ -86,9 +86,11 @@ impl IoCell {
 }
 
 /// User plus system time over the downloads they paid for, in µs: the CPU one download
-/// costs (for the io table and the scale table too).
+/// costs (for the io table and the scale table too). None where there were no downloads
+/// or no CPU time was reported (a run that downloaded used some: 0 means not counted).
 pub fn cpu_us_per_download(user_s: f64, system_s: f64, downloads: u64) -> Option<f64> {
-    (downloads > 0).then(|| (user_s + system_s) * 1e6 / downloads as f64)
+    let cpu = user_s + system_s;
+    (downloads > 0 && cpu > 0.0).then(|| cpu * 1e6 / downloads as f64)
 }
 
 /// URLs per io task in `make bench`, from bench-settings.txt's first line: the count of
@@ -515,7 +517,8 @@ fn threads_vs_async_verdict(inputs: &Inputs, asyncs: &[String]) -> String {
 }
 
 /// The largest io N of the sweep that threads and at least one async model completed:
-/// (N, threads' time, the async models' fastest and slowest), in seconds.
+/// (N, threads' time, the async models' fastest and slowest), in seconds: medians, as
+/// everywhere else (the mean in sweeps that kept none).
 fn scale_io_at_largest_common_n(
     inputs: &Inputs,
     asyncs: &[String],
@@ -525,7 +528,7 @@ fn scale_io_at_largest_common_n(
             .scale_io
             .iter()
             .find(|c| c.model == m && c.n == n)
-            .and_then(|c| c.mean_s)
+            .and_then(|c| c.median_s.or(c.mean_s))
     };
     let mut ns: Vec<u64> = inputs
         .scale_io
@@ -813,5 +816,6 @@ smol-async,sleep,10000,ok,1,1.0,1.0,1.0,1,0,0,0,0.1,0.1,
         assert_eq!(bench_urls(""), None);
         assert_eq!(cpu_us_per_download(0.02, 0.01, 40), Some(750.0));
         assert_eq!(cpu_us_per_download(0.02, 0.01, 0), None);
+        assert_eq!(cpu_us_per_download(0.0, 0.0, 40), None);
     }
 }

@@ -163,6 +163,9 @@ fn python_cpu_matches_the_rust_models() {
         assert!(s.peak_rss_bytes > 1 << 20, "{}: {s:?}", model.name);
         assert!(s.peak_pss_bytes > 1 << 20, "{}: {s:?}", model.name);
         assert!(s.peak_threads >= 1, "{}: {s:?}", model.name);
+        // CPU time is reported (the scale sweep's CPU per download reads it): an
+        // interpreter that computed three powers used some.
+        assert!(s.user_ms > 0.0, "{}: {s:?}", model.name);
         let (processes, workers) = match model.name {
             "python-procs" => (4, 3),
             "python-threads" => (1, 3),

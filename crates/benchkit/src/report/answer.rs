@@ -144,10 +144,10 @@ fn scale_answer(scale: &[ScaleCell], fits: Option<&[Fit]>, plan: &Settings) -> S
         .collect();
     if let Some(top) = io.iter().map(|c| c.n).max() {
         let mut at_top: Vec<&&ScaleCell> = io.iter().filter(|c| c.n == top).collect();
-        at_top.sort_by(|a, b| a.mean.total_cmp(&b.mean));
+        at_top.sort_by(|a, b| a.median.total_cmp(&b.median));
         let list: Vec<String> = at_top
             .iter()
-            .map(|c| format!("{} {:.2} s", c.model, c.mean))
+            .map(|c| format!("{} {:.2} s", c.model, c.median))
             .collect();
         let overflows: f64 = scale
             .iter()

@@ -63,11 +63,13 @@ pub struct ScaleCell {
     pub workload: String,
     pub n: u64,
     pub status: Status,
-    pub mean: f64,
+    /// The median run (the mean in sweeps that kept no median), as make bench reports.
+    pub median: f64,
     pub rss: f64,
     pub pss: Option<f64>,
     pub overflows: f64,
-    /// CPU time of a run, user + system, as the model counted it; None in old sweeps.
+    /// CPU time of a run, user + system, as the model counted it; None in old sweeps and
+    /// where the model reported none (0: no real run uses no CPU at all).
     pub cpu_s: Option<f64>,
     pub reason: String,
 }
@@ -187,8 +189,8 @@ pub fn read_scale(path: &Path) -> Result<Vec<ScaleCell>> {
             workload: r.workload.clone(),
             n: r.n,
             status: r.status,
-            mean: if ok {
-                check.time("mean_s", r.mean_s)?
+            median: if ok {
+                check.time("median_s", r.median_s.or(r.mean_s))?
             } else {
                 0.0
             },
@@ -199,7 +201,11 @@ pub fn read_scale(path: &Path) -> Result<Vec<ScaleCell>> {
             },
             pss: check.optional_bytes("peak_pss_bytes", r.peak_pss_bytes)?,
             overflows: r.listen_overflows.unwrap_or(0) as f64,
-            cpu_s: r.user_s.zip(r.system_s).map(|(u, s)| u + s).filter(|_| ok),
+            cpu_s: r
+                .user_s
+                .zip(r.system_s)
+                .map(|(u, s)| u + s)
+                .filter(|cpu| ok && *cpu > 0.0),
             reason: r.reason.clone(),
         });
     }

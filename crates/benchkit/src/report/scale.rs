@@ -34,7 +34,7 @@ pub fn section(
     cores: f64,
 ) -> Result<String> {
     let mut md = String::from("## Scale: how far each model goes\n\n");
-    md += "Every cell is one command run 1-3 times (results/scale.csv). Cells predicted to harm the machine or run over budget are skipped, with the reason; cells that failed keep the model's error.\n\n";
+    md += "Every cell is one command run 1-3 times (results/scale.csv); its time is the median run, as in make bench. Cells predicted to harm the machine or run over budget are skipped, with the reason; cells that failed keep the model's error.\n\n";
     for workload in ["sleep", "io", "cpu"] {
         let these: Vec<&ScaleCell> = scale.iter().filter(|c| c.workload == workload).collect();
         if these.is_empty() {
@@ -74,7 +74,7 @@ fn table(workload: &str, these: &[&ScaleCell]) -> String {
                         }
                         _ => String::new(),
                     };
-                    format!("{:.3} s, {}{cpu}", c.mean, mib(memory(c, by)))
+                    format!("{:.3} s, {}{cpu}", c.median, mib(memory(c, by)))
                 }
                 Some(c) => {
                     if !c.reason.contains("so not tried") {
@@ -141,7 +141,7 @@ fn workload_charts(
         let one = these
             .iter()
             .find(|c| c.model == "sync" && c.n == 1 && c.status == Status::Ok)
-            .map(|c| c.mean);
+            .map(|c| c.median);
         let reference = one.map(|t| Line {
             model: format!("ideal on {cores} cores"),
             points: sizes(these)
@@ -151,7 +151,7 @@ fn workload_charts(
             missing: vec![],
         });
         let path = charts_dir.join("scale-cpu-time.svg");
-        let time = lines(these, &|c| c.mean);
+        let time = lines(these, &|c| c.median);
         charts::lines(
             &path,
             "cpu: time against N",
@@ -169,7 +169,7 @@ fn workload_charts(
         (
             "time",
             "seconds",
-            &(|c: &ScaleCell| c.mean) as &dyn Fn(&ScaleCell) -> f64,
+            &(|c: &ScaleCell| c.median) as &dyn Fn(&ScaleCell) -> f64,
         ),
         ("memory", unit.as_str(), &|c: &ScaleCell| {
             memory(c, by) / 1048576.0
@@ -211,8 +211,26 @@ fn fits_table(fits: &[Fit]) -> String {
         );
     }
     md.push('\n');
+    let loose: Vec<String> = fits
+        .iter()
+        .filter(|f| f.r2 < LINEAR)
+        .map(|f| format!("{} {} (r² {:.2})", f.model, f.workload, f.r2))
+        .collect();
+    if !loose.is_empty() {
+        let _ = writeln!(
+            md,
+            "Not a cost per task: {}. Their peak memory does not grow in step with N, because \
+             their tasks were not all alive at once (a process that has finished its download \
+             exits while the parent is still starting the rest), so the line's slope says nothing \
+             about one task; the time tables above show each cell's peak instead.\n",
+            loose.join(", ")
+        );
+    }
     md
 }
+
+/// Below this r², a line through memory against N does not describe a cost per task.
+const LINEAR: f64 = 0.9;
 
 /// Per model: the largest N that completed for `workload`, and the first cell that did not.
 pub fn reach<'a>(

@@ -44,6 +44,7 @@ const FITS: &str = "model,workload,bytes_per_task,base_bytes,r2,points,fitted_on
 procs,sleep,100000,3000000,1.0,3,pss,3000000
 threads,sleep,10240,2800000,1.0,3,pss,11000
 tokio-async,sleep,500,3000000,1.0,3,pss,500
+procs,io,554,23000000,0.05,4,pss,4000000
 ";
 
 const SETTINGS: &str =
@@ -126,6 +127,10 @@ fn memory_is_pss_and_rss_with_procs_explained() {
     has("Memory per waiting task (slope of PSS against N): procs 97.7 KiB, threads 10.0 KiB, tokio-async 500 B.");
     has("memory per waiting task (PSS slope): procs 97.7 KiB, threads 10.0 KiB, async and green 500 B | the order holds; not every bound is higher than the article's; by PSS, a waiting process costs more than a thread, and a thread more than any async task |");
     has("| procs | sleep | 97.7 KiB | 2.9 MiB | 1.000 | 3 | PSS | 2.9 MiB |");
+    // A line that does not fit is no cost per task, and the report says so, naming it.
+    has("| procs | io | 554 B | 21.9 MiB | 0.050 | 4 | PSS | 3.8 MiB |");
+    has("Not a cost per task: procs io (r² 0.05).");
+    assert!(!md.contains("Not a cost per task: procs sleep"), "{md}");
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -275,11 +280,11 @@ fn impossible_numbers_are_refused_with_file_and_line() {
         assert!(err.ends_with(message), "{err}");
     }
     std::fs::write(d.join("summary.csv"), SUMMARY).unwrap();
-    let scale = SCALE.replace("procs,sleep,10,ok,3,1.0,", "procs,sleep,10,ok,3,0,");
+    let scale = SCALE.replace("procs,sleep,10,ok,3,1.0,1.0,", "procs,sleep,10,ok,3,1.0,0,");
     std::fs::write(d.join("scale.csv"), scale).unwrap();
     let err = format!("{:#}", report(&d, None).unwrap_err());
     assert!(
-        err.ends_with("scale.csv:2: mean_s is 0: a measured time must be above 0"),
+        err.ends_with("scale.csv:2: median_s is 0: a measured time must be above 0"),
         "{err}"
     );
     std::fs::remove_dir_all(&d).unwrap();

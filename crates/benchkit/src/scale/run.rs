@@ -9,14 +9,20 @@ use std::time::Duration;
 use workload::Summary;
 
 /// Run one cell: three runs if it is quick (predicted, or for a first cell, its first
-/// run, under 2 s), one if not; the first failure ends it.
-pub fn run_cell(exe: &Path, args: &[String], predicted_s: Option<f64>, budget: Duration) -> Cell {
+/// run, under 2 s) and `repeat` allows, one if not; the first failure ends it.
+pub fn run_cell(
+    exe: &Path,
+    args: &[String],
+    predicted_s: Option<f64>,
+    budget: Duration,
+    repeat: bool,
+) -> Cell {
     const QUICK_S: f64 = 2.0;
     // A run may take a while over its prediction on a busy machine, but never forever.
     let kill_after = budget.mul_f64(3.0).max(Duration::from_secs(10));
     let before = tcp_counters();
     let (mut times, mut summaries) = (Vec::new(), Vec::new());
-    let mut runs = if predicted_s.is_some_and(|s| s < QUICK_S) {
+    let mut runs = if repeat && predicted_s.is_some_and(|s| s < QUICK_S) {
         3
     } else {
         1
@@ -24,7 +30,7 @@ pub fn run_cell(exe: &Path, args: &[String], predicted_s: Option<f64>, budget: D
     while times.len() < runs {
         match crate::runner::run_once(exe, args, kill_after) {
             Ok(Run { seconds, summary }) => {
-                if predicted_s.is_none() && times.is_empty() && seconds < QUICK_S {
+                if repeat && predicted_s.is_none() && times.is_empty() && seconds < QUICK_S {
                     runs = 3;
                 }
                 times.push(seconds);
@@ -103,5 +109,30 @@ mod tests {
         );
         assert_eq!((cell.peak_rss_bytes, cell.peak_pss_bytes), (30, 4));
         assert_eq!(measured(&[0.1, 0.3], &[]).median_s, 0.2);
+    }
+
+    /// A quick cell runs three times, unless it must not repeat (an io cell of 10,000
+    /// connections, whose second run would meet the first one's TIME_WAIT sockets).
+    #[test]
+    fn a_quick_cell_runs_three_times_unless_it_must_not_repeat() {
+        let line = r#"{"model":"m","workload":"sleep","n":1,"wall_ms":1.0,"checksum":"0x0","bytes":0,"tasks":1,"processes":1,"peak_rss_bytes":0}"#;
+        let sh = Path::new("/bin/sh");
+        let args = ["-c".to_string(), format!("echo '{line}'")];
+        let budget = Duration::from_secs(20);
+        for (predicted, repeat, runs) in [
+            (Some(0.1), true, 3),
+            (None, true, 3),
+            (Some(0.1), false, 1),
+            (None, false, 1),
+            (Some(5.0), true, 1),
+        ] {
+            let cell = run_cell(sh, &args, predicted, budget, repeat);
+            assert_eq!(
+                (cell.status, cell.runs),
+                (Status::Ok, runs),
+                "{predicted:?} {repeat}: {}",
+                cell.reason
+            );
+        }
     }
 }
