@@ -253,16 +253,14 @@ impl Ladder<'_> {
                     self.model.name, self.workload
                 );
                 let ok: Vec<&&Cell> = probes.iter().filter(|c| c.status == "ok").collect();
-                return Ok(ok.last().map(|c| {
+                return Ok(ok.last().map(|last| {
+                    let ms = |c: &Cell| c.wall_ms.unwrap_or(0.0);
                     let size = Size {
-                        n: c.n,
-                        rounds: c.rounds,
+                        n: last.n,
+                        rounds: last.rounds,
                     };
-                    let grown = c.wall_ms.unwrap_or(0.0) - ok[0].wall_ms.unwrap_or(0.0);
-                    (
-                        size,
-                        fit_runs(self.plan, ok[0].wall_ms.unwrap_or(0.0), grown),
-                    )
+                    let first = ms(ok[0]);
+                    (size, fit_runs(self.plan, first, ms(last) - first))
                 }));
             }
         }
@@ -351,8 +349,7 @@ fn probe_done(
     }
     let first = cells.first()?.wall_ms.unwrap_or(0.0);
     let grown = last.wall_ms.unwrap_or(0.0) - first;
-    let enough = (plan.growth.as_secs_f64() * 1e3).max(2.0 * first);
-    if grown >= enough {
+    if grown >= enough_ms(plan, first) {
         return Some(format!(
             "time grew {grown:.0} ms over {} cells",
             cells.len()
@@ -371,13 +368,18 @@ fn probe_done(
 /// after some 40 ms of growth, where the rest reach 250 ms). On a short range the same
 /// few milliseconds of noise weigh more, and the fastest of more runs is a steadier floor.
 fn fit_runs(plan: &Plan, first_ms: f64, grown_ms: f64) -> usize {
-    let enough = (plan.growth.as_secs_f64() * 1e3).max(2.0 * first_ms);
     let short = if grown_ms > 0.0 {
-        enough / grown_ms
+        enough_ms(plan, first_ms) / grown_ms
     } else {
         4.0
     };
     plan.runs * short.ceil().clamp(1.0, 4.0) as usize
+}
+
+/// The growth over a probe's first cell that ends it: the plan's, and at least twice that
+/// first cell's time, so that the part that grows dominates the part that does not.
+fn enough_ms(plan: &Plan, first_ms: f64) -> f64 {
+    (plan.growth.as_secs_f64() * 1e3).max(2.0 * first_ms)
 }
 
 fn args(workload: &str, size: Size) -> Vec<String> {

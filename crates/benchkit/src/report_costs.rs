@@ -81,16 +81,15 @@ struct IoCell {
 impl IoCell {
     /// CPU time per download, in µs, when the cell has user and system time.
     fn cpu_us_per_download(&self, urls: u64) -> Option<f64> {
-        cpu_us_per_download(self.user_s?, self.system_s?, self.n * urls)
+        cpu_us_per_download(self.user_s? + self.system_s?, self.n * urls)
     }
 }
 
-/// User plus system time over the downloads they paid for, in µs: the CPU one download
-/// costs (for the io table and the scale table too). None where there were no downloads
-/// or no CPU time was reported (a run that downloaded used some: 0 means not counted).
-pub fn cpu_us_per_download(user_s: f64, system_s: f64, downloads: u64) -> Option<f64> {
-    let cpu = user_s + system_s;
-    (downloads > 0 && cpu > 0.0).then(|| cpu * 1e6 / downloads as f64)
+/// User plus system time (`cpu_s`) over the downloads it paid for, in µs: the CPU one
+/// download costs (for the io table and the scale table too). None where there were no
+/// downloads.
+pub fn cpu_us_per_download(cpu_s: f64, downloads: u64) -> Option<f64> {
+    (downloads > 0).then(|| cpu_s * 1e6 / downloads as f64)
 }
 
 /// URLs per io task in `make bench`, from bench-settings.txt's first line: the count of
@@ -814,8 +813,7 @@ smol-async,sleep,10000,ok,1,1.0,1.0,1.0,1,0,0,0,0.1,0.1,
             Some(2)
         );
         assert_eq!(bench_urls(""), None);
-        assert_eq!(cpu_us_per_download(0.02, 0.01, 40), Some(750.0));
-        assert_eq!(cpu_us_per_download(0.02, 0.01, 0), None);
-        assert_eq!(cpu_us_per_download(0.0, 0.0, 40), None);
+        assert_eq!(cpu_us_per_download(0.03, 40), Some(750.0));
+        assert_eq!(cpu_us_per_download(0.03, 0), None);
     }
 }

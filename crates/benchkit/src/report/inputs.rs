@@ -69,7 +69,7 @@ pub struct ScaleCell {
     pub pss: Option<f64>,
     pub overflows: f64,
     /// CPU time of a run, user + system, as the model counted it; None in old sweeps and
-    /// where the model reported none (0: no real run uses no CPU at all).
+    /// where the model reported none.
     pub cpu_s: Option<f64>,
     pub reason: String,
 }
@@ -201,11 +201,7 @@ pub fn read_scale(path: &Path) -> Result<Vec<ScaleCell>> {
             },
             pss: check.optional_bytes("peak_pss_bytes", r.peak_pss_bytes)?,
             overflows: r.listen_overflows.unwrap_or(0) as f64,
-            cpu_s: r
-                .user_s
-                .zip(r.system_s)
-                .map(|(u, s)| u + s)
-                .filter(|cpu| ok && *cpu > 0.0),
+            cpu_s: r.user_s.zip(r.system_s).map(|(u, s)| u + s).filter(|_| ok),
             reason: r.reason.clone(),
         });
     }

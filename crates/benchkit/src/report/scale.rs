@@ -4,6 +4,7 @@
 use super::format::{bytes, mib, thousands, unique};
 use super::inputs::{Fit, Measure, ScaleCell};
 use crate::charts::{self, Line};
+use crate::report_costs::cpu_us_per_download;
 use crate::scale::Status;
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -69,9 +70,9 @@ fn table(workload: &str, these: &[&ScaleCell]) -> String {
                 Some(c) if c.status == Status::Ok => {
                     // io: one URL per task, so CPU per download is CPU per task.
                     let cpu = match (workload, c.cpu_s) {
-                        ("io", Some(cpu)) => {
-                            format!(", {:.0} µs CPU/download", cpu / c.n as f64 * 1e6)
-                        }
+                        ("io", Some(cpu)) => cpu_us_per_download(cpu, c.n)
+                            .map(|us| format!(", {us:.0} µs CPU/download"))
+                            .unwrap_or_default(),
                         _ => String::new(),
                     };
                     format!("{:.3} s, {}{cpu}", c.median, mib(memory(c, by)))

@@ -4,6 +4,7 @@
 use super::format::mib;
 use super::inputs::{Cell, Measure, Settings};
 use crate::charts::{self, Bar, Group};
+use crate::report_costs::cpu_us_per_download;
 use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -77,7 +78,7 @@ pub fn section(
     let downloads = (workload == "io")
         .then(|| settings.num("urls"))
         .flatten()
-        .map(|urls| urls * cells[0].n as f64);
+        .map(|urls| urls as u64 * cells[0].n);
     md += &table(cells, ideal, downloads);
     if let Some(warning) = noise_warning(cells, ideal) {
         let _ = writeln!(md, "{warning}\n");
@@ -137,7 +138,7 @@ fn heading(workload: &str, cells: &[&Cell], settings: &Settings) -> String {
 
 /// The workload's table; with `downloads` (io), a column of CPU time per download: user +
 /// system over the run's downloads, start-up included.
-fn table(cells: &[&Cell], ideal: Option<f64>, downloads: Option<f64>) -> String {
+fn table(cells: &[&Cell], ideal: Option<f64>, downloads: Option<u64>) -> String {
     let mut md = String::from("| model | mean ± stddev | median | min – max | speedup vs sync | efficiency vs ideal | peak PSS | peak RSS |");
     md += if downloads.is_some() {
         " CPU per download |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
@@ -159,8 +160,10 @@ fn table(cells: &[&Cell], ideal: Option<f64>, downloads: Option<f64>) -> String 
             .map(|i| format!("{:.0}%", 100.0 * i / c.median))
             .unwrap_or_default();
         let cpu = match (downloads, c.cpu_s) {
-            (Some(d), Some(cpu)) => format!(" {:.0} µs |", cpu / d * 1e6),
-            (Some(_), None) => " – |".into(),
+            (Some(d), cpu) => match cpu.and_then(|cpu| cpu_us_per_download(cpu, d)) {
+                Some(us) => format!(" {us:.0} µs |"),
+                None => " – |".into(),
+            },
             (None, _) => String::new(),
         };
         let _ = writeln!(

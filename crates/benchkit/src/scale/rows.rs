@@ -73,8 +73,9 @@ impl From<&Cell> for ScaleRow {
             peak_pss_bytes: f(c.peak_pss_bytes as f64).filter(|x| *x > 0.0),
             workers: u(c.workers).filter(|x| *x > 0),
             peak_threads: u(c.peak_threads).filter(|x| *x > 0),
-            user_s: f(c.user_s),
-            system_s: f(c.system_s),
+            // 0 s of CPU in all: not reported by the model (a run always uses some).
+            user_s: f(c.user_s).filter(|_| c.user_s + c.system_s > 0.0),
+            system_s: f(c.system_s).filter(|_| c.user_s + c.system_s > 0.0),
             listen_overflows: u(c.listen_overflows),
             syn_retrans: u(c.syn_retrans),
             time_wait_at_start: u(c.time_wait_at_start),
@@ -250,6 +251,21 @@ mod tests {
             .map(|f| format!("{} {}", f.model, f.workload))
             .collect();
         assert_eq!(keys, ["procs sleep", "procs io"]);
+    }
+
+    /// A model that reports no CPU time leaves the columns empty, not 0 s.
+    #[test]
+    fn cpu_time_not_reported_is_left_empty() {
+        let silent = ScaleRow::from(&ok(10, 1, 1));
+        assert_eq!((silent.user_s, silent.system_s), (None, None));
+        let reported = ScaleRow::from(&Cell {
+            user_s: 0.25,
+            ..ok(10, 1, 1)
+        });
+        assert_eq!(
+            (reported.user_s, reported.system_s),
+            (Some(0.25), Some(0.0))
+        );
     }
 
     #[test]
