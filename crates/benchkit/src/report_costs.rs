@@ -13,6 +13,7 @@
 //!   and `system_s` columns when it has them.
 
 use crate::charts::{self, Line};
+use crate::report::format::{bytes, thousands};
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -577,28 +578,6 @@ fn ms_text(us: f64) -> String {
         format!("{ms:.0} ms")
     } else {
         format!("{ms:.1} ms")
-    }
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn bytes(b: f64) -> String {
-    if b >= 1048576.0 {
-        format!("{:.1} MiB", b / 1048576.0)
-    } else if b >= 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{b:.0} B")
     }
 }
 

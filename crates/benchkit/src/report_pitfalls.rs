@@ -7,6 +7,7 @@
 //! model on a log scale, to CHARTS/mixed.svg.
 
 use crate::mixed::Row;
+use crate::report::format::thousands;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::fmt::Write as _;
@@ -510,18 +511,6 @@ fn span_pct(values: impl Iterator<Item = f64>) -> String {
 
 fn span_x(values: impl Iterator<Item = f64>) -> String {
     span_of(values, |x| format!("{x:.1}x"))
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn upper_first(s: &str) -> String {

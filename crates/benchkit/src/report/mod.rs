@@ -24,7 +24,7 @@
 
 mod answer;
 mod claims;
-mod format;
+pub(crate) mod format;
 mod inputs;
 mod memory;
 mod readme;
