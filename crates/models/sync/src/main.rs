@@ -26,27 +26,33 @@
 //! Diff this file against any other model's `main.rs`: what differs is the model.
 //!
 //! **No `mixed`.** The workload that runs requests beside CPU jobs needs something that
-//! runs them side by side; sync has nothing, so it refuses it: [`pitfalls`] says why.
-
-mod pitfalls;
+//! runs them side by side; sync has nothing, and its requests would queue one after
+//! another, which io already shows: refused before any work (exit 2), with the reason in
+//! [`NO_MIXED`].
 
 mod costs;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::process::ExitCode;
 use workload::blocking::Client;
 use workload::cli::SleepArgs;
+use workload::mixed::Offer;
 use workload::{cpu, Command, CpuArgs, IoArgs, Tally};
 
+/// Why `mixed` is refused before any work, with exit code 2 (`sync mixed --help` says it).
+const NO_MIXED: &str = "sync has no scheduler: nothing runs beside a job, and its probes would \
+    queue one after another (the io workload already shows that); see threads for the baseline";
+
 fn main() -> ExitCode {
-    workload::mixed::offer(&pitfalls::OFFER);
+    workload::mixed::offer(&Offer::NotOffered(NO_MIXED));
     workload::main("sync", |command| match command {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),
         Command::Sleep(args) => run_sleep(args),
         Command::Spawn(args) => costs::run_spawn(args),
         Command::Switch(args) => costs::run_switch(args),
-        Command::Mixed(args) => pitfalls::run_mixed(args),
+        // Not reached: the offer above refuses `mixed` before the run starts.
+        Command::Mixed(_) => bail!("mixed is not offered here: {NO_MIXED}"),
     })
 }
 
