@@ -3,21 +3,25 @@
 //! **The model.** Every task runs in its own process, the counterpart of Python's
 //! `multiprocessing.Process`. Rust has no fork-based multiprocessing (forking a process
 //! that has threads is unsafe), so the binary re-executes itself: the parent starts N
-//! copies of `procs` with `PROCS_WORKER=1` and the arguments of exactly one task, each
-//! copy runs that task and prints its summary line, and the parent adds them up.
+//! copies of `procs` with the arguments of exactly one task and `PROCS_WORKER` set to its
+//! own pid (a worker checks it against its parent's, so a `PROCS_WORKER` left in a user's
+//! environment cannot turn a normal run into a worker); each copy runs that task and
+//! prints its summary line, and the parent adds them up.
 //!
 //! **Who schedules the work.** The kernel, as for threads, but each worker also has its own
 //! address space: nothing is shared, everything crosses a pipe (here, the summary line).
 //!
 //! **What it costs.** A process start per task (fork and exec, dynamic loading, and in the
-//! worker its own HTTP client, as `sync` builds one), a few hundred KiB of memory each once
-//! shared pages are divided among the workers (PSS; peak RSS summed over the workers
-//! counts the shared code and libc once per worker, several MiB each), and no shared
-//! connection pool. In exchange a crashing worker cannot corrupt the others.
+//! worker its own HTTP client, as `sync` builds one), a process's own memory per task, and
+//! no shared connection pool. By PSS the workers' shared code and libc are divided among
+//! them; peak RSS summed over the workers counts those pages once per worker. In exchange
+//! a crashing worker cannot corrupt the others. What a start and a worker's memory come
+//! to: results/REPORT.md, 'What one task costs' and 'Memory: PSS and peak RSS'.
 //!
 //! **When to pick it.** Isolation (untrusted or crash-prone work), or in Python to escape
-//! the GIL for CPU-bound work. The seed article's processes: cpu 1.12 s (the fastest),
-//! io 7.22 s. In Rust, threads already use every core, so processes buy isolation only.
+//! the GIL for CPU-bound work. In Rust, threads already use every core, so processes buy
+//! isolation only. The seed article's Python processes (its fastest cpu run):
+//! cpu 1.12 s, io 7.22 s. <!-- outside: seed article -->
 //!
 //! ```sh
 //! target/release/procs cpu --n 10
@@ -27,8 +31,10 @@
 //! What one process costs to start (`spawn`) and to switch to (`switch`, a token handed
 //! round a ring of pipes: each hand-off wakes another process) is in `costs.rs`.
 //!
-//! **What to observe.** Times close to `threads` plus a few ms of process start per
-//! worker; memory (PSS, summed over every worker) several times that of `threads`.
+//! **What to observe.** Times close to `threads` plus a process start per worker; memory
+//! (PSS, summed over every worker) above that of `threads`: by a little at N=10, and by
+//! far more per task as N grows (results/REPORT.md, 'Memory: PSS and peak RSS' and
+//! 'Memory per task').
 //!
 //! **No `mixed`.** A request per process would measure process start-up, and jobs in
 //! processes are preempted like `threads`' jobs: refused before any work (exit 2), with
