@@ -1,13 +1,17 @@
 //! The workloads every concurrency model runs, written once.
 //!
-//! A model crate (`crates/models/*`) owns only its concurrency: how it spawns, waits for and
-//! joins N tasks. Everything that does not depend on the model lives here, so that two
-//! models differ in nothing but the model:
+//! A model crate (`crates/models/*`) owns its concurrency: how it spawns, waits for and
+//! joins N tasks. Everything that does not depend on the model lives here. Two models'
+//! code then differs in the model and in one more thing the model drags in: the HTTP
+//! client, because an async client is tied to its runtime's sockets and timers. The
+//! blocking models share ureq ([`blocking`]: sync, threads, procs, rayon, and green on
+//! may's sockets), tokio-async uses reqwest (its `fetch.rs`), and smol-async and
+//! async-std-async share a bare hyper client ([`hyper_futures`]). Every client follows
+//! the same policy (one deadline from connect to last byte, no proxy, no redirect, a
+//! task's connection reused for its next URL) and is verified the same way ([`io`]).
 //!
-//! - [`cli`]: the one command line every binary accepts (`cpu`, `io`, `sleep`,
-//!   `spawn`, `switch`), validated before any work starts.
-//! - [`cli`]: the one command line every binary accepts (`cpu`, `io`, `sleep`, `mixed`), validated
-//!   before any work starts.
+//! - [`cli`]: the one command line every binary accepts (`cpu`, `io`, `sleep`, `spawn`,
+//!   `switch`, `mixed`), validated before any work starts.
 //! - [`cpu`]: the CPU-bound task, `base ** exp` as a big integer, verified on every run.
 //! - [`io`]: the I/O-bound task's verification: status, length and checksum of every body,
 //!   and the error that names the URL and the cause.
@@ -19,13 +23,14 @@
 //!   every hand-off, and the check that it went round exactly R times.
 //! - [`mixed`]: the `mixed` workload's probe stream (open-loop schedule, latency from
 //!   each probe's scheduled start into an HDR histogram), its step-wise CPU jobs and the
-//!   variants each model offers; the model's own part is in its `pitfalls.rs`.
+//!   variants each model offers; the model's own part is in its `pitfalls.rs`, and a model
+//!   that does not offer `mixed` says why in its `main.rs`.
 //! - [`summary`]: the tally of finished tasks and the one JSON line printed at the end.
 //! - [`limits`]: the machine's limits on threads, processes and memory maps, checked
 //!   before a run that needs many.
 //! - [`mem`]: peak memory (RSS of each process, PSS of the whole model) and threads.
 //! - [`rusage`]: CPU time (user, system) of the model and its reaped worker processes.
-//! - [`run`]: the `main` every model calls: parse, time, run, print, exit.
+//! - [`main`] (module `run`): the `main` every model calls: parse, time, run, print, exit.
 
 pub mod cli;
 pub mod costs;

@@ -11,21 +11,24 @@
 //! been smol's parts (async-global-executor on async-executor, async-io, blocking). The
 //! model stays because programs still run it; for new code see `smol-async`.
 //!
-//! **Who schedules the work.** async-std's global executor, which starts on the first
-//! spawn with one thread per core, named `async-std/runtime` (`ASYNC_STD_THREAD_COUNT`
-//! overrides the count; [`on_executor`] reads it the same way to report it).
-//! `task::block_on` runs the main future (spawn N tasks, then await them) on the main
-//! thread. The `async-io` reactor (epoll, plus a timer list) wakes a task when its socket
-//! or timer is ready. Blocking in a task would stall every task queued on its thread, so
-//! the CPU work goes to `task::spawn_blocking`'s thread pool (the `blocking` crate, as in
-//! smol). HTTP is the shared hyper client of `workload::hyper_futures`, on async-std's
-//! socket, timer and executor: no tokio runtime runs here.
+//! **Who schedules the work.** async-std's global executor, which starts on first use
+//! (here the `task::block_on` in [`on_executor`]) with one thread per core, named
+//! `async-std/runtime` (`ASYNC_STD_THREAD_COUNT` overrides the count; [`on_executor`]
+//! reads it the same way to report it). `task::block_on` runs the main future (spawn N
+//! tasks, then await them) on the main thread. The `async-io` reactor (epoll, plus a
+//! timer list) wakes a task when its socket or timer is ready. Blocking in a task would
+//! stall every task queued on its thread, so the CPU work goes to `task::spawn_blocking`'s
+//! thread pool (the `blocking` crate, as in smol). HTTP is the shared hyper client of
+//! `workload::hyper_futures`, on async-std's socket, timer and executor: no tokio runtime
+//! runs here.
 //!
-//! **What it costs.** Like smol: a task is one heap-allocated state machine, hundreds of
-//! bytes plus its buffers, and every function on the way to a socket is `async`.
+//! **What it costs.** Like smol: a task is one heap-allocated state machine, not a stack
+//! (what one costs: results/REPORT.md, 'Memory per task'), and every function on the way
+//! to a socket is `async`.
 //!
 //! **When to pick it.** Only to keep existing async-std code running; it is smol's parts
-//! behind a std-shaped API. The seed article's Python asyncio: cpu 2.23 s, io 4.37 s.
+//! behind a std-shaped API. The seed article's Python asyncio (as for smol-async):
+//! cpu 2.23 s, io 4.37 s. <!-- outside: seed article -->
 //!
 //! ```sh
 //! target/release/async-std-async cpu --n 10
@@ -37,10 +40,10 @@
 //! round a ring on async-std's channels: each hand-off wakes a task, and often a sleeping
 //! executor thread too) is in `costs.rs`.
 //!
-//! **What to observe.** The same figures as smol-async: the same parts, the same number
-//! of executor threads. `diff` this file against `crates/models/smol-async/src/main.rs`:
-//! what differs is the runtime's API and who starts the executor threads.
-//! Figures for this machine: the README and results/scale*.csv.
+//! **What to observe.** What smol-async shows: the same parts, the same number of
+//! executor threads. `diff` this file against `crates/models/smol-async/src/main.rs`:
+//! what differs is the runtime's API and who starts the executor threads. The figures:
+//! results/REPORT.md, 'Scale'.
 //!
 //! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
 //! requests' latency percentiles, with the jobs run four ways (`--variant`): `offload`
@@ -149,9 +152,9 @@ async fn join_all<E: Into<anyhow::Error>>(
 }
 
 /// Run `main` on this thread while the global executor's threads run the tasks. They
-/// start on the first spawn, one per core unless `ASYNC_STD_THREAD_COUNT` says otherwise
-/// (async-global-executor's rule, read here the same way to report it), and are never
-/// stopped: the process ends with them.
+/// start on first use (the `block_on` below), one per core unless `ASYNC_STD_THREAD_COUNT`
+/// says otherwise (async-global-executor's rule, read here the same way to report it),
+/// and are never stopped: the process ends with them.
 fn on_executor(main: impl Future<Output = Result<Tally>>) -> Result<Tally> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = std::env::var("ASYNC_STD_THREAD_COUNT")

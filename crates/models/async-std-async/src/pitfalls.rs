@@ -3,17 +3,17 @@
 //! A probe stream (one download every 1/rate s, each a task) runs beside CPU jobs; the
 //! probes' latency shows whether the jobs held the executor threads (see `workload::mixed`
 //! for the schedule and the measurement). An executor thread runs one task at a time and
-//! only switches at an `.await`: a job that computes for 250 ms without one holds its
-//! thread for 250 ms. The variants:
+//! only switches at an `.await`: a job that computes without one holds its thread for as
+//! long as it computes. The variants:
 //!
 //! - `offload`: each job on the blocking pool (`task::spawn_blocking`): the executor
 //!   threads stay free; the kernel shares the cores between them and the job threads.
 //!   The right way.
-//! - `inline`: each job in a task (`task::spawn`). With J jobs on 2 executor threads
-//!   both are held until the jobs are done: probes wait for up to J / 2 jobs' length.
+//! - `inline`: each job in a task (`task::spawn`). With J jobs on C executor threads
+//!   (one per core) every one is held until the jobs are done: probes wait for up to
+//!   J / C jobs' length.
 //! - `yield`: inline, with `task::yield_now().await` between steps (a step is one
-//!   multiplication of the job: about 0.1 ms of CPU on average, 0.3 ms at most, for the
-//!   bench's 7777 ** 100,000 on this machine; see `workload::mixed`). The task wakes
+//!   multiplication of the job, a small part of it; see `workload::mixed`). The task wakes
 //!   itself and goes to the back of the executor's queue, so a probe waits for a step,
 //!   not a job. Sockets are looked at meanwhile: the main thread runs the reactor while
 //!   it waits, and each executor thread every 200 tasks (async-executor's `run`, which
@@ -29,8 +29,8 @@
 //! ```
 //!
 //! **What to observe.** The same shape as smol-async (the same parts): `inline`'s and
-//! `block`'s p99 grow to the jobs' length, `offload`'s stay near the server's 10 ms,
-//! `yield` in between.
+//! `block`'s p99 grow to the jobs' length, `offload`'s stay near the server's 10 ms, and
+//! `yield`'s near `offload`'s. The figures: results/REPORT.md, 'What blocks a scheduler'.
 
 use super::AsyncStd;
 use anyhow::Result;

@@ -18,32 +18,35 @@
 //! **What it costs.** Per coroutine: a stack of fixed size (`STACK_BYTES`), reserved with
 //! `mmap` plus a guard page, of which only touched pages use memory; no kernel thread,
 //! and a switch is a register swap. may keeps a pool of 1,000 ready stacks, made at the
-//! first spawn and reused as coroutines end; past that, each new coroutine maps its own. The caveats: the stack cannot grow, so a deeper call
-//! chain overflows it and the process dies; each stack is two kernel memory maps, so at
-//! most about 32,000 coroutines can be alive at once under Linux's default
-//! `vm.max_map_count` of 65,530 (may panics on the failed `mmap`; we report it); a `thread_local!`
-//! belongs to the worker, shared by every coroutine that runs on it. And a library is
-//! only cooperative if its waits go through may: ureq's default resolver and its shared
-//! connection pool both block threads (see `transport.rs` and `client.rs`).
+//! first spawn and reused as coroutines end; past that, each new coroutine maps its own.
+//! The caveats: the stack cannot grow, so a deeper call chain overflows it and the
+//! process dies; each stack is two kernel memory maps, so at most about 32,000 coroutines
+//! can be alive at once under Linux's default `vm.max_map_count` of 65,530 (a run that
+//! needs more is refused before it starts, naming the limit; may panics on a failed
+//! `mmap`, and we report that too); a `thread_local!` belongs to the worker, shared by
+//! every coroutine that runs on it. And a library is only cooperative if its waits go
+//! through may: ureq's default resolver and its shared connection pool both block
+//! threads (see `transport.rs` and `client.rs`).
 //!
 //! **When to pick it.** Many connections in blocking-style code you can point at may's
-//! sockets, without `async`. The seed article's Python gevent: cpu 2.23 s (one thread,
-//! like sync), io 6.85 s. Here cpu uses every core, as may runs one worker per core.
+//! sockets, without `async`. Here cpu uses every core, as may runs one worker per core.
+//! The seed article's Python gevent (one thread: on cpu no faster than its sync version):
+//! cpu 2.23 s, io 6.85 s. <!-- outside: seed article -->
 //!
 //! ```sh
 //! target/release/green cpu --n 10
 //! target/release/green io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
-//! target/release/green sleep --n 100000 --ms 100
+//! target/release/green sleep --n 10000 --ms 100
 //! ```
 //!
 //! What one coroutine costs to start (`spawn`) and to switch to (`switch`, a token handed
 //! round a ring on may's channels: each hand-off wakes a parked coroutine, in user space)
 //! is in `costs.rs`.
 //!
-//! **What to observe.** io takes about one task's time whatever N, like `threads`, but on
-//! a few OS threads (`ps -L`); sleep runs 100,000 waits on two workers where `threads`
-//! needs 100,000 kernel threads. Most of sleep's wall time past one wait is spawning (past
-//! the pool, a stack to map for each coroutine).
+//! **What to observe.** io takes about one task's time (URLs x delay) while N is small,
+//! like `threads`, but on a few OS threads (`ps -L`); sleep runs 10,000 waits on one
+//! worker per core where `threads` needs 10,000 kernel threads. How io and sleep grow
+//! with N: results/REPORT.md, 'Scale'.
 //!
 //! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
 //! requests' latency percentiles, with the jobs run four ways (`--variant`): `offload`

@@ -3,24 +3,24 @@
 //! A probe stream (one download every 1/rate s, each a coroutine) runs beside CPU jobs;
 //! the probes' latency shows whether the jobs held the workers (see `workload::mixed` for
 //! the schedule and the measurement). A worker runs one coroutine at a time and switches
-//! only when it waits on may's own primitives: a job that computes for 250 ms holds its
-//! worker for 250 ms, as an inline job holds an async runtime's. gevent has the same trap.
-//! The variants:
+//! only when it waits on may's own primitives: a job that computes holds its worker for
+//! as long as it computes, as an inline job holds an async runtime's. gevent has the same
+//! trap. The variants:
 //!
 //! - `offload`: each job on a plain OS thread (`std::thread::spawn`), which the kernel
 //!   preempts: the workers stay free. The right way (gevent's is a threadpool).
-//! - `inline`: each job in a coroutine. With J jobs on 2 workers both are held until the
-//!   jobs are done: probes wait for up to J / 2 jobs' length.
+//! - `inline`: each job in a coroutine. With J jobs on C workers (one per core) every
+//!   worker is held until the jobs are done: probes wait for up to J / C jobs' length.
 //! - `yield`: inline, with `may::coroutine::yield_now()` between steps (a step is one
-//!   multiplication of the job: about 0.1 ms of CPU on average, 0.3 ms at most, for the
-//!   bench's 7777 ** 100,000 on this machine; see `workload::mixed`): gevent's
+//!   multiplication of the job, a small part of it; see `workload::mixed`): gevent's
 //!   `gevent.sleep(0)`. The coroutine goes to the back of its worker's queue, so other
 //!   ready coroutines run between steps. But a may 0.3 worker waits on its sockets
 //!   (epoll) and takes in coroutines queued from other threads (new probes spawned by the
 //!   main thread, sleepers the timer thread wakes) only once its own queue is empty
 //!   (`Selector::select`, then `run_queued_tasks`), and a yielding job is always in it: a
-//!   probe is not started, nor woken by its reply, before the jobs end. Measured: `yield`
-//!   is little better than `inline` here (e2e/tests/pitfalls.rs checks it).
+//!   probe is not started, nor woken by its reply, before the jobs end. So `yield` is
+//!   little better than `inline` here (results/REPORT.md, 'What blocks a scheduler';
+//!   e2e/tests/pitfalls.rs checks it).
 //! - `block`: each job is a coroutine that waits `--block-ms` with `std::thread::sleep`,
 //!   where `may::coroutine::sleep` was meant: the worker sleeps, not the coroutine.
 //!
@@ -32,7 +32,8 @@
 //! ```
 //!
 //! **What to observe.** `inline`'s, `yield`'s and `block`'s p99 grow to the jobs'
-//! length; `offload`'s stay near the server's 10 ms, like `threads`.
+//! length; `offload`'s stay near the server's 10 ms, like `threads`. The figures:
+//! results/REPORT.md, 'What blocks a scheduler'.
 
 use crate::client;
 use anyhow::{bail, Result};

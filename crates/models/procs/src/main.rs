@@ -3,21 +3,25 @@
 //! **The model.** Every task runs in its own process, the counterpart of Python's
 //! `multiprocessing.Process`. Rust has no fork-based multiprocessing (forking a process
 //! that has threads is unsafe), so the binary re-executes itself: the parent starts N
-//! copies of `procs` with `PROCS_WORKER=1` and the arguments of exactly one task, each
-//! copy runs that task and prints its summary line, and the parent adds them up.
+//! copies of `procs` with the arguments of exactly one task and `PROCS_WORKER` set to its
+//! own pid (a worker checks it against its parent's, so a `PROCS_WORKER` left in a user's
+//! environment cannot turn a normal run into a worker); each copy runs that task and
+//! prints its summary line, and the parent adds them up.
 //!
 //! **Who schedules the work.** The kernel, as for threads, but each worker also has its own
 //! address space: nothing is shared, everything crosses a pipe (here, the summary line).
 //!
 //! **What it costs.** A process start per task (fork and exec, dynamic loading, and in the
-//! worker its own HTTP client, as `sync` builds one), a few hundred KiB of memory each once
-//! shared pages are divided among the workers (PSS; peak RSS summed over the workers
-//! counts the shared code and libc once per worker, several MiB each), and no shared
-//! connection pool. In exchange a crashing worker cannot corrupt the others.
+//! worker its own HTTP client, as `sync` builds one), a process's own memory per task, and
+//! no shared connection pool. By PSS the workers' shared code and libc are divided among
+//! them; peak RSS summed over the workers counts those pages once per worker. In exchange
+//! a crashing worker cannot corrupt the others. What a start and a worker's memory come
+//! to: results/REPORT.md, 'What one task costs' and 'Memory: PSS and peak RSS'.
 //!
 //! **When to pick it.** Isolation (untrusted or crash-prone work), or in Python to escape
-//! the GIL for CPU-bound work. The seed article's processes: cpu 1.12 s (the fastest),
-//! io 7.22 s. In Rust, threads already use every core, so processes buy isolation only.
+//! the GIL for CPU-bound work. In Rust, threads already use every core, so processes buy
+//! isolation only. The seed article's Python processes (its fastest cpu run):
+//! cpu 1.12 s, io 7.22 s. <!-- outside: seed article -->
 //!
 //! ```sh
 //! target/release/procs cpu --n 10
@@ -27,22 +31,30 @@
 //! What one process costs to start (`spawn`) and to switch to (`switch`, a token handed
 //! round a ring of pipes: each hand-off wakes another process) is in `costs.rs`.
 //!
-//! **What to observe.** Times close to `threads` plus a few ms of process start per
-//! worker; memory (PSS, summed over every worker) several times that of `threads`.
+//! **What to observe.** Times close to `threads` plus a process start per worker; memory
+//! (PSS, summed over every worker) above that of `threads`: by a little at N=10, and by
+//! far more per task as N grows (results/REPORT.md, 'Memory: PSS and peak RSS' and
+//! 'Memory per task').
 //!
 //! **No `mixed`.** A request per process would measure process start-up, and jobs in
-//! processes are preempted like `threads`' jobs: [`pitfalls`] says why it is refused.
+//! processes are preempted like `threads`' jobs: refused before any work (exit 2), with
+//! the reason in [`NO_MIXED`].
 
 mod costs;
-mod pitfalls;
 mod worker;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::process::ExitCode;
+use workload::mixed::Offer;
 use workload::{gather, Command, Tally};
 
+/// Why `mixed` is refused before any work, with exit code 2 (`procs mixed --help` says it).
+const NO_MIXED: &str = "a probe per process would measure process start-up, not scheduling, \
+    and jobs in their own processes are preempted by the kernel just as threads' are: \
+    threads is that baseline";
+
 fn main() -> ExitCode {
-    workload::mixed::offer(&pitfalls::OFFER);
+    workload::mixed::offer(&Offer::NotOffered(NO_MIXED));
     // A worker is this same binary, started by the parent below: it runs one task.
     if worker::is_worker() {
         return workload::worker_main("procs", worker::run_task);
@@ -53,7 +65,8 @@ fn main() -> ExitCode {
         Command::Sleep(args) => on_processes(args.n, command),
         Command::Spawn(args) => costs::run_spawn(args.n, command),
         Command::Switch(args) => costs::run_switch(args, command),
-        Command::Mixed(args) => pitfalls::run_mixed(args),
+        // Not reached: the offer above refuses `mixed` before the run starts.
+        Command::Mixed(_) => bail!("mixed is not offered here: {NO_MIXED}"),
     })
 }
 

@@ -35,7 +35,8 @@ pub fn run_task(command: &Command) -> Result<Tally> {
         // The task of `spawn` does nothing: the process's start is what is measured.
         Command::Spawn(_) => Ok(Tally::task(0, 0)),
         Command::Switch(args) => crate::costs::hand_on(args),
-        Command::Mixed(args) => crate::pitfalls::run_mixed(args),
+        // Not reached: `mixed` is refused before any worker starts.
+        Command::Mixed(_) => bail!("mixed is not offered here: {}", crate::NO_MIXED),
     }
 }
 

@@ -16,14 +16,17 @@
 //! 500). HTTP is the shared hyper client of `workload::hyper_futures`, on smol's socket,
 //! timer and executor: no tokio runtime runs here.
 //!
-//! **What it costs.** A task is one heap-allocated state machine, hundreds of bytes plus
-//! its buffers: 100,000 sleeping tasks fit in tens of MiB. The price is colouring: every
-//! function on the way to a socket is `async`, and a blocking call must be handed off.
+//! **What it costs.** A task is one heap-allocated state machine, not a stack (what one
+//! costs: results/REPORT.md, 'Memory per task'). The price is colouring: every function
+//! on the way to a socket is `async`, and a blocking call must be handed off.
 //!
 //! **When to pick it.** Many concurrent waits (sockets, timers) in a small binary, when
 //! you want to see and choose the executor, reactor and thread pool instead of having a
-//! runtime chosen for you; smol is also where async-std's users are sent (see async-std-async).
-//! The seed article's Python asyncio: cpu 2.23 s (one thread, no gain), io 4.37 s.
+//! runtime chosen for you; smol is also where async-std's users are sent (see
+//! async-std-async). The seed article's Python asyncio (its powers went to a thread pool
+//! through `run_in_executor`, where the GIL let one compute at a time: on cpu no faster
+//! than its sync version; on io its fastest run):
+//! cpu 2.23 s, io 4.37 s. <!-- outside: seed article -->
 //!
 //! ```sh
 //! target/release/smol-async cpu --n 10
@@ -35,10 +38,10 @@
 //! round a ring on smol's channels: each hand-off wakes a task, and often a sleeping
 //! executor thread too) is in `costs.rs`.
 //!
-//! **What to observe.** io takes about one task's time whatever N, on the executor threads
-//! (`top -H` shows `smol-1`, `smol-2` and `async-io`); cpu takes N powers / cores, on
-//! `blocking-N` threads; sleep --n 100000 finishes in little more than one sleep.
-//! Figures for this machine: the README and results/scale*.csv.
+//! **What to observe.** io takes about one task's time (URLs x delay) while N is small,
+//! on the executor threads (`top -H` shows `smol-1`, `smol-2` and `async-io`), and more
+//! as N grows; cpu takes N powers / cores, on `blocking-N` threads; sleep --n 100000
+//! finishes in little more than one sleep. The figures: results/REPORT.md, 'Scale'.
 //!
 //! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
 //! requests' latency percentiles, with the jobs run four ways (`--variant`): `offload`

@@ -14,8 +14,9 @@
 //! maps (the stack and its guard page), the same wall green's coroutines hit.
 //!
 //! **When to pick it.** Blocking I/O with tens to thousands of connections, and CPU work on
-//! as many threads as cores. The seed article's Python threads: cpu 2.47 s (the GIL made
-//! them slower than sync), io 7.9 s.
+//! as many threads as cores. The seed article's Python threads (the GIL let one compute
+//! at a time: on cpu slower than its sync version):
+//! cpu 2.47 s, io 7.9 s. <!-- outside: seed article -->
 //!
 //! ```sh
 //! target/release/threads cpu --n 10
@@ -25,8 +26,8 @@
 //! What one thread costs to start (`spawn`) and to switch to (`switch`, a token handed
 //! round a ring on std channels: each hand-off wakes a parked thread) is in `costs.rs`.
 //!
-//! **What to observe.** io takes about one task's time (URLs x delay), whatever N; cpu
-//! takes N powers / number of cores.
+//! **What to observe.** io takes about one task's time (URLs x delay) while N is small,
+//! and more as N grows (results/REPORT.md, 'Scale'); cpu takes N powers / number of cores.
 //!
 //! **What blocks it.** Nothing: `mixed` (a stream of requests beside CPU jobs, reporting
 //! the requests' latency percentiles) runs here with no `--variant`, each request and

@@ -4,7 +4,7 @@
 //! CPU jobs (each on a thread of its own); see `workload::mixed` for the schedule and the
 //! measurement. The kernel preempts: a thread that computes is interrupted when its time
 //! slice is up or a woken thread deserves the core, so a probe whose reply arrives waits
-//! a few milliseconds of scheduler latency for a core, however long the jobs compute.
+//! for a core (a time slice or so), never for a whole job.
 //! No variant: no way of running a job here holds anyone else back (a thread that calls
 //! `std::thread::sleep` parks only itself). This is what every variant of the other
 //! models is compared to.
@@ -14,7 +14,8 @@
 //! ```
 //!
 //! **What to observe.** p99 near the server's 10 ms plus the time the jobs' threads keep
-//! the cores (on 2 cores: J jobs and the probes share them).
+//! the cores (J jobs and the probes share them); the figures: results/REPORT.md, 'What
+//! blocks a scheduler'.
 
 use anyhow::{Context, Result};
 use std::sync::Arc;

@@ -10,14 +10,16 @@
 //! goes to the separate blocking pool with `spawn_blocking`.
 //!
 //! **What it costs.** A spawned task is one heap allocation holding its future's state,
-//! a few hundred bytes, not a stack: a million sleeping tasks fit in memory. In return
-//! every call on the way down must be async (`reqwest`, not `ureq`) and the code is
-//! split at each `.await` into a state machine.
+//! not a stack (what one costs: results/REPORT.md, 'Memory per task'). In return every
+//! call on the way down must be async (`reqwest`, not `ureq`) and the code is split at
+//! each `.await` into a state machine.
 //!
 //! **When to pick it.** Many connections or timers, mostly waiting: servers, crawlers,
 //! fan-out clients. For CPU-bound work it only hands the work to threads. The seed
-//! article's Python counterpart, asyncio: cpu 2.23 s (one thread, like sync), io 4.37 s,
-//! the fastest of its io runs.
+//! article's Python asyncio (its powers went to a thread pool through `run_in_executor`,
+//! where the GIL let one compute at a time: on cpu no faster than its sync version; on io
+//! its fastest run):
+//! cpu 2.23 s, io 4.37 s. <!-- outside: seed article -->
 //!
 //! ```sh
 //! target/release/tokio-async io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
@@ -28,10 +30,11 @@
 //! round a ring on tokio's channels: each hand-off wakes a task into its worker's LIFO
 //! slot, no kernel) is in `costs.rs`.
 //!
-//! **What to observe.** io takes about one task's time (URLs x delay), whatever N, on a
-//! handful of threads; a million sleeping tasks fit in memory, where `threads` would
-//! need a million kernel threads (bytes per task: results/scale-fit.csv); cpu matches
-//! `threads` (the blocking pool gives every task a thread).
+//! **What to observe.** io takes about one task's time (URLs x delay) while N is small,
+//! on a handful of threads, and more as N grows (results/REPORT.md, 'Scale'); a million
+//! sleeping tasks fit in memory, where `threads` would need a million kernel threads
+//! (memory per task: results/REPORT.md, 'Memory per task'); cpu about matches `threads`
+//! (the blocking pool gives every task a thread).
 //!
 //! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
 //! requests' latency percentiles, with the jobs run five ways (`--variant`): `offload`

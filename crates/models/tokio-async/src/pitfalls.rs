@@ -3,22 +3,21 @@
 //! A probe stream (one download every 1/rate s, each a task) runs beside CPU jobs; the
 //! probes' latency shows whether the jobs held the workers (see `workload::mixed` for the
 //! schedule and the measurement). A worker runs one task at a time and only switches at an
-//! `.await`: a job that computes for 300 ms without one holds its worker for 300 ms, and
-//! the probes queued there (and, when every worker is held, the reactor and the timers)
+//! `.await`: a job that computes without one holds its worker for as long as it computes,
+//! and the probes queued there (and, when every worker is held, the reactor and the timers)
 //! wait. The variants:
 //!
 //! - `offload`: each job on the blocking pool (`spawn_blocking`): the workers stay free;
 //!   the kernel shares the cores between the job threads and the workers. The right way.
-//! - `inline`: each job in a task (`tokio::spawn`). With J jobs on 2 workers every worker
-//!   is held until the jobs are done: probes wait for up to J / 2 jobs' length.
+//! - `inline`: each job in a task (`tokio::spawn`). With J jobs on C workers (one per
+//!   core) every worker is held until the jobs are done: probes wait for up to J / C jobs'
+//!   length.
 //! - `yield`: inline, with `tokio::task::yield_now().await` between steps (a step is one
-//!   multiplication of the job: about 0.1 ms of CPU on average, 0.3 ms at most, for the
-//!   bench's 7777 ** 100,000 on this machine; see `workload::mixed`): asyncio's
-//!   `await asyncio.sleep(0)`. tokio
-//!   defers a yielded task until the worker has run the other ready tasks and polled
-//!   the reactor, so a probe waits for a step, not a job. The cost: the job's steps
-//!   share the workers with everything else, and each yield is a trip through the
-//!   scheduler.
+//!   multiplication of the job, a small part of it; see `workload::mixed`): asyncio's
+//!   `await asyncio.sleep(0)`. tokio defers a yielded task until the worker has run the
+//!   other ready tasks and polled the reactor, so a probe waits for a step, not a job.
+//!   The cost: the job's steps share the workers with everything else, and each yield is
+//!   a trip through the scheduler.
 //! - `block`: each job is a task that waits `--block-ms` with `std::thread::sleep`, where
 //!   `tokio::time::sleep(...).await` was meant: the thread sleeps, not the task, and the
 //!   worker runs nothing else meanwhile (the seeds' "blocking library functions hang the
@@ -34,7 +33,8 @@
 //!
 //! **What to observe.** In the summary line's `mixed`: p50 barely moves (most probes run
 //! while no job does); `inline`'s and `block`'s p99 and max grow to the jobs' length,
-//! `offload`'s stay near the server's 10 ms; `current-thread`'s max is the whole job.
+//! `offload`'s stay near the server's 10 ms; `current-thread`'s max is the whole job. The
+//! figures: results/REPORT.md, 'What blocks a scheduler'.
 
 use crate::fetch;
 use anyhow::{Context, Result};
