@@ -505,6 +505,40 @@ fn badsum_sends_the_right_bytes_under_a_wrong_checksum() {
     assert!(get(&server, "/badsum/1048577").0.contains(" 413 "));
 }
 
+/// `/no-checksum/{n}` sends the pattern with its Content-Length and no `x-checksum`; like
+/// every answer of the server (a body, an error, a refusal, a 404, a redirect), it carries
+/// the `x-fixture-server: 1` mark that makes such a body a fault in the clients.
+#[test]
+fn no_checksum_sends_no_checksum_and_every_answer_is_marked() {
+    let server = Server::start();
+    let (status, answer) = get(&server, "/no-checksum/3000");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let body = body_of(&answer);
+    assert_eq!(body.len(), 3000);
+    assert!(body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert_eq!(header(&answer, "content-length"), Some("3000"));
+    assert_eq!(header(&answer, "x-checksum"), None);
+    assert!(get(&server, "/no-checksum/1048577").0.contains(" 413 "));
+    for path in [
+        "/no-checksum/3000",
+        "/delay/0/bytes/10",
+        "/health",
+        "/status/503",
+        "/badsum/10",
+        "/redirect/1/bytes/10",
+        "/nowhere",
+        "/delay/x/bytes/1",
+        "/slow-headers/10/bytes/10",
+    ] {
+        let (status, answer) = get(&server, path);
+        assert_eq!(
+            header(&answer, "x-fixture-server"),
+            Some("1"),
+            "{path}: {status}"
+        );
+    }
+}
+
 /// `/endless` streams chunked bytes as fast as they are read, with no length announced,
 /// until the delay cap (1 s here), then breaks off without the final chunk.
 #[test]
@@ -685,6 +719,8 @@ fn help_lists_every_route() {
         "/truncate/{n}",
         "/reset",
         "/badsum/{n}",
+        "/no-checksum/{n}",
+        "x-fixture-server",
         "/endless",
         "/redirect/{k}/bytes/{n}",
         "/slow-headers/{ms}/bytes/{n}",

@@ -2,6 +2,8 @@
 //! fixture server: results verified independently, every fault a one-line error, waiting
 //! tasks that really overlap, and no process left behind.
 
+mod support;
+
 use e2e::{models, run, run_with_env, Server};
 use std::time::Duration;
 
@@ -51,8 +53,8 @@ fn io_downloads_are_verified_end_to_end() {
     for model in models() {
         let s = run(&model, &["io", "--n", "3", "--url", &a, "--url", &b]).summary();
         assert_eq!(
-            (s.workload.as_str(), s.n, s.tasks, s.bytes),
-            ("io", 3, 6, 36_000),
+            (s.workload.as_str(), s.n, s.tasks, s.bytes, s.unverified),
+            ("io", 3, 6, 36_000, 0),
             "{model}"
         );
         assert_eq!(s.checksum, format!("{want:#x}"), "{model}");
@@ -79,8 +81,9 @@ fn sleep_runs_every_task() {
 /// Each fault: exit code 1 and one line on stderr naming the URL and the cause, within a
 /// bounded time, for every model. Among them the ones only a working check catches: a
 /// body whose bytes differ from the checksum the server announced, a redirect (no client
-/// follows one), a body that never ends and headers that trickle (the deadline covers the
-/// whole request, not each read).
+/// follows one), a body that never ends, headers that trickle (the deadline covers the
+/// whole request, not each read), and a body the fixture server sent without its
+/// `x-checksum` (a check that could not run must not pass).
 #[test]
 fn every_fault_is_one_line_naming_url_and_cause() {
     let server = Server::start();
@@ -102,6 +105,10 @@ fn every_fault_is_one_line_naming_url_and_cause() {
         (
             server.url("/slow-headers/5000/bytes/10"),
             "timed out after 300 ms",
+        ),
+        (
+            server.url("/no-checksum/3000"),
+            "the fixture server sent no x-checksum header, so the body cannot be verified",
         ),
     ];
     for model in models() {
@@ -132,6 +139,29 @@ fn every_fault_is_one_line_naming_url_and_cause() {
             );
         }
     }
+}
+
+/// From a server other than the fixture server (no `x-fixture-server` mark, no
+/// `x-checksum`), every download succeeds as far as it can be checked (status, length) and
+/// is counted as unverified in the summary line; the checksum is still the bytes' own.
+#[test]
+fn downloads_from_another_server_are_counted_as_unverified() {
+    let url = support::foreign_server();
+    let one = workload::io::fnv1a(workload::io::FNV_START, support::FOREIGN_BODY);
+    let len = support::FOREIGN_BODY.len() as u64;
+    for model in models() {
+        let s = run(&model, &["io", "--n", "3", "--url", &url]).summary();
+        assert_eq!((s.tasks, s.unverified, s.bytes), (3, 3, 3 * len), "{model}");
+        assert_eq!(s.checksum, format!("{:#x}", one.wrapping_mul(3)), "{model}");
+    }
+    // From the fixture server, verified downloads: none unverified.
+    let server = Server::start();
+    let s = run(
+        "sync",
+        &["io", "--n", "2", "--url", &server.url("/delay/0/bytes/100")],
+    )
+    .summary();
+    assert_eq!((s.tasks, s.unverified), (2, 0));
 }
 
 /// A wrong power fails the run in every model, in one line: the check runs in the model's
