@@ -34,8 +34,9 @@ class Cpu(unittest.TestCase):
             workload.verify_power(7777, 2000, x + (workload.M61 << 30_000))
 
     def test_tallies_wrap_like_u64(self):
-        total = Tally.task(3, 2**64 - 1) + Tally.task(4, 2)
-        self.assertEqual((total.tasks, total.bytes, total.checksum), (2, 7, 1))
+        total = Tally.task(3, 2**64 - 1) + Tally.unverified_task(4, 2)
+        self.assertEqual((total.tasks, total.bytes, total.checksum, total.unverified),
+                         (2, 7, 1, 1))
 
 
 class Io(unittest.TestCase):
@@ -47,7 +48,7 @@ class Io(unittest.TestCase):
         self.assertEqual(workload.fnv1a(b"foobar"), 0x85944171F73967E8)
 
     def verify(self, *chunks, headers=None, status=200):
-        v = Verifier("http://h/", status, headers or self.HEADERS)
+        v = Verifier("http://h/", status, self.HEADERS if headers is None else headers)
         for chunk in chunks:
             v.update(chunk)
         return v.finish()
@@ -66,6 +67,21 @@ class Io(unittest.TestCase):
             v.update(body[i:i + 7000])
         self.assertIsNone(v.chunks, "not kept whole")
         self.assertEqual(v.finish().checksum, workload.fnv1a(body))
+
+    def test_a_missing_check_fails_from_the_fixture_server_and_is_counted_elsewhere(self):
+        for headers, missing in [
+            ({"content-length": "6"}, "x-checksum"),
+            ({"x-checksum": "85944171f73967e8"}, "Content-Length"),
+            ({}, "Content-Length or x-checksum"),
+        ]:
+            marked = {**headers, workload.FIXTURE_HEADER: "1"}
+            with self.assertRaisesRegex(FetchError, f"^GET http://h/: the fixture server sent no "
+                                        f"{missing} header, so the body cannot be verified$"):
+                self.verify(b"foobar", headers=marked)
+            t = self.verify(b"foobar", headers=headers)
+            self.assertEqual((t.tasks, t.unverified, t.bytes, t.checksum),
+                             (1, 1, 6, 0x85944171F73967E8))
+        self.assertEqual(self.verify(b"foobar").unverified, 0)
 
     def test_status_length_and_a_broken_connection(self):
         with self.assertRaisesRegex(FetchError, r"^GET http://h/: HTTP status 503$"):

@@ -14,7 +14,9 @@ the same JSON summary line, which is how benchkit reads them as six more models.
 - `Target` and `Verifier`: crates/workload/src/io.rs's policy and checks. A URL's
   credentials are taken out of it and sent as one `Authorization: Basic` header; an
   answer must be 2xx (a redirect is not followed: it fails, naming where it pointed),
-  its bytes equal to Content-Length, their FNV-1a 64 equal to `x-checksum`. The clients
+  its bytes equal to Content-Length, their FNV-1a 64 equal to `x-checksum`. From the
+  fixture server (marked by `x-fixture-server`), a body without either header fails;
+  from any other server it is counted as `unverified` in the summary line. The clients
   that use them: blocking.py (urllib: sync, threads, procs, gevent) and aiohttp in
   python_asyncio.py.
 - `Tally`, `gather`, `main`: adding up tasks, the one error line (exit code 1), and the
@@ -61,12 +63,16 @@ class Tally:
     theirs, so the same workload gives the same checksum in both languages.
     """
 
-    __slots__ = ("tasks", "bytes", "checksum", "child_processes", "child_peak_rss_bytes")
+    __slots__ = ("tasks", "bytes", "checksum", "child_processes", "child_peak_rss_bytes",
+                 "unverified")
 
-    def __init__(self, tasks=0, bytes=0, checksum=0, child_processes=0, child_peak_rss_bytes=0):
+    def __init__(self, tasks=0, bytes=0, checksum=0, child_processes=0, child_peak_rss_bytes=0,
+                 unverified=0):
         self.tasks = tasks
         self.bytes = bytes
         self.checksum = checksum & U64
+        # Of `tasks`, downloads whose server announced no Content-Length or no x-checksum.
+        self.unverified = unverified
         self.child_processes = child_processes
         self.child_peak_rss_bytes = child_peak_rss_bytes
 
@@ -75,6 +81,11 @@ class Tally:
         """One verified unit of work."""
         return Tally(1, nbytes, checksum)
 
+    @staticmethod
+    def unverified_task(nbytes, checksum):
+        """One download finished but not fully verified (no length or checksum announced)."""
+        return Tally(1, nbytes, checksum, unverified=1)
+
     def __add__(self, other):
         return Tally(
             self.tasks + other.tasks,
@@ -82,12 +93,13 @@ class Tally:
             (self.checksum + other.checksum) & U64,
             self.child_processes + other.child_processes,
             self.child_peak_rss_bytes + other.child_peak_rss_bytes,
+            self.unverified + other.unverified,
         )
 
     # A tally crosses a pipe from a worker process (procs) as a plain tuple.
     def __reduce__(self):
         return (Tally, (self.tasks, self.bytes, self.checksum, self.child_processes,
-                        self.child_peak_rss_bytes))
+                        self.child_peak_rss_bytes, self.unverified))
 
 
 class TaskError(Exception):
@@ -191,6 +203,8 @@ def target(given):
 
 
 CHECKSUM_HEADER = "x-checksum"
+# The fixture server marks every answer with it: from it, both checks are owed.
+FIXTURE_HEADER = "x-fixture-server"
 FNV_START = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
 
@@ -259,8 +273,10 @@ class Verifier:
     Made from the status and headers, it fails on a redirect (naming its Location) or any
     other non-2xx status before the body is read; `update` takes each chunk of the body;
     `finish` checks the byte count against Content-Length and the FNV-1a 64 of the bytes
-    against the server's `x-checksum` (our fixture server sends both); `broken` names a
-    failure mid-body, a truncated body when fewer bytes than announced arrived.
+    against the server's `x-checksum`; a missing header fails the download if the answer
+    carries FIXTURE_HEADER (our fixture server owes both), and makes it an unverified one
+    otherwise; `broken` names a failure mid-body, a truncated body when fewer bytes than
+    announced arrived.
     """
 
     def __init__(self, url, status, headers):
@@ -270,6 +286,7 @@ class Verifier:
         if not 200 <= status < 300:
             raise FetchError(url, f"HTTP status {status}")
         self.url = url
+        self.fixture = headers.get(FIXTURE_HEADER) is not None
         self.content_length = _number(headers.get("content-length"), 10)
         self.announced = _number(headers.get(CHECKSUM_HEADER), 16)
         self.chunks = []  # the body so far, until it outgrows KEEP_BYTES; then None
@@ -299,7 +316,17 @@ class Verifier:
             raise FetchError(
                 self.url, f"body checksum {h:#018x}, server announced {self.announced:#018x}"
             )
-        return Tally.task(self.bytes, h)
+        if self.content_length is not None and self.announced is not None:
+            return Tally.task(self.bytes, h)
+        missing = {
+            (True, False): "Content-Length",
+            (False, True): CHECKSUM_HEADER,
+            (True, True): "Content-Length or x-checksum",
+        }[(self.content_length is None, self.announced is None)]
+        if self.fixture:
+            raise FetchError(self.url, f"the fixture server sent no {missing} header, "
+                             "so the body cannot be verified")
+        return Tally.unverified_task(self.bytes, h)
 
     def broken(self, cause):
         """The client failed mid-body with `cause` (a message from `classify`)."""
@@ -626,6 +653,7 @@ def execute(model, args, run):
             "checksum": f"{tally.checksum:#x}",
             "bytes": tally.bytes,
             "tasks": tally.tasks,
+            "unverified": tally.unverified,
             "processes": 1 + tally.child_processes,
             "peak_rss_bytes": peak_rss_bytes() + tally.child_peak_rss_bytes,
             "peak_pss_bytes": pss_bytes,

@@ -210,17 +210,24 @@ fn download(stream: &mut TcpStream, path: &str) -> std::io::Result<u64> {
 }
 
 /// Sixty clients download 16 MiB bodies back to back while a probe asks for `/health`
-/// every 100 ms on a fresh connection: half the probes are answered within 200 ms and 9
-/// in 10 within a second (here a few ms and at worst tens), and the big downloads keep
-/// streaming meanwhile. The old server computed each body's checksum, 16 MiB of FNV-1a,
-/// on its runtime threads in one go, and sent the body as one frame: /health waited
-/// behind them, 1 s at the median and 2.4 s at worst on this 2-core machine.
+/// every 100 ms on a fresh connection, and the big downloads keep streaming meanwhile.
+/// The old server computed each body's checksum, 16 MiB of FNV-1a, on its runtime threads
+/// in one go, and sent the body as one frame: /health waited behind them, 1 s at the
+/// median and 2.4 s at worst on this 2-core machine.
+///
+/// The bound is relative to the machine as loaded right now: at each probe the same
+/// request goes to a second, idle server too, which meets the same competition for the
+/// CPUs but has no work of its own in the way. The busy server's median may exceed the
+/// idle one's twice over by at most 200 ms, and its 9th decile the idle one's twice over
+/// by at most 1 s (here both are a few ms, at worst tens): a CI machine that slows every
+/// process slows both, while a server whose own work stands in the way fails.
 #[test]
 fn health_answers_promptly_while_big_bodies_stream() {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
     const BIG: u64 = 16 << 20;
     let server = Server::start_with(&["--max-bytes", &BIG.to_string()]);
+    let idle = Server::start();
     let stop = Arc::new(AtomicBool::new(false));
     let downloaded = Arc::new(AtomicU64::new(0));
     let clients: Vec<_> = (0..60)
@@ -236,12 +243,14 @@ fn health_answers_promptly_while_big_bodies_stream() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(500)); // the downloads are under way
-    let mut probes = Vec::new();
+    let (mut probes, mut baseline) = (Vec::new(), Vec::new());
     for _ in 0..20 {
-        let started = Instant::now();
-        let (status, _) = get(&server, "/health");
-        probes.push(started.elapsed());
-        assert_eq!(status, "HTTP/1.1 200 OK");
+        for (server, times) in [(&server, &mut probes), (&idle, &mut baseline)] {
+            let started = Instant::now();
+            let (status, _) = get(server, "/health");
+            times.push(started.elapsed());
+            assert_eq!(status, "HTTP/1.1 200 OK");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     stop.store(true, Ordering::Relaxed);
@@ -253,11 +262,17 @@ fn health_answers_promptly_while_big_bodies_stream() {
         "the big downloads did not stream meanwhile"
     );
     // The median shows the server; one or two stalls of this shared machine do not.
-    probes.sort();
-    let (median, ninth_decile) = (probes[probes.len() / 2], probes[probes.len() * 9 / 10]);
+    let quantiles = |times: &mut Vec<Duration>| {
+        times.sort();
+        (times[times.len() / 2], times[times.len() * 9 / 10])
+    };
+    let (median, ninth_decile) = quantiles(&mut probes);
+    let (idle_median, idle_ninth) = quantiles(&mut baseline);
     assert!(
-        median < Duration::from_millis(200) && ninth_decile < Duration::from_secs(1),
-        "/health took {median:?} (median), {ninth_decile:?} (9 in 10) while big bodies streamed: {probes:?}"
+        median < 2 * idle_median + Duration::from_millis(200)
+            && ninth_decile < 2 * idle_ninth + Duration::from_secs(1),
+        "/health took {median:?} (median), {ninth_decile:?} (9 in 10) while big bodies streamed, \
+         against {idle_median:?} and {idle_ninth:?} from an idle server: {probes:?}"
     );
 }
 
@@ -416,23 +431,45 @@ fn health_answers_while_clients_hold_more_connections_than_there_are_files() {
 /// With the connection cap set above the open-file limit (64 files, 1,000 connections),
 /// accepts fail with "Too many open files" a hundred times a second; the log prints the
 /// line once, then every 5 s how many more times it came.
+///
+/// The test waits for the first count (at 5 s on an idle machine; up to 30 s allowed, for
+/// a loaded one that runs the server's timer late) and bounds the lines by the time
+/// waited: one, plus one count per 5 s window begun. A log that printed every error
+/// (hundreds of lines a second) or never counted them fails either way.
 #[test]
 fn a_repeated_error_is_printed_once_then_counted() {
     let server = Server::start_with_open_files(&["--max-connections", "1000"], 64);
     let _holders: Vec<TcpStream> = (0..100)
         .map(|_| TcpStream::connect(&server.addr).unwrap())
         .collect();
-    std::thread::sleep(Duration::from_secs(6));
-    let log = server.log();
-    let emfile: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("Too many open files"))
-        .collect();
+    let started = Instant::now();
+    let emfile_lines = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains("Too many open files"))
+            .map(str::to_string)
+            .collect()
+    };
+    let (log, waited) = loop {
+        let (log, waited) = (server.log(), started.elapsed());
+        let counted = emfile_lines(&log)
+            .iter()
+            .any(|l| l.contains(" more in the last "));
+        if counted || waited > Duration::from_secs(30) {
+            break (log, waited);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let emfile = emfile_lines(&log);
     assert!(!emfile.is_empty(), "no accept error at all: {log}");
-    assert!(emfile.len() <= 3, "{} lines in 6 s: {log}", emfile.len());
     assert!(
         emfile.iter().any(|l| l.contains(" more in the last ")),
-        "no count: {log}"
+        "no count after {waited:?}: {log}"
+    );
+    let windows = waited.as_secs() / 5 + 1;
+    assert!(
+        emfile.len() as u64 <= 1 + windows,
+        "{} lines in {waited:?}: {log}",
+        emfile.len()
     );
 }
 
@@ -503,6 +540,40 @@ fn badsum_sends_the_right_bytes_under_a_wrong_checksum() {
     let announced = header(&answer, "x-checksum").expect("an x-checksum");
     assert_ne!(announced, right);
     assert!(get(&server, "/badsum/1048577").0.contains(" 413 "));
+}
+
+/// `/no-checksum/{n}` sends the pattern with its Content-Length and no `x-checksum`; like
+/// every answer of the server (a body, an error, a refusal, a 404, a redirect), it carries
+/// the `x-fixture-server: 1` mark that makes such a body a fault in the clients.
+#[test]
+fn no_checksum_sends_no_checksum_and_every_answer_is_marked() {
+    let server = Server::start();
+    let (status, answer) = get(&server, "/no-checksum/3000");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let body = body_of(&answer);
+    assert_eq!(body.len(), 3000);
+    assert!(body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert_eq!(header(&answer, "content-length"), Some("3000"));
+    assert_eq!(header(&answer, "x-checksum"), None);
+    assert!(get(&server, "/no-checksum/1048577").0.contains(" 413 "));
+    for path in [
+        "/no-checksum/3000",
+        "/delay/0/bytes/10",
+        "/health",
+        "/status/503",
+        "/badsum/10",
+        "/redirect/1/bytes/10",
+        "/nowhere",
+        "/delay/x/bytes/1",
+        "/slow-headers/10/bytes/10",
+    ] {
+        let (status, answer) = get(&server, path);
+        assert_eq!(
+            header(&answer, "x-fixture-server"),
+            Some("1"),
+            "{path}: {status}"
+        );
+    }
 }
 
 /// `/endless` streams chunked bytes as fast as they are read, with no length announced,
@@ -685,6 +756,8 @@ fn help_lists_every_route() {
         "/truncate/{n}",
         "/reset",
         "/badsum/{n}",
+        "/no-checksum/{n}",
+        "x-fixture-server",
         "/endless",
         "/redirect/{k}/bytes/{n}",
         "/slow-headers/{ms}/bytes/{n}",

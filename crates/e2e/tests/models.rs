@@ -2,6 +2,8 @@
 //! fixture server: results verified independently, every fault a one-line error, waiting
 //! tasks that really overlap, and no process left behind.
 
+mod support;
+
 use e2e::{models, run, run_with_env, Server};
 use std::time::Duration;
 
@@ -51,8 +53,8 @@ fn io_downloads_are_verified_end_to_end() {
     for model in models() {
         let s = run(&model, &["io", "--n", "3", "--url", &a, "--url", &b]).summary();
         assert_eq!(
-            (s.workload.as_str(), s.n, s.tasks, s.bytes),
-            ("io", 3, 6, 36_000),
+            (s.workload.as_str(), s.n, s.tasks, s.bytes, s.unverified),
+            ("io", 3, 6, 36_000, 0),
             "{model}"
         );
         assert_eq!(s.checksum, format!("{want:#x}"), "{model}");
@@ -79,8 +81,9 @@ fn sleep_runs_every_task() {
 /// Each fault: exit code 1 and one line on stderr naming the URL and the cause, within a
 /// bounded time, for every model. Among them the ones only a working check catches: a
 /// body whose bytes differ from the checksum the server announced, a redirect (no client
-/// follows one), a body that never ends and headers that trickle (the deadline covers the
-/// whole request, not each read).
+/// follows one), a body that never ends, headers that trickle (the deadline covers the
+/// whole request, not each read), and a body the fixture server sent without its
+/// `x-checksum` (a check that could not run must not pass).
 #[test]
 fn every_fault_is_one_line_naming_url_and_cause() {
     let server = Server::start();
@@ -102,6 +105,10 @@ fn every_fault_is_one_line_naming_url_and_cause() {
         (
             server.url("/slow-headers/5000/bytes/10"),
             "timed out after 300 ms",
+        ),
+        (
+            server.url("/no-checksum/3000"),
+            "the fixture server sent no x-checksum header, so the body cannot be verified",
         ),
     ];
     for model in models() {
@@ -132,6 +139,29 @@ fn every_fault_is_one_line_naming_url_and_cause() {
             );
         }
     }
+}
+
+/// From a server other than the fixture server (no `x-fixture-server` mark, no
+/// `x-checksum`), every download succeeds as far as it can be checked (status, length) and
+/// is counted as unverified in the summary line; the checksum is still the bytes' own.
+#[test]
+fn downloads_from_another_server_are_counted_as_unverified() {
+    let url = support::foreign_server();
+    let one = workload::io::fnv1a(workload::io::FNV_START, support::FOREIGN_BODY);
+    let len = support::FOREIGN_BODY.len() as u64;
+    for model in models() {
+        let s = run(&model, &["io", "--n", "3", "--url", &url]).summary();
+        assert_eq!((s.tasks, s.unverified, s.bytes), (3, 3, 3 * len), "{model}");
+        assert_eq!(s.checksum, format!("{:#x}", one.wrapping_mul(3)), "{model}");
+    }
+    // From the fixture server, verified downloads: none unverified.
+    let server = Server::start();
+    let s = run(
+        "sync",
+        &["io", "--n", "2", "--url", &server.url("/delay/0/bytes/100")],
+    )
+    .summary();
+    assert_eq!((s.tasks, s.unverified), (2, 0));
 }
 
 /// A wrong power fails the run in every model, in one line: the check runs in the model's
@@ -224,24 +254,74 @@ fn bad_arguments_are_one_line_and_exit_2() {
     }
 }
 
-/// 200 tasks each waiting 300 ms. A model that blocked its workers would need 200 x 300 ms
-/// / 2 cores = 30 s; concurrent waiting takes about 0.3 s. 3 s leaves room for a busy CI
-/// machine and still fails any model that serialises.
+/// Run `model args` on at most two of the CPUs this test may use, so that every runtime
+/// sizes itself for two cores (they all count the CPUs they may run on) on any machine.
+fn run_on_two_cpus(model: &str, args: &[&str]) -> e2e::Run {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(e2e::bin(model));
+    command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: sched_getaffinity and sched_setaffinity are system calls on a set we own,
+    // async-signal-safe as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            let (mut allowed, mut two) = (std::mem::zeroed(), std::mem::zeroed());
+            if libc::sched_getaffinity(0, size, &mut allowed) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let cpus = (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &allowed));
+            for cpu in cpus.take(2) {
+                libc::CPU_SET(cpu, &mut two);
+            }
+            if libc::sched_setaffinity(0, size, &two) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let started = std::time::Instant::now();
+    let child = e2e::die_with_parent(&mut command)
+        .spawn()
+        .expect("start model");
+    let output = child.wait_with_output().expect("wait for model");
+    e2e::Run {
+        output,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// 200 tasks each waiting 300 ms, the model held to two CPUs. Concurrent waiting takes
+/// about 0.3 s, plus the process's start (and procs' 200 worker starts, about 1 ms each
+/// on an idle machine). A model that blocked its two workers while waiting would need
+/// 200 x 300 ms / 2 = 30 s, and one that ran the tasks one after another 60 s. The bound,
+/// 10 s, a third of the blocked case, leaves a loaded 2-core CI machine (the same two
+/// CPUs as here) 9.7 s for starting processes and still fails any model that
+/// serialises; the two CPUs make the blocked case 30 s on a machine of any size.
 #[test]
 fn waiting_tasks_overlap() {
     let server = Server::start();
     let url = server.url("/delay/300/bytes/1024");
+    let bound = Duration::from_secs(10);
     for model in concurrent_models() {
-        let io = run(&model, &["io", "--n", "200", "--url", &url]);
+        let io = run_on_two_cpus(&model, &["io", "--n", "200", "--url", &url]);
         assert!(
-            io.elapsed < Duration::from_secs(3),
+            io.elapsed < bound,
             "{model} io 200 x 300 ms took {:?}",
             io.elapsed
         );
-        assert_eq!(io.summary().tasks, 200);
-        let sleep = run(&model, &["sleep", "--n", "200", "--ms", "300"]);
+        let summary = io.summary();
+        assert_eq!(summary.tasks, 200);
+        if model == "tokio-async" {
+            // One worker per CPU it may use: the two it was given (or one).
+            assert!(summary.workers <= 2, "{summary:?}");
+        }
+        let sleep = run_on_two_cpus(&model, &["sleep", "--n", "200", "--ms", "300"]);
         assert!(
-            sleep.elapsed < Duration::from_secs(3),
+            sleep.elapsed < bound,
             "{model} sleep 200 x 300 ms took {:?}",
             sleep.elapsed
         );

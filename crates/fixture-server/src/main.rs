@@ -3,8 +3,9 @@
 //! No machine here reaches the internet, so the io workload downloads from this server on
 //! loopback, which simulates remote latency: `GET /delay/{ms}/bytes/{n}` waits `ms`
 //! milliseconds, then answers `n` deterministic bytes with Content-Length and an
-//! `x-checksum` header (FNV-1a 64 of the body) the clients verify. Other routes inject the
-//! faults the clients' tests need.
+//! `x-checksum` header (FNV-1a 64 of the body) the clients verify. Every answer carries
+//! `x-fixture-server: 1`, the mark that tells a client this server owes both headers on
+//! every body ([`workload::io`]). Other routes inject the faults the clients' tests need.
 //!
 //! It binds 127.0.0.1 only, caps what one request can ask (delay, size), raises its own
 //! open-file limit, listens with the kernel's largest backlog so that 10,000 simultaneous
@@ -21,6 +22,7 @@
 //! - `/truncate/{n}`: announces `n` bytes, sends half, then drops the connection.
 //! - `/reset`: drops the connection without answering.
 //! - `/badsum/{n}`: `n` bytes with a wrong `x-checksum`.
+//! - `/no-checksum/{n}`: `n` bytes with Content-Length but no `x-checksum`.
 //! - `/endless`: bytes without end (chunked) until the delay cap, then drops the connection.
 //! - `/redirect/{k}/bytes/{n}`: 302 to `/redirect/{k-1}/bytes/{n}`; at 0, `n` bytes.
 //! - `/slow-headers/{ms}/bytes/{n}`: `n` bytes, the head trickled out over `ms`.

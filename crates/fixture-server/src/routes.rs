@@ -21,12 +21,17 @@ pub const HELP: &str = "\
 Routes (GET only). {ms} is at most the delay cap (400 above), {n} at most the body cap
 (413 above); numbers are plain digits (400 otherwise). Bodies are deterministic bytes
 (byte i is i % 251) with Content-Length and x-checksum (FNV-1a 64 of the body, hex).
+Every answer carries x-fixture-server: 1, which tells the models' verifier that a body
+without Content-Length or x-checksum is a fault (from other servers it is counted as
+unverified).
   /health                              ok
   /delay/{ms}/bytes/{n}                n bytes after ms: the io workload's download
   /status/{code}                       that status, 200..=599 (100..=199: 400, not an answer)
   /truncate/{n}                        announces n bytes (n >= 2), sends half, drops the connection
   /reset                               drops the connection without answering
   /badsum/{n}                          n bytes with a wrong x-checksum: a client must refuse them
+  /no-checksum/{n}                     n bytes with Content-Length but no x-checksum: a client must
+                                       refuse them (from this server, a body it cannot check)
   /endless                             bytes without end (chunked) as fast as the client reads,
                                        until the delay cap, then drops the connection mid-body
   /redirect/{k}/bytes/{n}              302 to /redirect/{k-1}/bytes/{n} (relative Location), k <= 20;
@@ -110,9 +115,15 @@ pub async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Bo
         return Err(reset);
     }
     // A refusal (400, 413) is an answer like any other.
-    Ok(route(&req, state)
+    let mut response = route(&req, state)
         .await
-        .unwrap_or_else(|Refusal(status, why)| text(status, &format!("{why}\n"))))
+        .unwrap_or_else(|Refusal(status, why)| text(status, &format!("{why}\n")));
+    // The mark that makes a missing Content-Length or x-checksum a fault in the clients.
+    let mark = hyper::header::HeaderValue::from_static("1");
+    response
+        .headers_mut()
+        .insert(workload::io::FIXTURE_HEADER, mark);
+    Ok(response)
 }
 
 async fn route(req: &Request<Incoming>, state: &State) -> Result<Response<Body>, Refusal> {
@@ -142,6 +153,12 @@ async fn route(req: &Request<Incoming>, state: &State) -> Result<Response<Body>,
             let n = state.size(n)?;
             // Right bytes, wrong announcement: the lowest bit of the checksum flipped.
             with_body(state, n, state.pattern.checksum(n) ^ 1)
+        }
+        ["no-checksum", n] => {
+            let n = state.size(n)?;
+            let mut response = bytes(state, n);
+            response.headers_mut().remove(workload::io::CHECKSUM_HEADER);
+            response
         }
         ["endless"] => endless(state),
         ["redirect", k, "bytes", n] => {

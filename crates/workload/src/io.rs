@@ -4,8 +4,16 @@
 //! body to its end. Each client feeds the body to a [`Verifier`] chunk by chunk; at the end
 //! the verifier checks what the client cannot: the status was 2xx, the byte count equals
 //! Content-Length, and the FNV-1a checksum of the bytes equals the server's `x-checksum`
-//! header when it sends one (our fixture server does). Any failure is a [`FetchError`]
-//! that names the URL and the [`Cause`].
+//! header. Any failure is a [`FetchError`] that names the URL and the [`Cause`].
+//!
+//! Which server must announce both. Our fixture server marks every answer with
+//! [`FIXTURE_HEADER`] and announces every body's length and checksum: from it, a body
+//! without either header fails the run ([`Cause::Unverifiable`]), since a check that
+//! silently did not run would pass a broken client. Any other server (a URL of the
+//! user's) owes us neither header: its body is checked as far as its headers allow and
+//! counted as `unverified` in the summary line (see [`Tally::unverified`]), so that a
+//! run's verification is never claimed where it did not happen. The marker, not the
+//! address, says which server it is: a loopback URL may well be the user's own server.
 //!
 //! Every client does the same work for the same URL (see [`Target`]): one GET, no proxy,
 //! no redirect followed (a 3xx is an error that names where it pointed), and credentials
@@ -70,6 +78,10 @@ impl Target {
 /// The header in which the fixture server announces the FNV-1a 64 checksum of a body.
 pub const CHECKSUM_HEADER: &str = "x-checksum";
 
+/// The header (value `1`) with which the fixture server marks every answer, so that the
+/// verifier knows it must find Content-Length and [`CHECKSUM_HEADER`] on every body.
+pub const FIXTURE_HEADER: &str = "x-fixture-server";
+
 /// Why one download failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cause {
@@ -81,6 +93,9 @@ pub enum Cause {
     Truncated { expected: u64, got: u64 },
     /// The bytes arrived, but not the bytes the server announced.
     Checksum { expected: u64, got: u64 },
+    /// The fixture server (marked by [`FIXTURE_HEADER`]) sent a body without the headers
+    /// that let it be checked: `missing` names them.
+    Unverifiable { missing: &'static str },
     /// Nothing listens at that address.
     Refused,
     /// The peer closed or reset the connection mid-exchange.
@@ -108,6 +123,10 @@ impl fmt::Display for Cause {
                     "body checksum {got:#018x}, server announced {expected:#018x}"
                 )
             }
+            Cause::Unverifiable { missing } => write!(
+                f,
+                "the fixture server sent no {missing} header, so the body cannot be verified"
+            ),
             Cause::Refused => f.write_str("connection refused"),
             Cause::Reset => f.write_str("connection reset or closed by the server"),
             Cause::Timeout(t) => write!(f, "timed out after {} ms", t.as_millis()),
@@ -167,6 +186,8 @@ pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 #[derive(Debug)]
 pub struct Verifier {
     url: String,
+    /// The answer carries [`FIXTURE_HEADER`]: both checks are owed.
+    fixture: bool,
     content_length: Option<u64>,
     announced: Option<u64>,
     bytes: u64,
@@ -196,6 +217,7 @@ impl Verifier {
         };
         Ok(Verifier {
             url: url.to_string(),
+            fixture: header(FIXTURE_HEADER).is_some(),
             content_length: number("content-length", 10),
             announced: number(CHECKSUM_HEADER, 16),
             bytes: 0,
@@ -210,6 +232,8 @@ impl Verifier {
     }
 
     /// The body has ended (EOF or the client's end of message): check length and checksum.
+    /// A check whose header is missing fails the run from the fixture server, and makes
+    /// the download an unverified one from any other (see the module's doc).
     pub fn finish(self) -> Result<Tally, FetchError> {
         if let Some(expected) = self.content_length {
             if self.bytes != expected {
@@ -229,7 +253,17 @@ impl Verifier {
                 return Err(FetchError::new(&self.url, cause));
             }
         }
-        Ok(Tally::task(self.bytes, self.hash))
+        let missing = match (self.content_length, self.announced) {
+            (Some(_), Some(_)) => return Ok(Tally::task(self.bytes, self.hash)),
+            (None, Some(_)) => "Content-Length",
+            (Some(_), None) => CHECKSUM_HEADER,
+            (None, None) => "Content-Length or x-checksum",
+        };
+        if self.fixture {
+            let cause = Cause::Unverifiable { missing };
+            return Err(FetchError::new(&self.url, cause));
+        }
+        Ok(Tally::unverified_task(self.bytes, self.hash))
     }
 
     /// The client failed mid-body with `cause`. If fewer bytes than Content-Length have
@@ -279,6 +313,7 @@ mod tests {
         v.update(b"bar");
         let t = v.finish().unwrap();
         assert_eq!((t.tasks, t.bytes, t.checksum), (1, 6, 0x85944171f73967e8));
+        assert_eq!(t.unverified, 0);
     }
 
     #[test]
@@ -313,6 +348,41 @@ mod tests {
         );
         let t = Target::new("http://h/x@y");
         assert_eq!((t.url.as_str(), t.authorization), ("http://h/x@y", None));
+    }
+
+    /// From the fixture server (marked), a body without Content-Length or x-checksum fails,
+    /// naming the missing header; from any other server it passes as an unverified download.
+    #[test]
+    fn a_missing_check_fails_from_the_fixture_server_and_is_counted_elsewhere() {
+        let foobar = 0x85944171f73967e8;
+        for (list, missing) in [
+            (&[("content-length", "6")][..], "x-checksum"),
+            (&[("x-checksum", "85944171f73967e8")], "Content-Length"),
+            (&[], "Content-Length or x-checksum"),
+        ] {
+            let mut marked = list.to_vec();
+            marked.push((FIXTURE_HEADER, "1"));
+            let mut v = Verifier::start("http://h/x", 200, headers(&marked)).unwrap();
+            v.update(b"foobar");
+            let err = v.finish().unwrap_err();
+            assert_eq!(err.cause, Cause::Unverifiable { missing });
+            assert_eq!(
+                err.to_string(),
+                format!("GET http://h/x: the fixture server sent no {missing} header, so the body cannot be verified")
+            );
+            let mut v = Verifier::start("http://h/x", 200, headers(list)).unwrap();
+            v.update(b"foobar");
+            let t = v.finish().unwrap();
+            assert_eq!(
+                (t.tasks, t.unverified, t.bytes, t.checksum),
+                (1, 1, 6, foobar)
+            );
+        }
+        // Both headers, marked or not: a verified download.
+        let both = [("content-length", "6"), ("x-checksum", "85944171f73967e8")];
+        let mut v = Verifier::start("http://h/", 200, headers(&both)).unwrap();
+        v.update(b"foobar");
+        assert_eq!(v.finish().unwrap().unverified, 0);
     }
 
     #[test]

@@ -163,6 +163,7 @@ fn execute(
         checksum: format!("{:#x}", tally.checksum),
         bytes: tally.bytes,
         tasks: tally.tasks,
+        unverified: tally.unverified,
         processes: 1 + tally.child_processes,
         peak_rss_bytes: crate::mem::peak_rss_bytes() + tally.child_peak_rss_bytes,
         peak_pss_bytes: peaks.pss_bytes,

@@ -12,6 +12,10 @@ pub struct Tally {
     pub bytes: u64,
     /// Wrapping sum of every unit's checksum.
     pub checksum: u64,
+    /// Of `tasks`, the downloads whose server announced no Content-Length or no
+    /// `x-checksum` (a server other than the fixture server: see [`crate::io`]), so that
+    /// their body was checked only as far as the headers allowed.
+    pub unverified: u64,
     /// Other processes this model ran (procs' workers): how many, and their peak RSS summed.
     pub child_processes: u64,
     pub child_peak_rss_bytes: u64,
@@ -27,6 +31,15 @@ impl Tally {
             ..Tally::default()
         }
     }
+
+    /// One download finished but not fully verified: no Content-Length or no checksum
+    /// was announced (see [`Tally::unverified`]).
+    pub fn unverified_task(bytes: u64, checksum: u64) -> Tally {
+        Tally {
+            unverified: 1,
+            ..Tally::task(bytes, checksum)
+        }
+    }
 }
 
 impl std::ops::AddAssign for Tally {
@@ -34,6 +47,7 @@ impl std::ops::AddAssign for Tally {
         self.tasks += other.tasks;
         self.bytes += other.bytes;
         self.checksum = self.checksum.wrapping_add(other.checksum);
+        self.unverified += other.unverified;
         self.child_processes += other.child_processes;
         self.child_peak_rss_bytes += other.child_peak_rss_bytes;
     }
@@ -66,6 +80,12 @@ pub struct Summary {
     pub bytes: u64,
     /// Verified units of work (n for cpu and sleep, n x URLs for io).
     pub tasks: u64,
+    /// Of `tasks`, the downloads that could not be fully verified, because a server other
+    /// than the fixture server announced no Content-Length or no `x-checksum` (the
+    /// fixture server announces both, and a body of its without them fails the run).
+    /// 0 for cpu and sleep, and in lines written before the field existed.
+    #[serde(default)]
+    pub unverified: u64,
     /// Processes that did the work: 1, or 1 + workers for a multi-process model.
     pub processes: u64,
     /// Peak resident memory (`VmHWM`) of this process plus that of every worker process:
@@ -113,6 +133,7 @@ impl Summary {
             tasks: self.tasks,
             bytes: self.bytes,
             checksum,
+            unverified: self.unverified,
             child_processes: self.processes,
             child_peak_rss_bytes: self.peak_rss_bytes,
         })
@@ -126,10 +147,10 @@ mod tests {
     #[test]
     fn tallies_add_in_any_order() {
         let a = Tally::task(3, u64::MAX);
-        let b = Tally::task(4, 2);
+        let b = Tally::unverified_task(4, 2);
         assert_eq!(a + b, b + a);
         let s: Tally = [a, b].into_iter().sum();
-        assert_eq!((s.tasks, s.bytes, s.checksum), (2, 7, 1));
+        assert_eq!((s.tasks, s.bytes, s.checksum, s.unverified), (2, 7, 1, 1));
     }
 
     #[test]
@@ -142,6 +163,7 @@ mod tests {
             checksum: "0x3dd5b76340df2bf".into(),
             bytes: 3,
             tasks: 10,
+            unverified: 4,
             processes: 1,
             peak_rss_bytes: 4096,
             peak_pss_bytes: 2048,
@@ -158,11 +180,12 @@ mod tests {
         assert_eq!(
             (
                 child.tasks,
+                child.unverified,
                 child.checksum,
                 child.child_processes,
                 child.child_peak_rss_bytes
             ),
-            (10, 0x3dd5b76340df2bf, 1, 4096)
+            (10, 4, 0x3dd5b76340df2bf, 1, 4096)
         );
     }
 
@@ -171,6 +194,9 @@ mod tests {
     fn older_lines_parse() {
         let line = r#"{"model":"sync","workload":"cpu","n":1,"wall_ms":1.0,"checksum":"0x1","bytes":0,"tasks":1,"processes":1,"peak_rss_bytes":1}"#;
         let s = Summary::from_line(line).unwrap();
-        assert_eq!((s.user_ms, s.system_ms, s.peak_threads), (0.0, 0.0, 0));
+        assert_eq!(
+            (s.user_ms, s.system_ms, s.peak_threads, s.unverified),
+            (0.0, 0.0, 0, 0)
+        );
     }
 }
