@@ -3,7 +3,7 @@
 //! less, NaN, infinity, negative memory), each refused with its file and line.
 
 use crate::collect::{self, BenchRow};
-use crate::scale::{FitRow, ScaleRow, Status};
+use crate::sweep::scale::{FitRow, ScaleRow, Status};
 use crate::table::{Line, Table};
 use anyhow::{bail, Result};
 use std::path::Path;

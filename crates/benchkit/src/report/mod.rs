@@ -17,16 +17,18 @@
 //! - [`seed`]: beside the seed article's figures;
 //! - [`claims`]: the article's table re-checked;
 //! - [`scale`]: the scale sweep, its charts and memory per task;
-//! - [`crate::report_pitfalls`]: what blocks a scheduler (the `mixed` workload), with its
+//! - [`pitfalls`]: what blocks a scheduler (the `mixed` workload), with its
 //!   two rows of the claims table;
-//! - [`crate::report_costs`]: what one task costs (spawn, switch, CPU per download), with
+//! - [`costs`]: what one task costs (spawn, switch, CPU per download), with
 //!   its three rows of the claims table.
 
 mod answer;
 mod claims;
+mod costs;
 pub(crate) mod format;
 mod inputs;
 mod memory;
+mod pitfalls;
 mod readme;
 mod runs;
 mod scale;
@@ -134,8 +136,8 @@ fn document(inputs: &Inputs, answer: &str, results: &Path, charts_dir: &Path) ->
     md += &memory::threads_table(cells);
     md += &runs::across_runs(&results.join("runs"))?;
     md += &seed::seed_comparison(cells, inputs.python.as_ref().map(|p| &p.cells[..]));
-    let costs = crate::report_costs::costs_report(results, charts_dir)?;
-    let pitfalls = crate::report_pitfalls::section(results, charts_dir)?;
+    let costs = costs::costs_report(results, charts_dir)?;
+    let pitfalls = pitfalls::section(results, charts_dir)?;
     let pitfall_claims = pitfalls
         .as_ref()
         .map(|p| p.claims.join("\n"))

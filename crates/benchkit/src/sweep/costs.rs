@@ -33,9 +33,9 @@
 //! Writes `costs.csv` (every cell, probes included) and `costs-fit.csv` (per model and
 //! workload: cost in µs, base in ms, r², points, or why there is no fit) as it goes.
 
-use crate::fit::linear_fit;
 use crate::models::Model;
-use crate::runner::Failure;
+use crate::stats::fit::linear_fit;
+use crate::sweep::runner::Failure;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -405,7 +405,7 @@ fn run_once(
     args: &[String],
     kill_after: Duration,
 ) -> Result<Summary, (&'static str, String)> {
-    crate::runner::run_once(exe, args, kill_after)
+    crate::sweep::runner::run_once(exe, args, kill_after)
         .map(|run| run.summary)
         .map_err(|failure| match failure {
             Failure::Refused(line) => ("unsupported", line),

@@ -167,7 +167,7 @@ pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &P
                 },
                 ..Row::default()
             };
-            match crate::runner::run_once(&exe, &args, kill_after) {
+            match crate::sweep::runner::run_once(&exe, &args, kill_after) {
                 Ok(run) => fill(&mut row, &run.summary),
                 Err(failure) => {
                     let reason = failure.reason();

@@ -1,4 +1,4 @@
-//! The report's "What blocks a scheduler" section, from mixed.csv (see [`crate::mixed`]).
+//! The report's "What blocks a scheduler" section, from mixed.csv (see [`crate::sweep::mixed`]).
 //!
 //! [`section`] returns the section's markdown (a table per cell, one sentence per variant
 //! saying what happened and why, computed from the measured numbers, and the chart) and
@@ -6,8 +6,8 @@
 //! `sleep(0)` advice. It writes the chart, the latency percentiles of every variant per
 //! model on a log scale, to CHARTS/mixed.svg.
 
-use crate::mixed::Row;
 use crate::report::format::thousands;
+use crate::sweep::mixed::Row;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::fmt::Write as _;
@@ -38,7 +38,7 @@ pub fn section(results: &Path, charts_dir: &Path) -> Result<Option<Section>> {
     if !path.exists() {
         return Ok(None);
     }
-    let rows = crate::mixed::read(&path)?;
+    let rows = crate::sweep::mixed::read(&path)?;
     let mut bench: Vec<&Row> = rows
         .iter()
         .filter(|r| r.purpose == "bench" && r.status == "ok")
