@@ -1,22 +1,23 @@
 //! The report's "What one task costs" section, and its three rows of the claims table.
 //!
-//! Self-contained: it reads what it needs from the results folder and returns markdown,
-//! so the report calls one function ([`costs_report`]) and places the two parts.
+//! [`costs_report`] returns the section and the rows; the report places the two parts.
 //!
-//! Inputs, each optional (a missing one leaves its cells as "–"):
+//! Inputs (read and checked by [`super::inputs`]), each optional (a missing one leaves
+//! its cells as "–"):
 //! - `costs-fit.csv`, `costs.csv` (`benchkit costs`, in `make bench-scale`): spawn and
 //!   switch, the slope and its r², and the fitted points for the charts.
 //! - `scale-fit.csv`: memory per waiting task (`bytes_per_task` of the sleep workload).
-//! - `io.csv` with `bench-settings.txt` (`make bench`): hyperfine's user and system time
-//!   of each io cell, divided by its downloads (N x URLs) for the CPU one download costs.
+//! - `summary.csv` with `bench-settings.txt` (`make bench`): hyperfine's user and system
+//!   time of each io cell, divided by its downloads (N x URLs) for the CPU one download
+//!   costs.
 //! - `scale.csv`: the same for the sweep's io cells (one URL per task), from its `user_s`
 //!   and `system_s` columns when it has them.
 
+use super::inputs::{Cell, CostCell, CostFit, Fit, ScaleCell};
 use crate::charts::{self, Line};
 use crate::report::format::{bytes, thousands};
-use anyhow::{Context, Result};
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use crate::sweep::scale::Status;
+use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -30,60 +31,6 @@ const OUTSIDE: &str = "jimblandy/context-switch, on another machine and kernel: 
 pub struct CostsReport {
     pub section: String,
     pub claims_rows: String,
-}
-
-/// A row of costs-fit.csv.
-#[derive(Debug, Deserialize)]
-struct FitRow {
-    model: String,
-    workload: String,
-    cost_us: Option<f64>,
-    r2: Option<f64>,
-    #[serde(default)]
-    reason: String,
-}
-
-/// A row of costs.csv (what the charts need).
-#[derive(Debug, Deserialize)]
-struct CostCell {
-    model: String,
-    workload: String,
-    units: u64,
-    stage: String,
-    status: String,
-    min_ms: Option<f64>,
-}
-
-/// A row of scale-fit.csv.
-#[derive(Debug, Deserialize)]
-struct MemFit {
-    model: String,
-    workload: String,
-    bytes_per_task: Option<f64>,
-}
-
-/// A row of io.csv (make bench) or of scale.csv's io cells: time and CPU.
-#[derive(Debug, Deserialize)]
-struct IoCell {
-    model: String,
-    workload: String,
-    n: u64,
-    status: String,
-    #[serde(default)]
-    median_s: Option<f64>,
-    #[serde(default)]
-    mean_s: Option<f64>,
-    #[serde(default)]
-    user_s: Option<f64>,
-    #[serde(default)]
-    system_s: Option<f64>,
-}
-
-impl IoCell {
-    /// CPU time per download, in µs, when the cell has user and system time.
-    fn cpu_us_per_download(&self, urls: u64) -> Option<f64> {
-        cpu_us_per_download(self.user_s? + self.system_s?, self.n * urls)
-    }
 }
 
 /// User plus system time (`cpu_s`) over the downloads it paid for, in µs: the CPU one
@@ -107,48 +54,37 @@ pub fn bench_urls(settings: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Read every row of a CSV, or nothing when the file is absent.
-fn read<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    reader
-        .deserialize()
-        .enumerate()
-        .map(|(i, row)| row.with_context(|| format!("{}: line {}", path.display(), i + 2)))
-        .collect()
-}
-
-/// Everything the section is made of, read once.
-struct Inputs {
-    fits: Vec<FitRow>,
-    cells: Vec<CostCell>,
-    memory: Vec<MemFit>,
-    bench_io: Vec<IoCell>,
+/// Everything the section is made of, from the report's inputs.
+pub struct Sources<'a> {
+    fits: &'a [CostFit],
+    cells: &'a [CostCell],
+    memory: &'a [Fit],
+    /// make bench's io cells that were measured.
+    bench_io: Vec<&'a Cell>,
     bench_urls: Option<u64>,
-    scale_io: Vec<IoCell>,
+    /// The sweep's io cells that were measured.
+    scale_io: Vec<&'a ScaleCell>,
 }
 
-impl Inputs {
-    fn read(results: &Path) -> Result<Inputs> {
-        let settings =
-            std::fs::read_to_string(results.join("bench-settings.txt")).unwrap_or_default();
-        let io = |file: &str| -> Result<Vec<IoCell>> {
-            Ok(read::<IoCell>(&results.join(file))?
-                .into_iter()
-                .filter(|c| c.workload == "io" && c.status == "ok")
-                .collect())
-        };
-        Ok(Inputs {
-            fits: read(&results.join("costs-fit.csv"))?,
-            cells: read(&results.join("costs.csv"))?,
-            memory: read(&results.join("scale-fit.csv"))?,
-            bench_io: io("io.csv")?,
-            bench_urls: bench_urls(&settings),
-            scale_io: io("scale.csv")?,
-        })
+impl<'a> Sources<'a> {
+    pub fn of(inputs: &'a super::Inputs) -> Sources<'a> {
+        Sources {
+            fits: &inputs.cost_fits,
+            cells: &inputs.cost_cells,
+            memory: inputs.fits.as_deref().unwrap_or_default(),
+            bench_io: inputs
+                .cells
+                .iter()
+                .filter(|c| c.workload == "io" && c.ok)
+                .collect(),
+            bench_urls: bench_urls(&inputs.settings.text),
+            scale_io: inputs
+                .scale
+                .iter()
+                .flatten()
+                .filter(|c| c.workload == "io" && c.status == Status::Ok)
+                .collect(),
+        }
     }
 
     /// Every model named anywhere, sync (the baseline) first, the rest in order seen.
@@ -165,7 +101,7 @@ impl Inputs {
         models
     }
 
-    fn fit(&self, model: &str, workload: &str) -> Option<&FitRow> {
+    fn fit(&self, model: &str, workload: &str) -> Option<&CostFit> {
         self.fits
             .iter()
             .find(|f| f.model == model && f.workload == workload)
@@ -178,7 +114,7 @@ impl Inputs {
 
     fn bench_cpu(&self, model: &str) -> Option<f64> {
         let cell = self.bench_io.iter().find(|c| c.model == model)?;
-        cell.cpu_us_per_download(self.bench_urls?)
+        cpu_us_per_download(cell.cpu_s?, cell.n * self.bench_urls?)
     }
 
     /// CPU per download at the largest io cell of the sweep that has CPU columns, and its N.
@@ -186,29 +122,28 @@ impl Inputs {
         self.scale_io
             .iter()
             .filter(|c| c.model == model)
-            .filter_map(|c| Some((c.cpu_us_per_download(1)?, c.n)))
+            .filter_map(|c| Some((cpu_us_per_download(c.cpu_s?, c.n)?, c.n)))
             .max_by_key(|&(_, n)| n)
     }
 
     fn memory(&self, model: &str) -> Option<f64> {
         self.memory
             .iter()
-            .find(|m| m.model == model && m.workload == "sleep")?
-            .bytes_per_task
+            .find(|m| m.model == model && m.workload == "sleep")
+            .map(|m| m.per_task)
     }
 }
 
-/// The "What one task costs" section and three claims-table rows, from the CSVs in
-/// `results`; the charts go into `charts_dir` (results/charts).
-pub fn costs_report(results: &Path, charts_dir: &Path) -> Result<CostsReport> {
-    let inputs = Inputs::read(results)?;
+/// The "What one task costs" section and three claims-table rows, from the CSVs the
+/// report read; the charts go into `charts_dir` (results/charts).
+pub fn costs_report(sources: &Sources, charts_dir: &Path) -> Result<CostsReport> {
     Ok(CostsReport {
-        section: section(&inputs, charts_dir)?,
-        claims_rows: claims_rows(&inputs),
+        section: section(sources, charts_dir)?,
+        claims_rows: claims_rows(sources),
     })
 }
 
-fn section(inputs: &Inputs, charts_dir: &Path) -> Result<String> {
+fn section(inputs: &Sources, charts_dir: &Path) -> Result<String> {
     let mut md = String::from("## What one task costs\n\n");
     if inputs.fits.is_empty() {
         md +=
@@ -233,7 +168,7 @@ fn section(inputs: &Inputs, charts_dir: &Path) -> Result<String> {
     let mut not_run = Vec::new();
     for model in inputs.models() {
         let mut fitted = |workload: &str| match inputs.fit(&model, workload) {
-            Some(FitRow {
+            Some(CostFit {
                 cost_us: Some(us),
                 r2: Some(r2),
                 ..
@@ -291,7 +226,7 @@ fn section(inputs: &Inputs, charts_dir: &Path) -> Result<String> {
 }
 
 /// The fitted sizes of every model, one line each (log-log: the costs span 10,000x).
-fn chart_lines(inputs: &Inputs, workload: &str) -> Vec<Line> {
+fn chart_lines(inputs: &Sources, workload: &str) -> Vec<Line> {
     inputs
         .models()
         .into_iter()
@@ -318,7 +253,7 @@ fn chart_lines(inputs: &Inputs, workload: &str) -> Vec<Line> {
 }
 
 /// The three seed claims about costs, each with our figure and a verdict.
-fn claims_rows(inputs: &Inputs) -> String {
+fn claims_rows(inputs: &Sources) -> String {
     let mut md = String::new();
     let cost = |model: &str, workload: &str| inputs.cost(model, workload);
     let asyncs: Vec<String> = inputs
@@ -416,14 +351,14 @@ fn claims_rows(inputs: &Inputs) -> String {
 
 /// Wall time of io (make bench, and the sweep's largest N both ran) and CPU per download,
 /// threads against the async models.
-fn threads_vs_async_measured(inputs: &Inputs, asyncs: &[String]) -> String {
+fn threads_vs_async_measured(inputs: &Sources, asyncs: &[String]) -> String {
     let mut parts = Vec::new();
     let bench = |m: &str| {
         inputs
             .bench_io
             .iter()
             .find(|c| c.model == m)
-            .and_then(|c| c.median_s)
+            .map(|c| c.median)
     };
     let async_times: Vec<f64> = asyncs.iter().filter_map(|m| bench(m)).collect();
     if let (Some(t), Some(lo), Some(hi)) = (
@@ -450,7 +385,7 @@ fn threads_vs_async_measured(inputs: &Inputs, asyncs: &[String]) -> String {
                 .scale_io
                 .iter()
                 .find(|c| c.model == m && c.n == n)
-                .and_then(|c| c.cpu_us_per_download(1)),
+                .and_then(|c| cpu_us_per_download(c.cpu_s?, c.n)),
             None => None,
         }
         .or_else(|| inputs.bench_cpu(m))
@@ -475,7 +410,7 @@ fn threads_vs_async_measured(inputs: &Inputs, asyncs: &[String]) -> String {
     }
 }
 
-fn threads_vs_async_verdict(inputs: &Inputs, asyncs: &[String]) -> String {
+fn threads_vs_async_verdict(inputs: &Sources, asyncs: &[String]) -> String {
     if let Some((n, t, lo, hi)) = scale_io_at_largest_common_n(inputs, asyncs) {
         let n = thousands(n);
         return if t > hi {
@@ -497,7 +432,7 @@ fn threads_vs_async_verdict(inputs: &Inputs, asyncs: &[String]) -> String {
             .bench_io
             .iter()
             .find(|c| c.model == m)
-            .and_then(|c| c.median_s)
+            .map(|c| c.median)
     };
     let async_best = asyncs.iter().filter_map(|m| bench(m)).reduce(f64::min);
     match (bench("threads"), async_best) {
@@ -520,7 +455,7 @@ fn threads_vs_async_verdict(inputs: &Inputs, asyncs: &[String]) -> String {
 /// (N, threads' time, the async models' fastest and slowest), in seconds: medians, as
 /// everywhere else (the mean in sweeps that kept none).
 fn scale_io_at_largest_common_n(
-    inputs: &Inputs,
+    inputs: &Sources,
     asyncs: &[String],
 ) -> Option<(u64, f64, f64, f64)> {
     let time = |m: &str, n: u64| {
@@ -528,7 +463,7 @@ fn scale_io_at_largest_common_n(
             .scale_io
             .iter()
             .find(|c| c.model == m && c.n == n)
-            .and_then(|c| c.median_s.or(c.mean_s))
+            .map(|c| c.median)
     };
     let mut ns: Vec<u64> = inputs
         .scale_io
@@ -642,6 +577,18 @@ smol-async,sleep,10000,ok,1,1.0,1.0,1.0,1,0,0,0,0.1,0.1,
         dir
     }
 
+    /// The section and rows of a results folder, read as `make report` reads it.
+    fn read_report(dir: &std::path::Path) -> Result<CostsReport> {
+        let inputs = super::super::Inputs::read(dir)?;
+        costs_report(&Sources::of(&inputs), &dir.join("charts"))
+    }
+
+    /// A summary.csv without io cells.
+    const CPU_ONLY: &str = "\
+model,workload,n,status,runs,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,speedup_vs_sync,checksum,reason
+sync,cpu,10,ok,3,1.0,0.01,1.0,0.99,1.01,1.0,0.0,4075520,1.000,0x5,
+";
+
     /// Every figure of the table and of the three claims comes from the fixed CSVs, with
     /// the verdicts they imply; the charts are written.
     #[test]
@@ -650,14 +597,14 @@ smol-async,sleep,10000,ok,1,1.0,1.0,1.0,1,0,0,0,0.1,0.1,
             ("costs-fit.csv", COSTS_FIT),
             ("costs.csv", COSTS),
             ("scale-fit.csv", SCALE_FIT),
-            ("io.csv", IO),
+            ("summary.csv", IO),
             ("scale.csv", SCALE),
             (
                 "bench-settings.txt",
                 "mode=full n=10 cpu_runs=5 io_runs=3 warmup=1 delay_ms=100 body_bytes=51200 urls=4 io_urls=fixture\nhyperfine=1.20\n",
             ),
         ]);
-        let report = costs_report(&dir, &dir.join("charts")).unwrap();
+        let report = read_report(&dir).unwrap();
         let md = &report.section;
         assert!(md.starts_with("## What one task costs\n"), "{md}");
         assert!(
@@ -737,8 +684,8 @@ smol-async,sleep,10000,ok,1,1.0,1.0,1.0,1,0,0,0,0.1,0.1,
     /// make bench only, the third claim is judged at its N.
     #[test]
     fn missing_inputs_say_what_to_run() {
-        let dir = results(&[]);
-        let report = costs_report(&dir, &dir.join("charts")).unwrap();
+        let dir = results(&[("summary.csv", CPU_ONLY)]);
+        let report = read_report(&dir).unwrap();
         assert!(report
             .section
             .contains("not measured yet (`make bench-scale`"));
@@ -750,8 +697,8 @@ smol-async,sleep,10000,ok,1,1.0,1.0,1.0,1,0,0,0,0.1,0.1,
         );
         assert!(!dir.join("charts/costs-spawn.svg").exists());
 
-        let dir = results(&[("io.csv", IO), ("bench-settings.txt", "urls=4\n")]);
-        let report = costs_report(&dir, &dir.join("charts")).unwrap();
+        let dir = results(&[("summary.csv", IO), ("bench-settings.txt", "urls=4\n")]);
+        let report = read_report(&dir).unwrap();
         assert!(
             report
                 .claims_rows
@@ -770,15 +717,18 @@ smol-async,sleep,10000,ok,1,1.0,1.0,1.0,1,0,0,0,0.1,0.1,
 
     #[test]
     fn a_malformed_csv_is_named_with_its_line() {
-        let dir = results(&[(
-            "costs-fit.csv",
-            "model,workload,cost_us,r2,reason\nthreads,spawn,fast,0.9,\n",
-        )]);
-        let err = format!(
-            "{:#}",
-            costs_report(&dir, &dir.join("charts")).err().unwrap()
+        let dir = results(&[
+            ("summary.csv", CPU_ONLY),
+            (
+                "costs-fit.csv",
+                "model,workload,cost_us,r2,points,reason\nthreads,spawn,fast,0.9,6,\n",
+            ),
+        ]);
+        let err = format!("{:#}", read_report(&dir).err().unwrap());
+        assert!(
+            err.ends_with("costs-fit.csv:2: column cost_us is \"fast\", not a number"),
+            "{err}"
         );
-        assert!(err.contains("costs-fit.csv: line 2"), "{err}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The report's "What blocks a scheduler" section, from mixed.csv (see [`crate::sweep::mixed`]).
+//! The report's "What blocks a scheduler" section, from mixed.csv (see [`crate::sweep::mixed`]),
+//! read and checked by [`super::inputs::read_mixed`].
 //!
 //! [`section`] returns the section's markdown (a table per cell, one sentence per variant
 //! saying what happened and why, computed from the measured numbers, and the chart) and
@@ -6,8 +7,8 @@
 //! `sleep(0)` advice. It writes the chart, the latency percentiles of every variant per
 //! model on a log scale, to CHARTS/mixed.svg.
 
+use super::inputs::MixedRow as Row;
 use crate::report::format::thousands;
-use crate::sweep::mixed::Row;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::fmt::Write as _;
@@ -31,14 +32,8 @@ const ORDER: [&str; 6] = [
     "current-thread",
 ];
 
-/// The section for RESULTS/mixed.csv, its chart written to CHARTS/mixed.svg; `None` when
-/// mixed.csv is not there (not measured yet).
-pub fn section(results: &Path, charts_dir: &Path) -> Result<Option<Section>> {
-    let path = results.join("mixed.csv");
-    if !path.exists() {
-        return Ok(None);
-    }
-    let rows = crate::sweep::mixed::read(&path)?;
+/// The section for the rows of mixed.csv, its chart written to CHARTS/mixed.svg.
+pub fn section(rows: &[Row], charts_dir: &Path) -> Result<Section> {
     let mut bench: Vec<&Row> = rows
         .iter()
         .filter(|r| r.purpose == "bench" && r.status == "ok")
@@ -96,11 +91,11 @@ pub fn section(results: &Path, charts_dir: &Path) -> Result<Option<Section>> {
         chart(&charts_dir.join("mixed.svg"), &bench)?;
         md += "![latency percentiles per variant](charts/mixed.svg)\n\n";
     }
-    let claims = claims(&rows, &bench);
-    Ok(Some(Section {
+    let claims = claims(rows, &bench);
+    Ok(Section {
         markdown: md,
         claims,
-    }))
+    })
 }
 
 fn rank(variant: &str) -> usize {
@@ -555,7 +550,8 @@ smol-async,block,bench,failed,200,0,4,100000,300,,,,,,,,,0,\"exit status: 1: smo
         std::fs::write(dir.join("mixed.csv"), csv).unwrap();
         let charts = dir.join("charts");
         std::fs::create_dir_all(&charts).unwrap();
-        (section(&dir, &charts).unwrap().expect("a section"), charts)
+        let rows = super::super::inputs::read_mixed(&dir.join("mixed.csv")).unwrap();
+        (section(&rows, &charts).unwrap(), charts)
     }
 
     #[test]
@@ -685,11 +681,5 @@ smol-async,block,bench,failed,200,0,4,100000,300,,,,,,,,,0,\"exit status: 1: smo
         for label in ["tokio-async", "green", "threads", "current-thread", "p99.9"] {
             assert!(svg.contains(label), "{label} missing from the chart");
         }
-    }
-
-    #[test]
-    fn no_csv_no_section() {
-        let dir = crate::test_dir("pitfalls-none");
-        assert!(section(&dir, &dir).unwrap().is_none());
     }
 }

@@ -36,7 +36,8 @@
 use crate::models::Model;
 use crate::stats::fit::linear_fit;
 use crate::sweep::runner::Failure;
-use anyhow::{Context, Result};
+use crate::table;
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -508,21 +509,8 @@ pub fn fits(cells: &[Cell]) -> Vec<Fit> {
 }
 
 fn write_csvs(out: &Path, cells: &[Cell]) -> Result<()> {
-    write_csv(&out.join("costs.csv"), cells)?;
-    write_csv(&out.join("costs-fit.csv"), &fits(cells))
-}
-
-/// Write `rows` as CSV with a header line (written even when there are no rows).
-pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let write = || -> Result<()> {
-        let mut writer = csv::Writer::from_path(path)?;
-        for row in rows {
-            writer.serialize(row)?;
-        }
-        writer.flush()?;
-        Ok(())
-    };
-    write().with_context(|| format!("cannot write {}", path.display()))
+    table::write(&out.join("costs.csv"), cells)?;
+    table::write(&out.join("costs-fit.csv"), &fits(cells))
 }
 
 #[cfg(test)]
@@ -694,7 +682,7 @@ mod tests {
             ..Cell::default()
         };
         let rows = vec![cell, unsupported];
-        write_csv(&dir.join("costs.csv"), &rows).unwrap();
+        table::write(&dir.join("costs.csv"), &rows).unwrap();
         let text = std::fs::read_to_string(dir.join("costs.csv")).unwrap();
         assert!(text.starts_with(
             "model,workload,n,rounds,units,stage,status,runs,wall_ms,min_ms,max_ms,reason\n"

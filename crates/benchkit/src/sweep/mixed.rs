@@ -13,6 +13,7 @@
 //! target/release/benchkit mixed --server 127.0.0.1:PORT --out results/runs/STAMP [--quick]
 //! ```
 
+use crate::table;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -69,7 +70,8 @@ fn two_per_core() -> u64 {
     (2 * cores).min(workload::cli::MAX_JOBS)
 }
 
-/// One row of mixed.csv.
+/// One row of mixed.csv (the report reads it back with its checks:
+/// [`crate::report`]'s inputs).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub model: String,
@@ -118,7 +120,7 @@ pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &P
                     reason,
                     ..Row::default()
                 });
-                write(&csv, &rows)?;
+                table::write(&csv, &rows)?;
                 continue;
             }
         };
@@ -177,7 +179,7 @@ pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &P
                 }
             }
             rows.push(row);
-            write(&csv, &rows)?;
+            table::write(&csv, &rows)?;
         }
     }
     eprintln!("== mixed: {}", csv.display());
@@ -231,25 +233,6 @@ fn list_variants(exe: &Path) -> Result<Vec<String>, String> {
         .collect())
 }
 
-fn write(path: &Path, rows: &[Row]) -> Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
-    for row in rows {
-        w.serialize(row)?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
-/// Read a mixed.csv written by [`run`].
-pub fn read(path: &Path) -> Result<Vec<Row>> {
-    let mut r =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    r.deserialize()
-        .collect::<Result<Vec<Row>, _>>()
-        .with_context(|| format!("cannot read {}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,7 +258,9 @@ mod tests {
                 ..Row::default()
             },
         ];
-        write(&dir.join("mixed.csv"), &rows).unwrap();
-        assert_eq!(read(&dir.join("mixed.csv")).unwrap(), rows);
+        table::write(&dir.join("mixed.csv"), &rows).unwrap();
+        let back = table::Table::<Row>::read(&dir.join("mixed.csv"), &[]).unwrap();
+        let back: Vec<Row> = back.rows.into_iter().map(|l| l.row).collect();
+        assert_eq!(back, rows);
     }
 }
