@@ -1,4 +1,5 @@
-//! benchkit: the parts of `scripts/bench.sh` that need real parsing.
+//! benchkit: the parts of `scripts/bench.sh` that need real parsing, the sweeps, and the
+//! report.
 //!
 //! ```sh
 //! target/release/benchkit models                 # model binaries, sync first
@@ -10,30 +11,27 @@
 //! target/release/benchkit mixed --server 127.0.0.1:PORT --out results/runs/STAMP
 //! ```
 //!
-//! - [`models`]: which binaries are models, read from `cargo metadata` (every package
-//!   under `crates/models/`), so the list is never written twice by hand.
+//! The layout, one folder per role:
+//!
+//! - [`models`]: which binaries are models (from `cargo metadata`, every package under
+//!   `crates/models/`), so the list is never written twice by hand.
 //! - [`collect`]: hyperfine's JSON (times) and the models' own summary lines (peak RSS and
-//!   PSS of the whole model, which hyperfine 1.20 cannot measure right, worker and OS
-//!   thread counts) into CSV.
-//! - [`scale`]: the scale sweep, with [`fit`] for memory per task.
-//! - [`report`]: REPORT.md, the charts ([`charts`]) and the README's findings, from the CSVs.
-//! - [`table`]: every CSV read and written with the `csv` crate, as typed rows.
-//! - [`costs`]: what one task costs (spawn, switch) in every model, fitted the same way;
-//!   [`report_costs`] turns it into the report's "What one task costs" section.
-//! - [`mixed`]: the `mixed` workload for every model and variant (mixed.csv), and
-//!   [`report_pitfalls`] for its report section, "What blocks a scheduler".
+//!   PSS, worker and OS thread counts) into cpu.csv, io.csv and summary.csv.
+//! - [`sweep`]: the sweeps side by side, each writing its CSVs: `scale` (how far each
+//!   model goes as N grows), `costs` (spawn and switch, fitted), `mixed` (latency beside
+//!   CPU jobs), and the one way they all start a model (`runner`).
+//! - [`table`]: every CSV in results/, read and written with the `csv` crate as typed rows.
+//! - [`stats`]: the least-squares fit.
+//! - [`charts`]: every SVG chart, drawn with plotters.
+//! - [`report`]: REPORT.md and the README's findings block, one file per section, from
+//!   the CSVs alone.
 
 mod charts;
 mod collect;
-mod costs;
-mod fit;
-mod mixed;
 mod models;
 mod report;
-mod report_costs;
-mod report_pitfalls;
-mod runner;
-mod scale;
+mod stats;
+mod sweep;
 mod table;
 
 /// A fresh, empty folder for one test, unique to this process.
@@ -162,9 +160,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Collect { run_dir } => collect::collect(&run_dir),
         Cmd::Scale { server, out, tiny } => {
             let plan = if tiny {
-                scale::Plan::tiny()
+                sweep::scale::Plan::tiny()
             } else {
-                scale::Plan::full()
+                sweep::scale::Plan::full()
             };
             let bin_dir = bin_dir()?;
             let mut all = models::discover_models()?;
@@ -173,23 +171,23 @@ fn run(cli: Cli) -> Result<()> {
                 Ok(python) => all.extend(python),
                 Err(why) => eprintln!("== Python models left out: {why:#}"),
             }
-            scale::sweep(&plan, &all, &bin_dir, &server, &out).map(|_| ())
+            sweep::scale::sweep(&plan, &all, &bin_dir, &server, &out).map(|_| ())
         }
         Cmd::Costs { out, tiny } => {
             let plan = if tiny {
-                costs::Plan::tiny()
+                sweep::costs::Plan::tiny()
             } else {
-                costs::Plan::full()
+                sweep::costs::Plan::full()
             };
-            costs::sweep(&plan, &models::discover_models()?, &bin_dir()?, &out).map(|_| ())
+            sweep::costs::sweep(&plan, &models::discover_models()?, &bin_dir()?, &out).map(|_| ())
         }
         Cmd::Mixed { server, out, quick } => {
             let plan = if quick {
-                mixed::Plan::quick()
+                sweep::mixed::Plan::quick()
             } else {
-                mixed::Plan::full()
+                sweep::mixed::Plan::full()
             };
-            mixed::run(&plan, &models::discover()?, &bin_dir()?, &server, &out)
+            sweep::mixed::run(&plan, &models::discover()?, &bin_dir()?, &server, &out)
         }
         Cmd::Report { results, readme } => report::report(&results, readme.as_deref()),
     }

@@ -5,7 +5,7 @@ use super::format::{bytes, mib, thousands};
 use super::inputs::{Cell, Fit, Measure, ScaleCell, Settings};
 use super::scale::reach;
 use super::workloads::{ideal, measure, memory, noise_warning, sync_of};
-use crate::scale::Status;
+use crate::sweep::scale::Status;
 use std::fmt::Write as _;
 
 /// Everything the answer is drawn from.

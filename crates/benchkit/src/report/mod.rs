@@ -2,10 +2,11 @@
 //! results/, without running anything. Optionally the README's findings block too, so
 //! the README's claims are always the tables' numbers.
 //!
-//! Inputs ([`inputs`]): `summary.csv` (required, from `make bench`), `bench-settings.txt`
-//! (the run's settings and machine), the full runs kept in `runs/`, and from
-//! `make bench-scale`, when present: `scale.csv`, `scale-fit.csv`, `scale-limits.txt`;
-//! from `make bench-python`, when present: `python-summary.csv`, `python-uvloop.csv` and
+//! Inputs ([`inputs`], every CSV through the one reader and its checks): `summary.csv`
+//! (required, from `make bench`), `bench-settings.txt` (the run's settings and machine),
+//! the full runs kept in `runs/`, and when present: from `make bench-scale`, `scale.csv`,
+//! `scale-fit.csv`, `scale-limits.txt`, `costs.csv`, `costs-fit.csv`; from `make bench`,
+//! `mixed.csv`; from `make bench-python`, `python-summary.csv`, `python-uvloop.csv` and
 //! `python-bench-settings.txt` (the Python bars in the charts, the seed section's Python
 //! column, the Python claims).
 //!
@@ -17,16 +18,18 @@
 //! - [`seed`]: beside the seed article's figures;
 //! - [`claims`]: the article's table re-checked;
 //! - [`scale`]: the scale sweep, its charts and memory per task;
-//! - [`crate::report_pitfalls`]: what blocks a scheduler (the `mixed` workload), with its
+//! - [`pitfalls`]: what blocks a scheduler (the `mixed` workload), with its
 //!   two rows of the claims table;
-//! - [`crate::report_costs`]: what one task costs (spawn, switch, CPU per download), with
+//! - [`costs`]: what one task costs (spawn, switch, CPU per download), with
 //!   its three rows of the claims table.
 
 mod answer;
 mod claims;
+mod costs;
 pub(crate) mod format;
 mod inputs;
 mod memory;
+mod pitfalls;
 mod readme;
 mod runs;
 mod scale;
@@ -36,7 +39,7 @@ mod tests;
 mod workloads;
 
 use anyhow::{Context, Result};
-use inputs::{Cell, Fit, Python, ScaleCell, Settings};
+use inputs::{Cell, CostCell, CostFit, Fit, MixedRow, Python, ScaleCell, Settings};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -51,6 +54,11 @@ struct Inputs {
     scale_settings: String,
     cores: f64,
     python: Option<Python>,
+    /// costs-fit.csv and costs.csv (empty when the costs sweep has not run).
+    cost_fits: Vec<CostFit>,
+    cost_cells: Vec<CostCell>,
+    /// mixed.csv, when the mixed sweep has run.
+    mixed: Option<Vec<MixedRow>>,
 }
 
 impl Inputs {
@@ -76,6 +84,17 @@ impl Inputs {
                 .unwrap_or_default(),
             cores,
             python: Python::read(results)?,
+            cost_fits: optional("costs-fit.csv")
+                .map(|p| inputs::read_cost_fits(&p))
+                .transpose()?
+                .unwrap_or_default(),
+            cost_cells: optional("costs.csv")
+                .map(|p| inputs::read_cost_cells(&p))
+                .transpose()?
+                .unwrap_or_default(),
+            mixed: optional("mixed.csv")
+                .map(|p| inputs::read_mixed(&p))
+                .transpose()?,
         })
     }
 }
@@ -134,8 +153,12 @@ fn document(inputs: &Inputs, answer: &str, results: &Path, charts_dir: &Path) ->
     md += &memory::threads_table(cells);
     md += &runs::across_runs(&results.join("runs"))?;
     md += &seed::seed_comparison(cells, inputs.python.as_ref().map(|p| &p.cells[..]));
-    let costs = crate::report_costs::costs_report(results, charts_dir)?;
-    let pitfalls = crate::report_pitfalls::section(results, charts_dir)?;
+    let costs = costs::costs_report(&costs::Sources::of(inputs), charts_dir)?;
+    let pitfalls = inputs
+        .mixed
+        .as_deref()
+        .map(|rows| pitfalls::section(rows, charts_dir))
+        .transpose()?;
     let pitfall_claims = pitfalls
         .as_ref()
         .map(|p| p.claims.join("\n"))

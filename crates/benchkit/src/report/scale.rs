@@ -1,11 +1,11 @@
 //! The scale section: per workload, time and memory by N for every model (with why a
 //! cell was skipped or failed), the charts against N, and memory per task.
 
+use super::costs::cpu_us_per_download;
 use super::format::{bytes, mib, thousands, unique};
 use super::inputs::{Fit, Measure, ScaleCell};
 use crate::charts::{self, Line};
-use crate::report_costs::cpu_us_per_download;
-use crate::scale::Status;
+use crate::sweep::scale::Status;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

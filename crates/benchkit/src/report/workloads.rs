@@ -1,10 +1,10 @@
 //! One section per workload of `make bench`: the table of times, speedups and memory
 //! (PSS first, then peak RSS), a warning when the runs look disturbed, and the bar chart.
 
+use super::costs::cpu_us_per_download;
 use super::format::mib;
 use super::inputs::{Cell, Measure, Settings};
 use crate::charts::{self, Bar, Group};
-use crate::report_costs::cpu_us_per_download;
 use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::Path;

@@ -13,6 +13,7 @@
 //! target/release/benchkit mixed --server 127.0.0.1:PORT --out results/runs/STAMP [--quick]
 //! ```
 
+use crate::table;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -69,7 +70,8 @@ fn two_per_core() -> u64 {
     (2 * cores).min(workload::cli::MAX_JOBS)
 }
 
-/// One row of mixed.csv.
+/// One row of mixed.csv (the report reads it back with its checks:
+/// [`crate::report`]'s inputs).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub model: String,
@@ -99,6 +101,15 @@ pub struct Row {
     pub reason: String,
 }
 
+/// One cell to run: the variant (None for a model that takes none), its purpose
+/// ("bench" or "claim-1s"), and its jobs and exponent.
+struct CellPlan<'a> {
+    variant: Option<&'a str>,
+    purpose: &'static str,
+    jobs: u64,
+    exp: u32,
+}
+
 /// Run every cell for these models and write OUT/mixed.csv.
 pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -118,66 +129,13 @@ pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &P
                     reason,
                     ..Row::default()
                 });
-                write(&csv, &rows)?;
+                table::write(&csv, &rows)?;
                 continue;
             }
         };
-        let mut cells: Vec<(Option<&str>, &str, u64, u32)> = Vec::new();
-        if variants.is_empty() {
-            cells.push((None, "bench", plan.jobs, plan.exp));
-        }
-        for v in &variants {
-            cells.push((Some(v.as_str()), "bench", plan.jobs, plan.exp));
-        }
-        if variants.iter().any(|v| v == "current-thread") {
-            cells.push((Some("current-thread"), "claim-1s", 1, plan.claim_exp));
-        }
-        for (variant, purpose, jobs, exp) in cells {
-            eprintln!(
-                "== mixed {model} {} ({purpose})",
-                variant.unwrap_or("(no variant)")
-            );
-            let mut args: Vec<String> = vec!["mixed".into()];
-            if let Some(v) = variant {
-                args.extend(["--variant".into(), v.into()]);
-            }
-            for (flag, value) in [
-                ("--rate", plan.rate),
-                ("--duration-ms", plan.duration_ms),
-                ("--jobs", jobs),
-                ("--exp", exp as u64),
-                ("--block-ms", plan.block_ms),
-            ] {
-                args.extend([flag.to_string(), value.to_string()]);
-            }
-            args.extend(["--url".into(), url.clone()]);
-            // A cell that takes ten times its stream plus a minute is stuck, not slow.
-            let kill_after = Duration::from_millis(plan.duration_ms * 10) + Duration::from_secs(60);
-            let mut row = Row {
-                model: model.clone(),
-                variant: variant.unwrap_or("none").into(),
-                purpose: purpose.into(),
-                rate: plan.rate,
-                jobs,
-                exp,
-                block_ms: if variant == Some("block") {
-                    plan.block_ms
-                } else {
-                    0
-                },
-                ..Row::default()
-            };
-            match crate::runner::run_once(&exe, &args, kill_after) {
-                Ok(run) => fill(&mut row, &run.summary),
-                Err(failure) => {
-                    let reason = failure.reason();
-                    eprintln!("   FAILED: {reason}");
-                    row.status = "failed".into();
-                    row.reason = reason;
-                }
-            }
-            rows.push(row);
-            write(&csv, &rows)?;
+        for cell in cells(plan, &variants) {
+            rows.push(run_cell(plan, model, &exe, &url, &cell));
+            table::write(&csv, &rows)?;
         }
     }
     eprintln!("== mixed: {}", csv.display());
@@ -188,6 +146,87 @@ pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &P
         csv.display()
     );
     Ok(())
+}
+
+/// The cells of a model that offers these variants: each variant (or the one cell of a
+/// model that takes none), and the one-second claim where there is a current-thread one.
+fn cells<'a>(plan: &Plan, variants: &'a [String]) -> Vec<CellPlan<'a>> {
+    let bench = |variant| CellPlan {
+        variant,
+        purpose: "bench",
+        jobs: plan.jobs,
+        exp: plan.exp,
+    };
+    let mut cells: Vec<CellPlan> = Vec::new();
+    if variants.is_empty() {
+        cells.push(bench(None));
+    }
+    for v in variants {
+        cells.push(bench(Some(v.as_str())));
+    }
+    if variants.iter().any(|v| v == "current-thread") {
+        cells.push(CellPlan {
+            variant: Some("current-thread"),
+            purpose: "claim-1s",
+            jobs: 1,
+            exp: plan.claim_exp,
+        });
+    }
+    cells
+}
+
+/// Run one cell of one model: its row, failed with the reason if it failed.
+fn run_cell(plan: &Plan, model: &str, exe: &Path, url: &str, cell: &CellPlan) -> Row {
+    let CellPlan {
+        variant,
+        purpose,
+        jobs,
+        exp,
+    } = *cell;
+    eprintln!(
+        "== mixed {model} {} ({purpose})",
+        variant.unwrap_or("(no variant)")
+    );
+    let mut args: Vec<String> = vec!["mixed".into()];
+    if let Some(v) = variant {
+        args.extend(["--variant".into(), v.into()]);
+    }
+    for (flag, value) in [
+        ("--rate", plan.rate),
+        ("--duration-ms", plan.duration_ms),
+        ("--jobs", jobs),
+        ("--exp", exp as u64),
+        ("--block-ms", plan.block_ms),
+    ] {
+        args.extend([flag.to_string(), value.to_string()]);
+    }
+    args.extend(["--url".into(), url.to_string()]);
+    // A cell that takes ten times its stream plus a minute is stuck, not slow.
+    let kill_after = Duration::from_millis(plan.duration_ms * 10) + Duration::from_secs(60);
+    let mut row = Row {
+        model: model.to_string(),
+        variant: variant.unwrap_or("none").into(),
+        purpose: purpose.into(),
+        rate: plan.rate,
+        jobs,
+        exp,
+        block_ms: if variant == Some("block") {
+            plan.block_ms
+        } else {
+            0
+        },
+        ..Row::default()
+    };
+    match crate::sweep::runner::run_once(exe, &args, kill_after) {
+        Ok(run) => fill(&mut row, &run.summary),
+        Err(failure) => {
+            let reason = failure.reason();
+            eprintln!("   FAILED: {reason}");
+            row.status = "failed".into();
+            row.reason = reason;
+        }
+    }
+    row
 }
 
 /// The row's figures from the model's summary line.
@@ -231,25 +270,6 @@ fn list_variants(exe: &Path) -> Result<Vec<String>, String> {
         .collect())
 }
 
-fn write(path: &Path, rows: &[Row]) -> Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
-    for row in rows {
-        w.serialize(row)?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
-/// Read a mixed.csv written by [`run`].
-pub fn read(path: &Path) -> Result<Vec<Row>> {
-    let mut r =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    r.deserialize()
-        .collect::<Result<Vec<Row>, _>>()
-        .with_context(|| format!("cannot read {}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,7 +295,9 @@ mod tests {
                 ..Row::default()
             },
         ];
-        write(&dir.join("mixed.csv"), &rows).unwrap();
-        assert_eq!(read(&dir.join("mixed.csv")).unwrap(), rows);
+        table::write(&dir.join("mixed.csv"), &rows).unwrap();
+        let back = table::Table::<Row>::read(&dir.join("mixed.csv"), &[]).unwrap();
+        let back: Vec<Row> = back.rows.into_iter().map(|l| l.row).collect();
+        assert_eq!(back, rows);
     }
 }

@@ -2,7 +2,7 @@
 //! from the measured cells.
 
 use super::{Cell, Status};
-use crate::fit::{linear_fit, Fit};
+use crate::stats::fit::{linear_fit, Fit};
 use crate::table::{self, fixed};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 
 use super::host::tcp_counters;
 use super::{Cell, Status};
-use crate::runner::Run;
+use crate::sweep::runner::Run;
 use std::path::Path;
 use std::time::Duration;
 use workload::Summary;
@@ -28,7 +28,7 @@ pub fn run_cell(
         1
     };
     while times.len() < runs {
-        match crate::runner::run_once(exe, args, kill_after) {
+        match crate::sweep::runner::run_once(exe, args, kill_after) {
             Ok(Run { seconds, summary }) => {
                 if repeat && predicted_s.is_none() && times.is_empty() && seconds < QUICK_S {
                     runs = 3;

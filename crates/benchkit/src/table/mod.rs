@@ -5,6 +5,8 @@
 //! Columns added later (peak PSS, worker threads) are `Option`s, which serde fills with
 //! `None` when an older file has no such column: old results stay readable.
 
+pub mod check;
+
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
@@ -67,6 +69,26 @@ impl<T: DeserializeOwned> Table<T> {
             path: path.to_string(),
             rows,
         })
+    }
+}
+
+impl<T> Table<T> {
+    /// Refuse a second row for the same cell, as "path:line: a second row for KEY (the
+    /// first is on line N)": each reader names what makes one of its rows unique.
+    pub fn refuse_duplicates<K: PartialEq + std::fmt::Display>(
+        &self,
+        key: impl Fn(&T) -> K,
+    ) -> Result<()> {
+        for (i, later) in self.rows.iter().enumerate() {
+            let k = key(&later.row);
+            if let Some(first) = self.rows[..i].iter().find(|r| key(&r.row) == k) {
+                return Err(later.error(
+                    &self.path,
+                    format!("a second row for {k} (the first is on line {})", first.line),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

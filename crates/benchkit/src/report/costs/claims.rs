@@ -1,0 +1,264 @@
+//! The three seed claims about costs, as rows of the report's claims table: processes
+//! are costly to spawn; about 50 µs per threaded context switch; threading slightly
+//! faster than asyncio.
+
+use super::{cpu_us_per_download, ms_text, opt_us, times, us_text, Sources};
+use crate::report::format::thousands;
+use std::fmt::Write as _;
+
+/// The async models' costs of one workload, fastest and slowest.
+fn async_range(inputs: &Sources, asyncs: &[String], workload: &str) -> Option<(f64, f64)> {
+    let xs: Vec<f64> = asyncs
+        .iter()
+        .filter_map(|m| inputs.cost(m, workload))
+        .collect();
+    let lo = xs.iter().cloned().reduce(f64::min)?;
+    Some((lo, xs.iter().cloned().fold(lo, f64::max)))
+}
+
+/// "0.18 µs to 0.70 µs", or one figure when the range is within 10%.
+fn range_text(r: Option<(f64, f64)>) -> String {
+    match r {
+        Some((lo, hi)) if hi / lo < 1.1 => us_text(lo),
+        Some((lo, hi)) => format!("{} to {}", us_text(lo), us_text(hi)),
+        None => "–".into(),
+    }
+}
+
+/// The three seed claims about costs, each with our figure and a verdict.
+pub fn claims_rows(inputs: &Sources) -> String {
+    let asyncs: Vec<String> = inputs
+        .models()
+        .into_iter()
+        .filter(|m| m.ends_with("-async"))
+        .collect();
+    let mut md = String::new();
+    md += &spawn_row(inputs, &asyncs);
+    md += &switch_row(inputs, &asyncs);
+    md += &threads_vs_async_row(inputs, &asyncs);
+    md
+}
+
+/// 1. Processes are costly to spawn.
+fn spawn_row(inputs: &Sources, asyncs: &[String]) -> String {
+    let mut md = String::new();
+    let cost = |model: &str, workload: &str| inputs.cost(model, workload);
+    let async_range = |workload: &str| async_range(inputs, asyncs, workload);
+    let (procs, threads) = (cost("procs", "spawn"), cost("threads", "spawn"));
+    let async_spawn = async_range("spawn");
+    let measured = format!(
+        "spawn, µs per task: procs {}, threads {}, async tasks {}, green {}, rayon jobs {}",
+        opt_us(procs),
+        opt_us(threads),
+        range_text(async_spawn),
+        opt_us(cost("green", "spawn")),
+        opt_us(cost("rayon", "spawn"))
+    );
+    let verdict = match (procs, threads, async_spawn) {
+        (Some(p), Some(t), asyncs) if p > 5.0 * t => format!(
+            "holds: a process costs {} a thread{}; still, at {} per process it matters only for tasks of a few ms or less",
+            times(p / t),
+            asyncs.map_or(String::new(), |(_, hi)| format!(" and {} or more an async task", times(p / hi))),
+            ms_text(p)
+        ),
+        (Some(p), Some(t), _) => format!("does not hold here: a process costs {} a thread", times(p / t)),
+        _ => "not measured yet (make bench-scale)".into(),
+    };
+    let _ = writeln!(
+        md,
+        "| Processes are costly to spawn | costly to spawn / – / – | {measured}; outside reference: 17 µs per thread, 0.3 µs per tokio task (context-switch, another machine) | {verdict} |"
+    );
+
+    md
+}
+
+/// 2. About 50 µs per threaded context switch: 1,000 threads cost 50 ms of switching.
+fn switch_row(inputs: &Sources, asyncs: &[String]) -> String {
+    let mut md = String::new();
+    let cost = |model: &str, workload: &str| inputs.cost(model, workload);
+    let async_range = |workload: &str| async_range(inputs, asyncs, workload);
+    let thread_switch = cost("threads", "switch");
+    let async_switch = async_range("switch");
+    let measured = format!(
+        "switch, µs per hand-off: threads {}, procs {}, green {}, async tasks {}",
+        opt_us(thread_switch),
+        opt_us(cost("procs", "switch")),
+        opt_us(cost("green", "switch")),
+        range_text(async_switch)
+    );
+    let verdict = match thread_switch {
+        Some(t) => {
+            let size = if t < 25.0 {
+                format!(
+                    "does not hold here: {} per switch, {} less than 50 µs, so 1,000 threads switching once each cost {}, not 50 ms",
+                    us_text(t),
+                    times(50.0 / t),
+                    ms_text(t * 1000.0)
+                )
+            } else if t <= 100.0 {
+                format!("holds: {} per switch", us_text(t))
+            } else {
+                format!("worse than claimed: {} per switch", us_text(t))
+            };
+            match async_switch {
+                Some((lo, hi)) if t > hi => format!(
+                    "{size}; the order holds: a thread switch costs {} to {} an async task's",
+                    times(t / hi),
+                    times(t / lo)
+                ),
+                Some(_) => format!("{size}; and some async task switches cost as much"),
+                None => size,
+            }
+        }
+        None => "not measured yet (make bench-scale)".into(),
+    };
+    let _ = writeln!(
+        md,
+        "| About 50 µs per threaded context switch: 1,000 threads cost 50 ms of switching | – / 50 µs / – | {measured}; outside reference: 1.7 µs between threads, 0.2 µs between async tasks (context-switch, another machine) | {verdict} |"
+    );
+
+    md
+}
+
+/// 3. Threading solutions are slightly faster than comparable asyncio ones.
+fn threads_vs_async_row(inputs: &Sources, asyncs: &[String]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "| Most benchmarks show threading slightly faster than asyncio | – / slightly faster / slightly slower | {} | {} |",
+        threads_vs_async_measured(inputs, asyncs),
+        threads_vs_async_verdict(inputs, asyncs)
+    );
+    md
+}
+
+/// Wall time of io (make bench, and the sweep's largest N both ran) and CPU per download,
+/// threads against the async models.
+fn threads_vs_async_measured(inputs: &Sources, asyncs: &[String]) -> String {
+    let mut parts = Vec::new();
+    let bench = |m: &str| {
+        inputs
+            .bench_io
+            .iter()
+            .find(|c| c.model == m)
+            .map(|c| c.median)
+    };
+    let async_times: Vec<f64> = asyncs.iter().filter_map(|m| bench(m)).collect();
+    if let (Some(t), Some(lo), Some(hi)) = (
+        bench("threads"),
+        async_times.iter().cloned().reduce(f64::min),
+        async_times.iter().cloned().reduce(f64::max),
+    ) {
+        parts.push(format!(
+            "io (make bench, median): threads {t:.3} s, async {lo:.3} to {hi:.3} s"
+        ));
+    }
+    if let Some((n, t, lo, hi)) = scale_io_at_largest_common_n(inputs, asyncs) {
+        parts.push(format!(
+            "io at N={} (scale sweep): threads {t:.2} s, async {lo:.2} to {hi:.2} s",
+            thousands(n)
+        ));
+    }
+    // CPU per download at the same N for every model: the sweep's largest common N when
+    // its cells carry CPU time, else make bench's io.
+    let common = scale_io_at_largest_common_n(inputs, asyncs).map(|(n, ..)| n);
+    let cpu = |m: &str| {
+        match common {
+            Some(n) => inputs
+                .scale_io
+                .iter()
+                .find(|c| c.model == m && c.n == n)
+                .and_then(|c| cpu_us_per_download(c.cpu_s?, c.n)),
+            None => None,
+        }
+        .or_else(|| inputs.bench_cpu(m))
+    };
+    let async_cpu: Vec<f64> = asyncs.iter().filter_map(|m| cpu(m)).collect();
+    if let (Some(t), Some(lo), Some(hi)) = (
+        cpu("threads"),
+        async_cpu.iter().cloned().reduce(f64::min),
+        async_cpu.iter().cloned().reduce(f64::max),
+    ) {
+        parts.push(format!(
+            "CPU per download: threads {}, async {} to {}",
+            us_text(t),
+            us_text(lo),
+            us_text(hi)
+        ));
+    }
+    if parts.is_empty() {
+        "not measured yet (make bench, make bench-scale)".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn threads_vs_async_verdict(inputs: &Sources, asyncs: &[String]) -> String {
+    if let Some((n, t, lo, hi)) = scale_io_at_largest_common_n(inputs, asyncs) {
+        let n = thousands(n);
+        return if t > hi {
+            format!(
+                "does not hold at scale: at N={n} threads take {} the slowest async model's time",
+                times(t / hi)
+            )
+        } else if t < lo {
+            format!(
+                "holds: at N={n} threads are the faster, by {}",
+                times(lo / t)
+            )
+        } else {
+            format!("mixed: at N={n} threads fall between the async models")
+        };
+    }
+    let bench = |m: &str| {
+        inputs
+            .bench_io
+            .iter()
+            .find(|c| c.model == m)
+            .map(|c| c.median)
+    };
+    let async_best = asyncs.iter().filter_map(|m| bench(m)).reduce(f64::min);
+    match (bench("threads"), async_best) {
+        (Some(t), Some(a)) if (t / a - 1.0).abs() <= 0.02 => {
+            "a tie at this N: both wait on the server (within 2%)".into()
+        }
+        (Some(t), Some(a)) if t < a => format!(
+            "holds at this N: threads {:.1}% faster",
+            (a / t - 1.0) * 100.0
+        ),
+        (Some(t), Some(a)) => format!(
+            "does not hold: threads {:.1}% slower",
+            (t / a - 1.0) * 100.0
+        ),
+        _ => "not measured yet (make bench)".into(),
+    }
+}
+
+/// The largest io N of the sweep that threads and at least one async model completed:
+/// (N, threads' time, the async models' fastest and slowest), in seconds: medians, as
+/// everywhere else (the mean in sweeps that kept none).
+fn scale_io_at_largest_common_n(
+    inputs: &Sources,
+    asyncs: &[String],
+) -> Option<(u64, f64, f64, f64)> {
+    let time = |m: &str, n: u64| {
+        inputs
+            .scale_io
+            .iter()
+            .find(|c| c.model == m && c.n == n)
+            .map(|c| c.median)
+    };
+    let mut ns: Vec<u64> = inputs
+        .scale_io
+        .iter()
+        .filter(|c| c.model == "threads")
+        .map(|c| c.n)
+        .collect();
+    ns.sort_unstable();
+    ns.into_iter().rev().find_map(|n| {
+        let t = time("threads", n)?;
+        let xs: Vec<f64> = asyncs.iter().filter_map(|m| time(m, n)).collect();
+        let lo = xs.iter().cloned().reduce(f64::min)?;
+        Some((n, t, lo, xs.iter().cloned().fold(lo, f64::max)))
+    })
+}
