@@ -64,7 +64,9 @@ impl Source {
             } else {
                 ""
             },
-            self.machine.clone().unwrap_or_else(|| "an unrecorded machine".into()),
+            self.machine
+                .clone()
+                .unwrap_or_else(|| "an unrecorded machine".into()),
             self.file
         )
     }
@@ -74,7 +76,10 @@ impl Source {
 /// sections come from more than one machine, or a run measured uncommitted code.
 pub fn warnings(sources: &[&Source]) -> String {
     let mut out = String::new();
-    let mut machines: Vec<&str> = sources.iter().filter_map(|s| s.machine.as_deref()).collect();
+    let mut machines: Vec<&str> = sources
+        .iter()
+        .filter_map(|s| s.machine.as_deref())
+        .collect();
     machines.sort_unstable();
     machines.dedup();
     if machines.len() > 1 {
@@ -136,12 +141,18 @@ mod tests {
         let other = Source::read("make bench-scale", "s", &settings(&amd)).unwrap();
         let w = warnings(&[&bench, &other]);
         assert!(w.contains("from 2 machines"), "{w}");
-        assert!(w.contains("`make bench-scale` on AMD EPYC 7B13, 2 cores"), "{w}");
+        assert!(
+            w.contains("`make bench-scale` on AMD EPYC 7B13, 2 cores"),
+            "{w}"
+        );
         let old = settings("git_commit=4d2baef-dirty\ncpu=X cores=2\n");
         let dirty = Source::read("make bench-python", "p", &old).unwrap();
         assert!(dirty.dirty && dirty.commit.as_deref() == Some("4d2baef"));
         assert!(dirty.line().contains("with uncommitted changes"));
         let w = warnings(&[&dirty]);
-        assert!(w.contains("uncommitted changes**: `make bench-python`"), "{w}");
+        assert!(
+            w.contains("uncommitted changes**: `make bench-python`"),
+            "{w}"
+        );
     }
 }

@@ -161,7 +161,12 @@ fn workload_charts(
             false,
             reference,
         )?;
-        return Ok("![cpu time against N](charts/scale-cpu-time.svg)\n\n".into());
+        return Ok(super::charts_embed(
+            "cpu time against N",
+            "charts/scale-cpu-time.svg",
+            "scale.csv (workload cpu)",
+            "n, median_s",
+        ));
     }
     let by = measure(these);
     let unit = format!("{}, MiB", by.label());
@@ -185,7 +190,16 @@ fn workload_charts(
             true,
             None,
         )?;
-        let _ = writeln!(md, "![{workload} {what}](charts/{file})\n");
+        let columns = match what {
+            "time" => "n, median_s",
+            _ => "n, peak_pss_bytes (peak_rss_bytes where a model reported no PSS)",
+        };
+        md += &super::charts_embed(
+            &format!("{workload} {what}"),
+            &format!("charts/{file}"),
+            &format!("scale.csv (workload {workload})"),
+            columns,
+        );
     }
     Ok(md)
 }

@@ -103,7 +103,17 @@ pub fn section(
         });
     }
     charts::bars(&charts_dir.join(format!("{workload}.svg")), &title, &groups)?;
-    let _ = writeln!(md, "![{workload}](charts/{workload}.svg)\n");
+    let csv = if groups.len() > 1 {
+        "summary.csv and python-summary.csv"
+    } else {
+        "summary.csv"
+    };
+    md += &super::charts_embed(
+        workload,
+        &format!("charts/{workload}.svg"),
+        csv,
+        "mean_s (bar), min_s and max_s (whiskers)",
+    );
     if groups.len() > 1 {
         md += "The orange bars are the article's programs in Python (scripts/python, `make bench-python`: python-summary.csv), measured against the same server; their times and speedups are in \"Beside the seed article\" below.\n\n";
     }

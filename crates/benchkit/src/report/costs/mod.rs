@@ -173,7 +173,12 @@ fn section(inputs: &Sources, charts_dir: &Path) -> Result<String> {
             true,
             None,
         )?;
-        let _ = writeln!(md, "![{title}](charts/{file})\n");
+        md += &super::charts_embed(
+            title,
+            &format!("charts/{file}"),
+            &format!("costs.csv (workload {workload}, stage fit)"),
+            "units, min_ms (the fastest run)",
+        );
     }
     Ok(md)
 }

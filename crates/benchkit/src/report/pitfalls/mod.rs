@@ -105,7 +105,12 @@ pub fn section(rows: &[Row], charts_dir: &Path) -> Result<Section> {
             })
             .collect();
         charts::percentiles(&charts_dir.join("mixed.svg"), &series)?;
-        md += "![latency percentiles per variant](charts/mixed.svg)\n\n";
+        md += &super::charts_embed(
+            "latency percentiles per variant",
+            "charts/mixed.svg",
+            "mixed.csv (purpose bench)",
+            "p50_ms, p90_ms, p99_ms, p999_ms, max_ms",
+        );
     }
     let claims = claims(rows, &bench);
     Ok(Section {
