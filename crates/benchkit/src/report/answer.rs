@@ -1,10 +1,11 @@
 //! The answer: the opening findings of REPORT.md, also written into the README. Which
 //! model wins each workload here, by how much, at what memory, and how far each goes.
 
-use super::format::{bytes, mib, thousands};
+use super::format::{and_list, bytes, mib, thousands, with_spread};
 use super::inputs::{Cell, Fit, Measure, ScaleCell, Settings};
 use super::scale::reach;
 use super::workloads::{ideal, measure, memory, noise_warning, sync_of};
+use crate::stats::compare::{first_place, Spread};
 use crate::sweep::scale::Status;
 use std::fmt::Write as _;
 
@@ -63,30 +64,98 @@ fn workload_answer(workload: &str, these: &[&Cell], s: &Sources) -> Option<Strin
     })
 }
 
+/// The models that share first place (the fastest, or with `slowest` the slowest): one
+/// when its runs are clear of every other's, else every model within its noise.
+fn first<'a>(ok: &[&'a Cell], slowest: bool) -> Vec<&'a Cell> {
+    let spreads: Vec<Spread> = ok.iter().map(|c| c.spread()).collect();
+    first_place(&spreads, slowest)
+        .into_iter()
+        .map(|i| ok[i])
+        .collect()
+}
+
+/// "a tie within the noise of the runs: rayon 0.271 s (runs 0.262 to 0.290 s) and ...".
+fn tie(cells: &[&Cell]) -> String {
+    let each: Vec<String> = cells
+        .iter()
+        .map(|c| with_spread(&c.model, &c.spread()))
+        .collect();
+    format!("a tie within the noise of the runs: {}", and_list(&each))
+}
+
+/// "no model is faster than another beyond the noise of the runs: medians 0.271 to
+/// 0.295 s, runs 0.264 to 0.311 s", when no model is clear of the others.
+fn all_tied(ok: &[&Cell]) -> String {
+    let low = |f: fn(&Cell) -> f64| ok.iter().map(|c| f(c)).fold(f64::MAX, f64::min);
+    let high = |f: fn(&Cell) -> f64| ok.iter().map(|c| f(c)).fold(f64::MIN, f64::max);
+    format!(
+        "no model is faster than another beyond the noise of the runs: medians {:.3} to {:.3} s, runs {:.3} to {:.3} s",
+        low(|c| c.median),
+        high(|c| c.median),
+        low(|c| c.min),
+        high(|c| c.max)
+    )
+}
+
 fn cpu_answer(sync: &Cell, ok: &[&Cell], ideal: Option<f64>, cores: f64) -> Option<String> {
-    let best = ok.iter().min_by(|a, b| a.median.total_cmp(&b.median))?;
-    let slowest = ok.iter().max_by(|a, b| a.median.total_cmp(&b.median))?;
+    let (fastest, slowest) = (first(ok, false), first(ok, true));
+    let best = fastest.first()?;
+    let ideal = ideal
+        .map(|i| format!(" (ideal {i:.3} s)"))
+        .unwrap_or_default();
+    if ok.len() > 1 && fastest.len() == ok.len() {
+        return Some(format!(
+            "**cpu** ({} powers on {cores} cores): every model but sync runs them in parallel, and {}; {:.2}x to {:.2}x sync's {:.3} s{ideal}. Rust has no GIL: threads use every core.",
+            sync.n,
+            all_tied(ok),
+            sync.median / slowest[0].median,
+            sync.median / best.median,
+            sync.median
+        ));
+    }
+    let fastest = match fastest.as_slice() {
+        [one] => format!(
+            "The fastest, {}, takes {:.3} s (median), {:.2}x sync's {:.3} s{ideal}",
+            one.model,
+            one.median,
+            sync.median / one.median,
+            sync.median
+        ),
+        tied => format!(
+            "The fastest is {}; at best {:.2}x sync's {:.3} s{ideal}",
+            tie(tied),
+            sync.median / best.median,
+            sync.median
+        ),
+    };
+    let slowest = match slowest.as_slice() {
+        [one] => format!(
+            "the slowest of the others, {}, {:.2}x",
+            one.model,
+            sync.median / one.median
+        ),
+        tied => format!("the slowest of the others is {}", tie(tied)),
+    };
     Some(format!(
-        "**cpu** ({} powers on {cores} cores): every model but sync runs them in parallel. The fastest, {}, takes {:.3} s (median), {:.2}x sync's {:.3} s{}; the slowest of the others, {}, {:.2}x. Rust has no GIL: threads use every core.",
+        "**cpu** ({} powers on {cores} cores): every model but sync runs them in parallel. {fastest}; {slowest}. Rust has no GIL: threads use every core.",
         sync.n,
-        best.model,
-        best.median,
-        sync.median / best.median,
-        sync.median,
-        ideal.map(|i| format!(" (ideal {i:.3} s)")).unwrap_or_default(),
-        slowest.model,
-        sync.median / slowest.median,
     ))
 }
 
 fn io_answer(sync: &Cell, ok: &[&Cell], ideal: Option<f64>) -> Option<String> {
-    let best = ok.iter().min_by(|a, b| a.median.total_cmp(&b.median))?;
+    let fastest = first(ok, false);
     let waiting: Vec<&&Cell> = ok.iter().filter(|c| c.model != "rayon").collect();
     let lo = waiting.iter().map(|c| c.median).fold(f64::MAX, f64::min);
     let hi = waiting.iter().map(|c| c.median).fold(0.0, f64::max);
     let rayon = ok.iter().find(|c| c.model == "rayon");
+    let fastest = match fastest.as_slice() {
+        [] => return None,
+        all if ok.len() > 1 && all.len() == ok.len() => all_tied(ok),
+        [one] => format!("the fastest is {}", one.model),
+        tied => format!("the fastest is {}", tie(tied)),
+    };
     Some(format!(
-        "**io** ({} tasks, medians): sync waits for one download at a time, {:.3} s. Every model that waits concurrently takes {:.3} to {:.3} s{}, {:.1}x to {:.1}x faster; the fastest is {}.{}",
+        "**io** ({} tasks, medians): sync waits for one download at a time, {:.3} s. Every model that waits concurrently takes {:.3} to {:.3} s{}, {:.1}x to {:.1}x faster; {fastest}.{}",
         sync.n,
         sync.median,
         lo,
@@ -94,7 +163,6 @@ fn io_answer(sync: &Cell, ok: &[&Cell], ideal: Option<f64>) -> Option<String> {
         ideal.map(|i| format!(" (ideal {i:.3} s)")).unwrap_or_default(),
         sync.median / hi,
         sync.median / lo,
-        best.model,
         rayon
             .map(|r| format!(" rayon takes {:.3} s: its pool has one worker per core, and a blocking download holds its worker.", r.median))
             .unwrap_or_default(),
@@ -144,7 +212,12 @@ fn scale_answer(scale: &[ScaleCell], fits: Option<&[Fit]>, plan: &Settings) -> S
         .collect();
     if let Some(top) = io.iter().map(|c| c.n).max() {
         let mut at_top: Vec<&&ScaleCell> = io.iter().filter(|c| c.n == top).collect();
-        at_top.sort_by(|a, b| a.median.total_cmp(&b.median));
+        // Cells of one run are not ranked ([`crate::stats::compare`]): they keep the
+        // sweep's order, and the sentence says why.
+        let one_run = at_top.iter().any(|c| c.runs < 2);
+        if !one_run {
+            at_top.sort_by(|a, b| a.median.total_cmp(&b.median));
+        }
         let list: Vec<String> = at_top
             .iter()
             .map(|c| format!("{} {:.2} s", c.model, c.median))
@@ -156,11 +229,16 @@ fn scale_answer(scale: &[ScaleCell], fits: Option<&[Fit]>, plan: &Settings) -> S
             .sum();
         let _ = write!(
             text,
-            " Downloads at N={} (one URL each{}): {}; {overflows:.0} listen-queue overflows.",
+            " Downloads at N={} (one URL each{}{}): {}; {overflows:.0} listen-queue overflows.",
             thousands(top),
             plan.num("io_delay_ms")
                 .map(|ms| format!(", {ms} ms delay: ideal {:.1} s", ms / 1000.0))
                 .unwrap_or_default(),
+            if one_run {
+                "; one run each, so in the sweep's order, not ranked"
+            } else {
+                ""
+            },
             list.join(", ")
         );
     }

@@ -2,10 +2,11 @@
 //! The scalability verdict is computed from the sweep: how far each model went, and what
 //! a waiting task costs by the memory fit (PSS where the sweep measured it).
 
-use super::format::{bytes, ratio, thousands};
+use super::format::{bytes, ratio, thousands, with_spread};
 use super::inputs::{Cell, Fit, Python, ScaleCell};
 use super::runs::speedup;
 use super::scale::reach;
+use crate::stats::compare::{compare, Order};
 use std::fmt::Write as _;
 
 /// The async-runtime models: the article's "async" column.
@@ -147,10 +148,6 @@ fn memory_cost(fits: &[Fit]) -> Option<(String, String)> {
     Some((cost, verdict))
 }
 
-/// Within this much of python-sync's speed, python-threads counts as "no faster": cpu
-/// speedups move by about 10% from run to run on this machine (see the README's caveats).
-const SAME_SPEED: f64 = 1.10;
-
 /// The Python claims `make bench-python` measures: the GIL (threads no faster than sync
 /// on cpu), processes at least 1.5x faster than sync on cpu, and uvloop's "at least 2x
 /// better performance" than plain asyncio on io at N=1,000.
@@ -183,9 +180,8 @@ pub fn python_claims(python: &Python) -> String {
     let mut md = String::from("### The Python claims, measured here\n\n");
     md += "From `make bench-python` (the article's programs in scripts/python, on this machine, against the fixture server). Times are hyperfine's medians of the whole process, the interpreter's start and imports included.\n\n";
     md += "| claim | made by | measured here | verdict |\n| --- | --- | --- | --- |\n";
-    let (measured, verdict) = match versus_sync("python-threads") {
-        Some((x, text)) if x < SAME_SPEED => (text, format!("holds: within {:.0}% of sync, this machine's run-to-run spread; the GIL lets one power compute at a time", (SAME_SPEED - 1.0) * 100.0)),
-        Some((_, text)) => (text, format!("does not hold here: more than {:.0}% faster than sync", (SAME_SPEED - 1.0) * 100.0)),
+    let (measured, verdict) = match gil(cells) {
+        Some(row) => row,
         None => not_measured(),
     };
     let _ = writeln!(
@@ -208,6 +204,39 @@ pub fn python_claims(python: &Python) -> String {
     );
     md.push('\n');
     md
+}
+
+/// The GIL row's measured cell and verdict: python-threads against python-sync on cpu,
+/// ranked only beyond the noise of their runs ([`crate::stats::compare`]).
+fn gil(cells: &[Cell]) -> Option<(String, String)> {
+    let cpu = |m: &str| {
+        cells
+            .iter()
+            .find(|c| c.model == m && c.workload == "cpu" && c.ok)
+    };
+    let (threads, sync) = (cpu("python-threads")?, cpu("python-sync")?);
+    let (t, s) = (threads.spread(), sync.spread());
+    let both = format!(
+        "{} against {}",
+        with_spread("python-threads", &t),
+        with_spread("python-sync", &s)
+    );
+    let x = sync.median / threads.median;
+    Some(match compare(&t, &s) {
+        Order::Tie => (
+            format!("{both}: a tie within the noise of the runs"),
+            "holds: no faster beyond the noise of the runs; the GIL lets one power compute at a time".into(),
+        ),
+        Order::Above => (
+            format!("python-threads {x:.2}x python-sync's speed ({both})"),
+            "holds: slower than sync; the GIL lets one power compute at a time".into(),
+        ),
+        Order::Below => (
+            format!("python-threads {x:.2}x python-sync's speed ({both})"),
+            "does not hold here: faster than sync beyond the noise of the runs".into(),
+        ),
+        Order::OneRun => (both, "not ranked: one run each".into()),
+    })
 }
 
 /// The uvloop row's measured cell and verdict, from python-uvloop.csv.

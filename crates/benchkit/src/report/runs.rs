@@ -1,8 +1,9 @@
 //! From run to run: every full `make bench` kept in results/runs, its speedups side by
 //! side, so the spread of this machine's noise is in plain view.
 
-use super::format::unique;
+use super::format::{ratio, unique};
 use super::inputs::{read_bench, Cell};
+use crate::stats::compare::{compare, Order};
 use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -67,4 +68,26 @@ pub fn speedup(cells: &[Cell], model: &str, workload: &str) -> Option<f64> {
             .find(|c| c.model == m && c.workload == workload && c.ok)
     };
     Some(ok(crate::models::baseline(model))?.median / ok(model)?.median)
+}
+
+/// The speedup as seed.rs shows it: "1.85x", or "1.02x (tie)" where the model's runs and
+/// its sync's overlap, so the ratio says nothing ([`crate::stats::compare`]).
+pub fn speedup_text(cells: &[Cell], model: &str, workload: &str) -> String {
+    let ok = |m: &str| {
+        cells
+            .iter()
+            .find(|c| c.model == m && c.workload == workload && c.ok)
+    };
+    let x = ratio(speedup(cells, model, workload));
+    let (Some(cell), Some(sync)) = (ok(model), ok(crate::models::baseline(model))) else {
+        return x;
+    };
+    if cell.model == sync.model {
+        return x;
+    }
+    match compare(&cell.spread(), &sync.spread()) {
+        Order::Tie => format!("{x} (tie)"),
+        Order::OneRun => format!("{x} (one run)"),
+        Order::Below | Order::Above => x,
+    }
 }

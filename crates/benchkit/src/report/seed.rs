@@ -4,7 +4,7 @@
 
 use super::format::{ratio, unique};
 use super::inputs::Cell;
-use super::runs::speedup;
+use super::runs::speedup_text;
 use std::fmt::Write as _;
 
 /// The seed article's Python timings, in seconds: (cpu, io).
@@ -55,9 +55,9 @@ pub fn seed_comparison(cells: &[Cell], python: Option<&[Cell]>) -> String {
             "| {model} | {} | {} | {} | {} | {} |",
             seed.map(|s| s.0).unwrap_or("(Pool.map, not measured)"),
             ratio(seed.map(|s| SEED[0].1 / s.1)),
-            ratio(speedup(cells, model, "cpu")),
+            speedup_text(cells, model, "cpu"),
             ratio(seed.map(|s| SEED[0].2 / s.2)),
-            ratio(speedup(cells, model, "io")),
+            speedup_text(cells, model, "io"),
         );
     }
     md.push('\n');
@@ -123,7 +123,7 @@ fn measured(cells: &[Cell], model: Option<&str>, workload: &str) -> String {
         Some(c) if c.ok => format!(
             "{:.3} s, {}",
             c.median,
-            ratio(speedup(cells, model, workload))
+            speedup_text(cells, model, workload)
         ),
         Some(_) => "failed".into(),
         None => "–".into(),

@@ -1,5 +1,8 @@
 //! The statistics the sweeps and the report share.
 //!
-//! - [`fit`]: a least-squares line, for memory per task and for the cost of a task.
+//! - [`fit`]: a least-squares line, for memory per task and for the cost of a task;
+//! - [`compare`]: whether one figure is below another beyond the noise of its runs, the
+//!   rule behind every "fastest", "cheaper" and "Nx" of the report.
 
+pub mod compare;
 pub mod fit;

@@ -3,7 +3,8 @@
 //! faster than asyncio.
 
 use super::{cpu_us_per_download, ms_text, opt_us, times, us_text, Sources};
-use crate::report::format::thousands;
+use crate::report::format::{thousands, with_spread};
+use crate::stats::compare::{compare, Order};
 use std::fmt::Write as _;
 
 /// The async models' costs of one workload, fastest and slowest.
@@ -54,14 +55,18 @@ fn spawn_row(inputs: &Sources, asyncs: &[String]) -> String {
         opt_us(cost("green", "spawn")),
         opt_us(cost("rayon", "spawn"))
     );
+    // A ratio is given only where the fits' spreads are apart ([`compare`]).
+    let above = |a: &str, b: &str| inputs.order(a, b, "spawn") == Some(Order::Above);
+    let above_asyncs = asyncs.iter().all(|m| above("procs", m));
     let verdict = match (procs, threads, async_spawn) {
-        (Some(p), Some(t), asyncs) if p > 5.0 * t => format!(
+        (Some(p), Some(t), asyncs) if p > 5.0 * t && above("procs", "threads") => format!(
             "holds: a process costs {} a thread{}; still, at {} per process it matters only for tasks of a few ms or less",
             times(p / t),
-            asyncs.map_or(String::new(), |(_, hi)| format!(" and {} or more an async task", times(p / hi))),
+            asyncs.filter(|_| above_asyncs).map_or(String::new(), |(_, hi)| format!(" and {} or more an async task", times(p / hi))),
             ms_text(p)
         ),
-        (Some(p), Some(t), _) => format!("does not hold here: a process costs {} a thread", times(p / t)),
+        (Some(p), Some(t), _) if above("procs", "threads") => format!("does not hold here: a process costs {} a thread", times(p / t)),
+        (Some(p), Some(t), _) => format!("does not hold here: a process and a thread cost the same within the fits' spread ({} against {})", us_text(p), us_text(t)),
         _ => "not measured yet (make bench-scale)".into(),
     };
     let _ = writeln!(
@@ -100,13 +105,19 @@ fn switch_row(inputs: &Sources, asyncs: &[String]) -> String {
             } else {
                 format!("worse than claimed: {} per switch", us_text(t))
             };
+            let above_asyncs = asyncs
+                .iter()
+                .filter(|m| inputs.cost(m, "switch").is_some())
+                .all(|m| inputs.order("threads", m, "switch") == Some(Order::Above));
             match async_switch {
-                Some((lo, hi)) if t > hi => format!(
+                Some((lo, hi)) if t > hi && above_asyncs => format!(
                     "{size}; the order holds: a thread switch costs {} to {} an async task's",
                     times(t / hi),
                     times(t / lo)
                 ),
-                Some(_) => format!("{size}; and some async task switches cost as much"),
+                Some(_) => format!(
+                    "{size}; and some async task switches cost as much, within the fits' spread"
+                ),
                 None => size,
             }
         }
@@ -194,43 +205,91 @@ fn threads_vs_async_measured(inputs: &Sources, asyncs: &[String]) -> String {
 }
 
 fn threads_vs_async_verdict(inputs: &Sources, asyncs: &[String]) -> String {
-    if let Some((n, t, lo, hi)) = scale_io_at_largest_common_n(inputs, asyncs) {
-        let n = thousands(n);
-        return if t > hi {
-            format!(
-                "does not hold at scale: at N={n} threads take {} the slowest async model's time",
-                times(t / hi)
-            )
-        } else if t < lo {
-            format!(
-                "holds: at N={n} threads are the faster, by {}",
-                times(lo / t)
-            )
-        } else {
-            format!("mixed: at N={n} threads fall between the async models")
+    if let Some((top, ..)) = scale_io_at_largest_common_n(inputs, asyncs) {
+        // Cells of one run are not ranked: the verdict comes from the largest N whose
+        // cells all ran more than once, and says so when that is not the largest.
+        let ranked = ranked_ns(inputs, asyncs).into_iter().next();
+        let one_run = format!("at N={} one run each, not ranked", thousands(top));
+        return match ranked {
+            Some(n) if n == top => scale_verdict(inputs, asyncs, n),
+            Some(n) => format!("{one_run}; {}", scale_verdict(inputs, asyncs, n)),
+            None => one_run,
         };
     }
-    let bench = |m: &str| {
-        inputs
-            .bench_io
-            .iter()
-            .find(|c| c.model == m)
-            .map(|c| c.median)
+    let bench = |m: &str| inputs.bench_io.iter().find(|c| c.model == m).copied();
+    let best = asyncs
+        .iter()
+        .filter_map(|m| bench(m))
+        .min_by(|a, b| a.median.total_cmp(&b.median));
+    let (Some(t), Some(a)) = (bench("threads"), best) else {
+        return "not measured yet (make bench)".into();
     };
-    let async_best = asyncs.iter().filter_map(|m| bench(m)).reduce(f64::min);
-    match (bench("threads"), async_best) {
-        (Some(t), Some(a)) if (t / a - 1.0).abs() <= 0.02 => {
-            "a tie at this N: both wait on the server (within 2%)".into()
-        }
-        (Some(t), Some(a)) if t < a => format!(
+    match compare(&t.spread(), &a.spread()) {
+        Order::Below => format!(
             "holds at this N: threads {:.1}% faster",
-            (a / t - 1.0) * 100.0
+            (a.median / t.median - 1.0) * 100.0
         ),
-        (Some(t), Some(a)) => format!(
+        Order::Above => format!(
             "does not hold: threads {:.1}% slower",
-            (t / a - 1.0) * 100.0
+            (t.median / a.median - 1.0) * 100.0
         ),
-        _ => "not measured yet (make bench)".into(),
+        Order::Tie => format!(
+            "a tie at this N within the noise of the runs, {} against {}: both wait on the server",
+            with_spread("threads", &t.spread()),
+            with_spread(&a.model, &a.spread())
+        ),
+        Order::OneRun => "not ranked: one run each".into(),
+    }
+}
+
+/// The io N of the sweep, largest first, at which threads and every async model there
+/// ran more than once.
+fn ranked_ns(inputs: &Sources, asyncs: &[String]) -> Vec<u64> {
+    let mut ns: Vec<u64> = inputs
+        .scale_io
+        .iter()
+        .filter(|c| c.model == "threads" && c.runs > 1)
+        .map(|c| c.n)
+        .collect();
+    ns.sort_unstable();
+    ns.reverse();
+    ns.retain(|&n| {
+        let at_n: Vec<_> = inputs
+            .scale_io
+            .iter()
+            .filter(|c| c.n == n && asyncs.contains(&c.model))
+            .collect();
+        !at_n.is_empty() && at_n.iter().all(|c| c.runs > 1)
+    });
+    ns
+}
+
+/// threads against the async models at N, by the spread of their runs.
+fn scale_verdict(inputs: &Sources, asyncs: &[String], n: u64) -> String {
+    let at = |m: &str| inputs.scale_io.iter().find(|c| c.model == m && c.n == n);
+    let Some(threads) = at("threads") else {
+        return "–".into();
+    };
+    let others: Vec<_> = asyncs.iter().filter_map(|m| at(m)).collect();
+    let orders: Vec<Order> = others
+        .iter()
+        .map(|c| compare(&threads.spread(), &c.spread()))
+        .collect();
+    let (t, n) = (threads.median, thousands(n));
+    let lo = others.iter().map(|c| c.median).fold(f64::MAX, f64::min);
+    let hi = others.iter().map(|c| c.median).fold(f64::MIN, f64::max);
+    if orders.iter().all(|o| *o == Order::Above) {
+        format!(
+            "does not hold at scale: at N={n} threads take {} the slowest async model's time",
+            times(t / hi)
+        )
+    } else if orders.iter().all(|o| *o == Order::Below) {
+        format!(
+            "holds: at N={n} threads are the faster, by {}",
+            times(lo / t)
+        )
+    } else {
+        format!("mixed: at N={n} threads fall between the async models or within their noise")
     }
 }
 

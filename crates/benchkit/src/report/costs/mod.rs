@@ -18,6 +18,7 @@ mod claims;
 use super::inputs::{Cell, CostCell, CostFit, Fit, ScaleCell};
 use crate::charts::{self, Line};
 use crate::report::format::{bytes, thousands};
+use crate::stats::compare::{compare, Order, Spread};
 use crate::sweep::scale::Status;
 use anyhow::Result;
 use claims::claims_rows;
@@ -108,6 +109,26 @@ impl<'a> Sources<'a> {
         self.fits
             .iter()
             .find(|f| f.model == model && f.workload == workload)
+    }
+
+    /// The fitted cost in µs and its spread: the fit through the fastest runs and the one
+    /// through the medians, each widened by its standard error.
+    fn spread(&self, model: &str, workload: &str) -> Option<Spread> {
+        let f = self.fit(model, workload)?;
+        Some(Spread::of_fit(
+            f.cost_us?,
+            f.r2?,
+            f.points as u64,
+            f.median_cost_us,
+        ))
+    }
+
+    /// How `a`'s cost stands against `b`'s, when both were fitted.
+    fn order(&self, a: &str, b: &str, workload: &str) -> Option<Order> {
+        Some(compare(
+            &self.spread(a, workload)?,
+            &self.spread(b, workload)?,
+        ))
     }
 
     /// The fitted cost in µs, when there is one.

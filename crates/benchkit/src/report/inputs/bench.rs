@@ -2,6 +2,7 @@
 
 use super::Settings;
 use crate::collect::{self, BenchRow};
+use crate::stats::compare::Spread;
 use crate::table::check::Check;
 use crate::table::{Line, Table};
 use anyhow::{bail, Result};
@@ -26,7 +27,16 @@ pub struct Cell {
     pub peak_threads: Option<u64>,
     /// CPU time of a run, user + system (hyperfine's mean); None in old CSVs.
     pub cpu_s: Option<f64>,
+    /// Runs behind the times (hyperfine's count).
+    pub runs: u64,
     pub reason: String,
+}
+
+impl Cell {
+    /// The median and the spread of the runs, for rankings ([`crate::stats::compare`]).
+    pub fn spread(&self) -> Spread {
+        Spread::of_runs(self.median, self.min, self.max, self.runs)
+    }
 }
 
 /// What `make bench-python` wrote, when results/ has it: the seed's cells over the six
@@ -113,6 +123,7 @@ fn bench_cell(path: &str, line: &Line<BenchRow>) -> Result<Cell> {
         workers: r.workers.filter(|w| *w > 0),
         peak_threads: r.peak_threads.filter(|t| *t > 0),
         cpu_s: r.user_s.zip(r.system_s).map(|(u, s)| u + s).filter(|_| ok),
+        runs: r.runs.unwrap_or(1),
         reason: r.reason.clone(),
     })
 }

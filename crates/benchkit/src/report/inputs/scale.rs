@@ -1,5 +1,6 @@
 //! scale.csv and scale-fit.csv of the scale sweep, as cells and fits.
 
+use crate::stats::compare::Spread;
 use crate::sweep::scale::{FitRow, ScaleRow, Status};
 use crate::table::check::Check;
 use crate::table::Table;
@@ -20,7 +21,19 @@ pub struct ScaleCell {
     /// CPU time of a run, user + system, as the model counted it; None in old sweeps and
     /// where the model reported none.
     pub cpu_s: Option<f64>,
+    /// Runs behind the median, and the fastest and slowest of them (the median where a
+    /// sweep kept none).
+    pub runs: u64,
+    pub min: f64,
+    pub max: f64,
     pub reason: String,
+}
+
+impl ScaleCell {
+    /// The median and the spread of the runs, for rankings ([`crate::stats::compare`]).
+    pub fn spread(&self) -> Spread {
+        Spread::of_runs(self.median, self.min, self.max, self.runs)
+    }
 }
 
 /// Memory per task of one (model, workload), from scale-fit.csv.
@@ -74,16 +87,25 @@ pub fn read_scale(path: &Path) -> Result<Vec<ScaleCell>> {
             line,
         };
         let ok = r.status == Status::Ok;
+        let median = if ok {
+            check.time("median_s", r.median_s.or(r.mean_s))?
+        } else {
+            0.0
+        };
+        let runs = |x: Option<f64>, name: &str| -> Result<f64> {
+            Ok(check
+                .optional(name, x.filter(|_| ok), Check::time)?
+                .unwrap_or(median))
+        };
         cells.push(ScaleCell {
             model: r.model.clone(),
             workload: r.workload.clone(),
             n: r.n,
             status: r.status,
-            median: if ok {
-                check.time("median_s", r.median_s.or(r.mean_s))?
-            } else {
-                0.0
-            },
+            median,
+            runs: r.runs.unwrap_or(1),
+            min: runs(r.min_s, "min_s")?,
+            max: runs(r.max_s, "max_s")?,
             rss: if ok {
                 check.non_negative("peak_rss_bytes", r.peak_rss_bytes)?
             } else {
