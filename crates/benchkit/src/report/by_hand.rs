@@ -3,6 +3,7 @@
 //! what a switch costs pinned to one CPU against unpinned, the figure behind the README's
 //! caveat that a switch here costs more than on a laptop.
 
+use crate::stats::compare::{compare, Order, Spread};
 use crate::table::check::Check;
 use crate::table::Table;
 use anyhow::{bail, Result};
@@ -100,27 +101,33 @@ pub fn section(rows: &[Row]) -> String {
         else {
             continue;
         };
-        let (Some(unpinned_min), Some(pinned_max)) = (r.min, p.max) else {
-            continue;
+        let spread = |r: &Row| {
+            Spread::of_runs(
+                r.median.unwrap_or(0.0),
+                r.min.unwrap_or(0.0),
+                r.max.unwrap_or(0.0),
+                r.runs,
+            )
         };
-        let (u, pm) = (r.median.unwrap_or(0.0), p.median.unwrap_or(0.0));
-        let _ = writeln!(
-            md,
-            "- {}: {}",
-            r.model,
-            if unpinned_min > pinned_max {
-                format!(
-                    "unpinned {u:.2} {} against pinned {pm:.2}, {:.1}x.",
-                    r.unit,
-                    u / pm
-                )
-            } else {
-                format!(
-                    "a tie within the runs' spread (unpinned {u:.2} {} against pinned {pm:.2}).",
-                    r.unit
-                )
-            }
-        );
+        let (u, pm) = (spread(r), spread(p));
+        let verdict = match compare(&pm, &u) {
+            Order::Below => format!(
+                "unpinned {:.2} {} against pinned {:.2}, {:.1}x.",
+                u.value,
+                r.unit,
+                pm.value,
+                u.value / pm.value
+            ),
+            Order::OneRun => format!(
+                "unpinned {:.2} {} against pinned {:.2}, one run each: not ranked.",
+                u.value, r.unit, pm.value
+            ),
+            Order::Above | Order::Tie => format!(
+                "a tie within the runs' spread (unpinned {:.2} {} against pinned {:.2}).",
+                u.value, r.unit, pm.value
+            ),
+        };
+        let _ = writeln!(md, "- {}: {verdict}", r.model);
     }
     md + "\n"
 }

@@ -95,7 +95,7 @@ impl Origins {
     }
 }
 
-/// `section` (a Markdown section opening with its `##` heading) with the line of each of
+/// `section` (a Markdown section opening with its heading) with the line of each of
 /// `sources` under its heading: where its figures come from.
 fn sourced(section: String, sources: &[&Option<Source>]) -> String {
     let lines: Vec<String> = sources
@@ -104,7 +104,7 @@ fn sourced(section: String, sources: &[&Option<Source>]) -> String {
         .map(|s| s.line())
         .collect();
     match section.split_once('\n') {
-        Some((heading, rest)) if heading.starts_with("## ") && !lines.is_empty() => {
+        Some((heading, rest)) if heading.starts_with('#') && !lines.is_empty() => {
             format!("{heading}\n\n{}\n{rest}", lines.join("\n"))
         }
         _ => section,

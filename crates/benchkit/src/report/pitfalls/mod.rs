@@ -197,10 +197,6 @@ fn span_pct(values: impl Iterator<Item = f64>) -> String {
     span_of(values, |x| format!("{:.0}%", x * 100.0))
 }
 
-fn span_x(values: impl Iterator<Item = f64>) -> String {
-    span_of(values, |x| format!("{x:.1}x"))
-}
-
 fn upper_first(s: &str) -> String {
     let mut c = s.chars();
     c.next()

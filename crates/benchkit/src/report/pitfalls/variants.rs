@@ -1,8 +1,22 @@
 //! One sentence per variant of `mixed`, saying what happened and why, computed from the
 //! measured numbers: one function per variant.
 
-use super::{ms, of, same, span, span_of, span_pct, span_x, upper_first, Row};
+use super::{ms, of, same, span, span_of, span_pct, upper_first, Row};
+use crate::stats::compare::{compare, Order, Spread};
 use std::fmt::Write as _;
+
+/// A cell's p99 with the spread of its run's tail, from p90 to the largest latency: two
+/// cells' p99 are ranked only where the slowest tenth of one run's requests all took
+/// longer than every request of the other (one's p90 above the other's max). A cell is
+/// one run of hundreds of requests, so its tail is its noise.
+fn tail(r: &Row) -> Option<Spread> {
+    Some(Spread {
+        value: r.p99_ms?,
+        lo: r.p90_ms?,
+        hi: r.max_ms?,
+        runs: r.probes,
+    })
+}
 
 /// One sentence on what a variant did, from the numbers; `None` if it was not measured.
 pub fn explain(variant: &str, bench: &[&Row]) -> Option<String> {
@@ -54,14 +68,29 @@ impl Cells<'_> {
         same(self.bench, &r.model, "offload").and_then(|o| o.p99_ms)
     }
 
-    /// p99 against another row's (the same model's offload, or threads'), as "2.5x".
-    fn against(&self, base: &dyn Fn(&Row) -> Option<f64>) -> String {
-        span_of(
-            self.rows
-                .iter()
-                .filter_map(|r| Some(r.p99_ms? / base(r)?.max(f64::MIN_POSITIVE))),
-            |x| format!("{x:.1}x"),
-        )
+    /// p99 against another row's (the same model's offload, or threads'), as "2.5x"
+    /// where the two runs' tails separate, or "within the noise" where they do not
+    /// ([`tail`]).
+    fn against<'b>(&self, base: &dyn Fn(&Row) -> Option<&'b Row>) -> String {
+        let pairs: Vec<(Spread, Spread)> = self
+            .rows
+            .iter()
+            .filter_map(|r| Some((tail(r)?, tail(base(r)?)?)))
+            .collect();
+        let ranked: Vec<f64> = pairs
+            .iter()
+            .filter(|(a, b)| matches!(compare(a, b), Order::Below | Order::Above))
+            .map(|(a, b)| a.value / b.value.max(f64::MIN_POSITIVE))
+            .collect();
+        match (ranked.len(), pairs.len()) {
+            (_, 0) => "–".into(),
+            (0, _) => "within the noise of".into(),
+            (r, p) if r == p => span_of(ranked.into_iter(), |x| format!("{x:.1}x")),
+            (r, p) => format!(
+                "{} in {r} of {p} models, within the noise in the others, against",
+                span_of(ranked.into_iter(), |x| format!("{x:.1}x"))
+            ),
+        }
     }
 
     fn none(&self) -> String {
@@ -80,7 +109,7 @@ impl Cells<'_> {
             p99(&self.rows),
             names(&self.rows),
             match threads {
-                Some(t) => format!(", {} threads' {}", self.against(&|_| t.p99_ms), ms(t.p99_ms)),
+                Some(t) => format!(", {} threads' {}", self.against(&|_| Some(t)), ms(t.p99_ms)),
                 None => String::new(),
             }
         )
@@ -94,7 +123,7 @@ impl Cells<'_> {
         format!(
             "p99 {} ({} offload's in the same model), max {}: each job held its worker until it was done, and {} jobs on {} workers held all of them for the jobs' total time ({}), during which no request's task ran. {}",
             p99(&self.rows),
-            self.against(&|r| self.offload_p99(r)),
+            self.against(&|r| same(self.bench, &r.model, "offload")),
             span(self.rows.iter().filter_map(|r| r.max_ms)),
             self.jobs(),
             self.workers(),
@@ -136,19 +165,18 @@ impl Cells<'_> {
         let mut s = String::new();
         if !helped.is_empty() {
             let rs: Vec<&Row> = helped.iter().map(|h| h.0).collect();
-            let cost = helped.iter().map(|h| h.2).fold(0.0, f64::max);
+            let inline: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| same(self.bench, &r.model, "inline")?.jobs_ms)
+                .collect();
             let _ = write!(
                 s,
-                "in {} p99 fell to {} ({} of inline's excess over offload taken back): between two steps the scheduler ran the waiting requests and read their sockets, so a request waited for a step, not a job. {}: their total time was {} inline's.",
+                "in {} p99 fell to {} ({} of inline's excess over offload taken back): between two steps the scheduler ran the waiting requests and read their sockets, so a request waited for a step, not a job. The jobs' total time: {} against inline's {} (one run each, so not ranked).",
                 names(&rs),
                 p99(&rs),
                 span_pct(helped.iter().map(|h| h.1)),
-                if cost > 1.1 {
-                    "The jobs paid for it"
-                } else {
-                    "It cost the jobs little"
-                },
-                span_x(helped.iter().map(|h| h.2))
+                span(rs.iter().filter_map(|r| r.jobs_ms)),
+                span(inline.into_iter()),
             );
         }
         if !not.is_empty() {
