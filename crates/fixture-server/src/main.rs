@@ -11,7 +11,8 @@
 //! open-file limit, listens with the kernel's largest backlog so that 10,000 simultaneous
 //! connects are queued rather than dropped, and exits cleanly on SIGINT or SIGTERM. It
 //! stays responsive under abuse: idle and slow connections time out and, at the connection
-//! cap, the one that has waited longest for a request makes room ([`conn`]); big bodies
+//! cap, the one that has waited longest for a request makes room, and when every
+//! connection is busy a few more are let in to answer `/health` ([`conn`]); big bodies
 //! stream in chunks that let small requests through ([`body`]); repeated log lines are
 //! folded ([`log`]).
 //!
@@ -73,7 +74,8 @@ struct Args {
     idle_timeout_ms: u64,
     /// Most connections open at once [default: the open-file limit minus 32 kept for the
     /// server]. At the cap, the connection that has waited longest for a request is closed
-    /// to make room for the next.
+    /// to make room for the next; if all are busy, up to 8 more get one answer each:
+    /// /health, or 503 to anything else.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: Option<u64>,
 }
@@ -178,8 +180,8 @@ async fn serve(args: Args) -> Result<()> {
     }
 }
 
-/// Accept connections for ever, each served on a task of its own, never more than the
-/// registry's cap at once.
+/// Accept connections for ever, each served on a task of its own, only when the registry
+/// has a place for one (under the connection cap, or over it for one answer).
 async fn accept_loop(
     listener: TcpListener,
     registry: Arc<Registry>,
@@ -188,12 +190,12 @@ async fn accept_loop(
     log: Arc<Log>,
 ) -> std::convert::Infallible {
     loop {
-        registry.make_room(&log).await;
+        registry.make_room().await;
         match listener.accept().await {
             Ok((stream, _)) => {
                 // Counted from now, before its task first runs: accepting a burst must not
                 // overshoot the cap.
-                let registration = registry.register();
+                let registration = registry.register(&log);
                 tokio::spawn(conn::serve(stream, registration, state.clone(), timeouts));
             }
             Err(e) => {
