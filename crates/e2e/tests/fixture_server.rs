@@ -180,6 +180,152 @@ fn exits_cleanly_on_sigterm() {
     }
 }
 
+/// A fixture server that this test did not start itself (a shell did), by pid. Dropping it
+/// kills it if it still runs, so that a failing test leaves no server behind.
+struct Grandchild(i32);
+
+impl Grandchild {
+    /// Its name and state letter from /proc, if it is there.
+    fn stat(&self) -> Option<(String, String)> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0)).ok()?;
+        let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+        let state = stat[close + 1..].split_whitespace().next()?;
+        Some((stat[open + 1..close].to_string(), state.to_string()))
+    }
+
+    /// Whether it still runs, as the server or as the shell about to become it: /proc has
+    /// it and it is not a zombie (an orphan's zombie stays until init reaps it, and a
+    /// container's init may never).
+    fn running(&self) -> bool {
+        self.stat()
+            .is_some_and(|(_, state)| !matches!(state.as_str(), "Z" | "X"))
+    }
+
+    /// Wait up to `limit` for it to end; whether it did.
+    fn ends_within(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while self.running() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+}
+
+impl Drop for Grandchild {
+    fn drop(&mut self) {
+        if self.running()
+            && self
+                .stat()
+                .is_some_and(|(name, _)| name == "fixture-server")
+        {
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+/// A shell that runs `script` with `$0` the server's path; its stdout (the server's too)
+/// and stderr are piped here. The shell itself dies with this test.
+fn shell(script: &str) -> std::process::Child {
+    let mut command = std::process::Command::new("sh");
+    command
+        .args(["-c", script])
+        .arg(e2e::bin("fixture-server"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    e2e::die_with_parent(&mut command).spawn().unwrap()
+}
+
+/// A shell starts the server with `&` and these options, prints its pid and waits, as
+/// scripts/lib.sh does. Returns the shell, the server and its address once it serves.
+fn started_by_a_shell(options: &str) -> (std::process::Child, Grandchild, String) {
+    let mut parent = shell(&format!(
+        "\"$0\" --port 0 {options} 2>/dev/null & echo \"pid $!\"; wait"
+    ));
+    let mut out = std::io::BufReader::new(parent.stdout.take().unwrap());
+    let (mut pid, mut addr) = (None, None);
+    // Two lines in either order: the shell's "pid N" and the server's address.
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        match line.trim().strip_prefix("pid ") {
+            Some(n) => pid = n.parse().ok(),
+            None => addr = Some(line.trim().to_string()),
+        }
+    }
+    let server = Grandchild(pid.expect("the shell printed the server's pid"));
+    let addr = addr.expect("the server printed its address");
+    assert!(addr.starts_with("127.0.0.1:"), "{addr:?}");
+    assert_eq!(get_at(&addr, "/health", "Host: x\r\n").0, "HTTP/1.1 200 OK");
+    (parent, server, addr)
+}
+
+/// Started by a shell with `--exit-with-parent $$`, the server ends within 2 s of that
+/// shell being killed by SIGKILL, which runs no trap. Without it, after `kill -9` of
+/// scripts/bench.sh, the server was re-parented to init and still serving 18 s later.
+#[test]
+fn with_exit_with_parent_the_server_ends_when_its_parent_is_killed() {
+    let (mut parent, server, addr) = started_by_a_shell("--exit-with-parent $$");
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    assert!(
+        server.ends_within(Duration::from_secs(2)),
+        "the server at {addr} still runs 2 s after its parent was killed"
+    );
+}
+
+/// Without the option, as started by hand from a shell with `&`, the server outlives that
+/// shell and goes on serving: nothing stops it by surprise.
+#[test]
+fn without_exit_with_parent_the_server_outlives_its_parent() {
+    let (mut parent, server, addr) = started_by_a_shell("");
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    assert!(
+        !server.ends_within(Duration::from_secs(2)),
+        "the server ended with its parent"
+    );
+    assert_eq!(get_at(&addr, "/health", "Host: x\r\n").0, "HTTP/1.1 200 OK");
+}
+
+/// The kernel signals only a parent's death that comes after the server asked for it. Here
+/// the parent is gone before the server even starts: a shell starts it from a subshell
+/// that first sleeps 0.5 s, with the shell's own pid, and exits at once. The server sees
+/// that its parent is not that pid, and exits with one line instead of serving for ever.
+#[test]
+fn a_parent_gone_before_the_server_started_is_noticed() {
+    let mut parent =
+        shell("(sleep 0.5; exec \"$0\" --port 0 --exit-with-parent $$) & echo \"pid $!\"");
+    let mut out = std::io::BufReader::new(parent.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let pid = line
+        .trim()
+        .strip_prefix("pid ")
+        .and_then(|n| n.parse().ok());
+    let server = Grandchild(pid.expect("the shell printed the subshell's pid"));
+    assert!(parent.wait().unwrap().success());
+    assert!(
+        server.ends_within(Duration::from_secs(3)),
+        "the server started after its parent ended still runs"
+    );
+    // Every writer of the pipe has ended: this read ends.
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(!rest.contains("127.0.0.1"), "the server served: {rest}");
+    let mut err = String::new();
+    parent
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--exit-with-parent"), "{err}");
+}
+
 #[test]
 fn bad_arguments_are_one_line_and_exit_2() {
     let out = std::process::Command::new(e2e::bin("fixture-server"))
@@ -912,6 +1058,7 @@ fn help_lists_every_route() {
         "--header-timeout-ms",
         "--idle-timeout-ms",
         "--max-connections",
+        "--exit-with-parent",
     ] {
         assert!(
             help.contains(route),
