@@ -19,12 +19,26 @@
 //!
 //! **File descriptors.** Each connection holds one. The server keeps at most
 //! `--max-connections` open (by default the open-file limit minus [`RESERVED_FDS`] for the
-//! server itself), so `accept` never fails for want of one. At the cap, before accepting
-//! the next connection, [`Registry::make_room`] closes the connection that has waited
-//! longest for a request (idle, or trickling a head). A new connection, such as a
-//! `/health` probe, therefore always gets in, and sends its request before it is the
-//! longest waiting. Connections that are handling or sending are never closed to make
-//! room; if all of them are, new connections wait in the kernel's queue until one ends.
+//! server itself), so `accept` never fails for want of one. A connection accepted at the
+//! cap takes the place of the one that has waited longest for a request (idle, or
+//! trickling a head), which is closed ([`Registry::register`]). Only an arrival closes a
+//! connection, never the wait for one; and a connection counts as waiting only once its
+//! socket was found empty, so that one just accepted, whose request its task has not read
+//! yet, is not taken for idle (without this, a burst of 300 requests at a cap of 268 lost
+//! about ten of them).
+//!
+//! **Over the cap.** When every connection at the cap is busy (handling or sending), none
+//! can be closed without breaking an answer, and a new one, such as the drivers' `/health`
+//! probe between cells, would wait for one of them to end: 20 s behind 300 requests to
+//! `/delay/20000`. So up to [`OVER_CAP`] more connections are accepted, on descriptors
+//! kept for them within [`RESERVED_FDS`]. Each gets one answer and is closed: `/health` is
+//! answered as usual, any other request gets `503 Service Unavailable` at once (a client
+//! asking for more than the server can hold learns it, rather than waiting unseen in the
+//! kernel's queue). When all of those places are taken too, new connections wait in the
+//! kernel's queue for one to be answered, which takes a moment; if all of them are silent,
+//! a new one takes the place of the one that has waited longest for its request. So
+//! `/health` always gets in and is answered. New connections also wait while the
+//! connections closed for room are still closing ([`LEAVING`] at most).
 
 use crate::log::Log;
 use crate::routes::{self, SlowHead, State};
@@ -42,9 +56,18 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::{Duration, Instant};
 
-/// File descriptors kept for the server itself (listener, epoll, signal pipe, stdio)
-/// below the open-file limit.
+/// File descriptors kept below the open-file limit: for the server itself (listener,
+/// epoll, eventfd, signal pipe, stdio: about a dozen), for the [`OVER_CAP`] connections
+/// and for the [`LEAVING`] ones.
 pub const RESERVED_FDS: u64 = 32;
+
+/// Connections accepted over the cap when every connection under it is busy, each for one
+/// answer: `/health`, or 503 to anything else.
+pub const OVER_CAP: usize = 8; // --max-connections in --help says 8
+
+/// Connections closed to make room that may still hold their descriptor (their task has
+/// not run yet) before the server waits for them to go.
+pub const LEAVING: usize = 4;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
@@ -61,8 +84,9 @@ pub async fn serve(stream: TcpStream, registration: Registration, state: Arc<Sta
     let handler = conn.clone();
     let service =
         hyper::service::service_fn(move |req| respond(req, state.clone(), handler.clone()));
+    // A connection over the cap gets one answer, then hyper closes it.
     let http = http1::Builder::new()
-        .keep_alive(true)
+        .keep_alive(!conn.over_cap)
         .serve_connection(TokioIo::new(socket), service);
     tokio::select! {
         // Errors here are clients going away, or our own /reset and /truncate faults:
@@ -81,7 +105,11 @@ async fn respond(
     conn: Arc<Conn>,
 ) -> Result<Response<Tracked>, io::Error> {
     conn.set_phase(Phase::Handling);
-    let response = routes::handle(req, &state).await?;
+    let response = if conn.over_cap {
+        routes::handle_over_cap(req, &state).await?
+    } else {
+        routes::handle(req, &state).await?
+    };
     if let Some(SlowHead(over)) = response.extensions().get::<SlowHead>() {
         conn.activity().slow_head = Some(*over);
     }
@@ -96,6 +124,10 @@ pub struct Conn {
     shed: Notify,
     /// Notified when the deadline may have moved earlier, to wake the watchdog.
     changed: Notify,
+    /// Accepted over the cap: one answer, `/health` or 503.
+    over_cap: bool,
+    /// The registry's [`Registry::room`], told when this connection may be closed.
+    room: Arc<Notify>,
 }
 
 struct Activity {
@@ -109,6 +141,10 @@ struct Activity {
     trickling: bool,
     /// Already told to close: not a candidate again.
     shed: bool,
+    /// Its socket had nothing to read since it began waiting: it waits for a request
+    /// indeed, rather than holding one its task has not read yet (a connection just
+    /// accepted, whose client sent its request at once). Only then may it be closed.
+    listened: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +159,7 @@ enum Phase {
 }
 
 impl Conn {
-    fn new(now: Instant) -> Conn {
+    fn new(now: Instant, over_cap: bool, room: Arc<Notify>) -> Conn {
         Conn {
             activity: Mutex::new(Activity {
                 phase: Phase::Waiting {
@@ -134,14 +170,22 @@ impl Conn {
                 slow_head: None,
                 trickling: false,
                 shed: false,
+                listened: false,
             }),
             shed: Notify::new(),
             changed: Notify::new(),
+            over_cap,
+            room,
         }
     }
 
     fn set_phase(&self, phase: Phase) {
-        self.activity().phase = phase;
+        let mut a = self.activity();
+        a.phase = phase;
+        if matches!(phase, Phase::Waiting { .. }) {
+            a.listened = false;
+        }
+        drop(a);
         self.changed.notify_one();
     }
 
@@ -163,6 +207,17 @@ impl Conn {
             *head_from = Some(now);
             drop(a);
             self.changed.notify_one(); // the header timeout may come before the idle one
+        }
+    }
+
+    /// The socket had nothing to read. If the connection is waiting for a request, it may
+    /// be closed to make room from now on.
+    pub fn read_nothing(&self) {
+        let mut a = self.activity();
+        if matches!(a.phase, Phase::Waiting { .. }) && !a.listened {
+            a.listened = true;
+            drop(a);
+            self.room.notify_waiters();
         }
     }
 
@@ -227,7 +282,7 @@ impl Conn {
     fn waiting_since(&self) -> Option<Instant> {
         let a = self.activity();
         match a.phase {
-            Phase::Waiting { since, .. } if !a.trickling && !a.shed => Some(since),
+            Phase::Waiting { since, .. } if a.listened && !a.trickling && !a.shed => Some(since),
             _ => None,
         }
     }
@@ -277,10 +332,44 @@ impl Drop for Tracked {
 
 /// Every open connection, and the cap on their number.
 pub struct Registry {
-    conns: Mutex<(u64, HashMap<u64, Arc<Conn>>)>,
-    /// Notified whenever a connection ends.
-    freed: Notify,
+    conns: Mutex<Conns>,
+    /// Notified when a place may have come free: a connection ended, or one began to wait
+    /// for a request and may be closed to make room.
+    room: Arc<Notify>,
     cap: usize,
+}
+
+/// The open connections by id: those under the cap, those over it, and those closed to
+/// make room whose task has not ended yet.
+#[derive(Default)]
+struct Conns {
+    next_id: u64,
+    under_cap: HashMap<u64, Arc<Conn>>,
+    over_cap: HashMap<u64, Arc<Conn>>,
+    leaving: HashMap<u64, Arc<Conn>>,
+}
+
+impl Conns {
+    /// Close the connection among `place` that has waited longest for a request, if any
+    /// may be closed. It leaves its place at once, and stays counted until its task ends.
+    fn shed_longest_waiting(&mut self, over_cap: bool) -> bool {
+        let place = if over_cap {
+            &mut self.over_cap
+        } else {
+            &mut self.under_cap
+        };
+        let longest = place
+            .iter()
+            .filter_map(|(id, c)| c.waiting_since().map(|since| (since, *id)))
+            .min();
+        let Some((_, id)) = longest else {
+            return false;
+        };
+        let conn = place.remove(&id).expect("listed just above");
+        conn.shed();
+        self.leaving.insert(id, conn);
+        true
+    }
 }
 
 /// A connection's place in the registry; dropping it (when the connection's task ends,
@@ -293,71 +382,101 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.registry.lock().1.remove(&self.id);
-        self.registry.freed.notify_waiters();
+        let mut guard = self.registry.lock();
+        let conns = &mut *guard;
+        for place in [
+            &mut conns.under_cap,
+            &mut conns.over_cap,
+            &mut conns.leaving,
+        ] {
+            place.remove(&self.id);
+        }
+        drop(guard);
+        self.registry.room.notify_waiters();
     }
 }
 
 impl Registry {
     pub fn new(cap: usize) -> Arc<Registry> {
         Arc::new(Registry {
-            conns: Mutex::new((0, HashMap::new())),
-            freed: Notify::new(),
+            conns: Mutex::default(),
+            room: Arc::default(),
             cap,
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, (u64, HashMap<u64, Arc<Conn>>)> {
+    fn lock(&self) -> MutexGuard<'_, Conns> {
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn register(self: &Arc<Self>) -> Registration {
-        let conn = Arc::new(Conn::new(Instant::now()));
-        let mut guard = self.lock();
-        let (next_id, conns) = &mut *guard;
-        let id = *next_id;
-        *next_id += 1;
-        conns.insert(id, conn.clone());
+    /// Returns once the next connection will have a place, under the cap or over it,
+    /// without closing any: room under the cap or over it, or a connection waiting for a
+    /// request whose place it can take (over the cap, only once none there is answering).
+    /// Call it before accepting.
+    pub async fn make_room(&self) {
+        loop {
+            // Listen before looking, so that a connection ending in between is not missed.
+            let changed = self.room.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let conns = self.lock();
+                let place = conns.under_cap.len() < self.cap
+                    || conns.under_cap.values().any(|c| c.waiting_since().is_some())
+                    || conns.over_cap.len() < OVER_CAP
+                    // Every place over the cap taken. One answering frees its place in a
+                    // moment: wait for it rather than close one that seems to wait, whose
+                    // request may be on its way (it connected a moment ago). Close one
+                    // only when all of them wait.
+                    || conns.over_cap.values().all(|c| c.waiting_since().is_some());
+                if place && conns.leaving.len() < LEAVING {
+                    return;
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// Count a connection just accepted. Under the cap if it fits, or in the place of the
+    /// connection under the cap that has waited longest for a request, which is closed.
+    /// Over the cap if every connection under it is busy, where, if it is full, the one
+    /// that has waited longest for its request is closed. Connections end between
+    /// [`Registry::make_room`] and this call, so the place is chosen only now.
+    pub fn register<W: std::io::Write + Send>(self: &Arc<Self>, log: &Log<W>) -> Registration {
+        let mut conns = self.lock();
+        let over_cap = if conns.under_cap.len() < self.cap {
+            false
+        } else if conns.shed_longest_waiting(false) {
+            log.line(&format!(
+                "at the cap of {} connections: closing the one that waited longest for a request",
+                self.cap
+            ));
+            false
+        } else {
+            log.line(&format!(
+                "at the cap of {} connections, all busy: new connections get /health or 503",
+                self.cap
+            ));
+            if conns.over_cap.len() >= OVER_CAP {
+                // None waiting only if one got its request since make_room looked: then
+                // one more over the cap, and make_room waits for the next.
+                conns.shed_longest_waiting(true);
+            }
+            true
+        };
+        let conn = Arc::new(Conn::new(Instant::now(), over_cap, self.room.clone()));
+        let id = conns.next_id;
+        conns.next_id += 1;
+        let place = if over_cap {
+            &mut conns.over_cap
+        } else {
+            &mut conns.under_cap
+        };
+        place.insert(id, conn.clone());
         Registration {
             registry: self.clone(),
             id,
             conn,
-        }
-    }
-
-    /// Returns once one more connection fits under the cap. At the cap, closes the
-    /// connection that has waited longest for a request and waits for it to end.
-    pub async fn make_room<W: std::io::Write + Send>(&self, log: &Log<W>) {
-        loop {
-            // Listen before looking, so that a connection ending in between is not missed.
-            let freed = self.freed.notified();
-            let mut freed = std::pin::pin!(freed);
-            freed.as_mut().enable();
-            {
-                let guard = self.lock();
-                if guard.1.len() < self.cap {
-                    return;
-                }
-                let longest_waiting = guard
-                    .1
-                    .values()
-                    .filter_map(|c| c.waiting_since().map(|since| (since, c)))
-                    .min_by_key(|(since, _)| *since);
-                match longest_waiting {
-                    Some((_, conn)) => {
-                        conn.shed();
-                        log.line(&format!(
-                            "at the cap of {} connections: closing the one that waited longest for a request",
-                            self.cap
-                        ));
-                    }
-                    None => log.line(&format!(
-                        "at the cap of {} connections, none of them idle: new connections wait",
-                        self.cap
-                    )),
-                }
-            }
-            freed.await;
         }
     }
 }
@@ -374,7 +493,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn idle_and_header_timeouts_count_from_the_right_moments() {
         let start = Instant::now();
-        let conn = Conn::new(start);
+        let conn = Conn::new(start, false, Arc::default());
         assert_eq!(conn.deadline(T), Some(start + T.idle), "connected, silent");
         tokio::time::advance(Duration::from_secs(5)).await;
         conn.read_some(); // the first byte of a head
@@ -392,7 +511,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_watchdog_fires_at_the_idle_timeout_of_a_silent_connection() {
-        let conn = Conn::new(Instant::now());
+        let conn = Conn::new(Instant::now(), false, Arc::default());
         let started = Instant::now();
         conn.watchdog(T).await;
         assert_eq!(started.elapsed(), T.idle);
@@ -402,7 +521,7 @@ mod tests {
     /// brings the deadline forward to 11 s, and wakes it.
     #[tokio::test(start_paused = true)]
     async fn a_head_starting_wakes_the_watchdog_for_the_header_timeout() {
-        let conn = Arc::new(Conn::new(Instant::now()));
+        let conn = Arc::new(Conn::new(Instant::now(), false, Arc::default()));
         let started = Instant::now();
         let watched = conn.clone();
         let watchdog = tokio::spawn(async move { watched.watchdog(T).await });
@@ -415,7 +534,7 @@ mod tests {
     /// Bytes arriving push the idle deadline back: the watchdog goes back to sleep.
     #[tokio::test(start_paused = true)]
     async fn progress_postpones_the_idle_timeout() {
-        let conn = Arc::new(Conn::new(Instant::now()));
+        let conn = Arc::new(Conn::new(Instant::now(), false, Arc::default()));
         conn.set_phase(Phase::Sending);
         let started = Instant::now();
         let watched = conn.clone();
@@ -426,23 +545,129 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(20) + T.idle);
     }
 
+    /// Whether `make_room` returns at once.
+    async fn room_now(registry: &Registry) -> bool {
+        futures_util::poll!(std::pin::pin!(registry.make_room())).is_ready()
+    }
+
+    /// A connection accepted at the cap takes the place of the one that has waited longest
+    /// for a request; the busy one and the newer one stay. Nothing is closed before a
+    /// connection arrives.
     #[tokio::test(start_paused = true)]
     async fn at_the_cap_the_longest_waiting_connection_is_closed() {
         let registry = Registry::new(3);
         let log = Log::new(Vec::new());
-        let oldest_busy = registry.register();
-        oldest_busy.conn.activity().phase = Phase::Handling;
+        let oldest_busy = registry.register(&log);
+        oldest_busy.conn.set_phase(Phase::Handling);
         tokio::time::advance(Duration::from_secs(1)).await;
-        let waiting_longest = registry.register();
+        let waiting_longest = registry.register(&log);
+        waiting_longest.conn.read_nothing();
         tokio::time::advance(Duration::from_secs(1)).await;
-        let newest = registry.register();
-        // Full: make_room closes `waiting_longest`, then waits for its place.
-        let room = registry.make_room(&log);
-        let mut room = std::pin::pin!(room);
-        assert!(futures_util::poll!(room.as_mut()).is_pending());
+        let newest = registry.register(&log);
+        newest.conn.read_nothing();
+        assert!(room_now(&registry).await);
+        assert!(
+            !waiting_longest.conn.activity().shed,
+            "closed before any arrival"
+        );
+        let arrived = registry.register(&log);
+        assert!(!arrived.conn.over_cap);
         assert!(waiting_longest.conn.activity().shed);
         assert!(!newest.conn.activity().shed && !oldest_busy.conn.activity().shed);
-        drop(waiting_longest); // its task ended
-        assert!(futures_util::poll!(room.as_mut()).is_ready());
+    }
+
+    /// Every connection at the cap busy: the next ones go over the cap, up to
+    /// [`OVER_CAP`]; then each new one takes the place of the one over the cap that has
+    /// waited longest for its request. None under the cap is closed: all are answering.
+    #[tokio::test(start_paused = true)]
+    async fn with_every_connection_busy_new_ones_go_over_the_cap() {
+        let registry = Registry::new(2);
+        let log = Log::new(Vec::new());
+        let busy: Vec<Registration> = (0..2).map(|_| registry.register(&log)).collect();
+        for b in &busy {
+            b.conn.set_phase(Phase::Handling);
+        }
+        let mut over = Vec::new();
+        for _ in 0..OVER_CAP {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            assert!(room_now(&registry).await, "no room over the cap");
+            over.push(registry.register(&log));
+        }
+        assert!(over.iter().all(|r| r.conn.over_cap));
+        // Just accepted, their requests not read yet: none may be closed, so no room.
+        assert!(!room_now(&registry).await);
+        for r in &over {
+            r.conn.read_nothing();
+        }
+        assert!(
+            room_now(&registry).await,
+            "none waiting over the cap to make room"
+        );
+        // One of them answering: it frees its place in a moment, so none is closed.
+        over[4].conn.set_phase(Phase::Sending);
+        assert!(!room_now(&registry).await);
+        over[4].conn.set_phase(Phase::Waiting {
+            since: Instant::now(),
+            head_from: None,
+        });
+        over[4].conn.read_nothing();
+        assert!(room_now(&registry).await);
+        let newest = registry.register(&log);
+        assert!(newest.conn.over_cap);
+        assert!(
+            over[0].conn.activity().shed,
+            "the longest waiting over the cap"
+        );
+        assert!(over[1..].iter().all(|r| !r.conn.activity().shed));
+        assert!(busy.iter().all(|r| !r.conn.activity().shed));
+        // Every place over the cap busy answering: the next connection waits.
+        for r in &over[1..] {
+            r.conn.set_phase(Phase::Sending);
+        }
+        newest.conn.set_phase(Phase::Sending);
+        assert!(!room_now(&registry).await);
+        drop(over.pop()); // an answer is out, its connection closed
+        assert!(room_now(&registry).await);
+        // A connection under the cap ends before the next arrival: it fits under.
+        drop(busy);
+        assert!(!registry.register(&log).conn.over_cap);
+    }
+
+    /// Connections closed for room whose tasks have not ended yet hold descriptors: past
+    /// [`LEAVING`] of them, the next connection waits for them to go.
+    #[tokio::test(start_paused = true)]
+    async fn connections_closing_for_room_are_waited_for() {
+        let registry = Registry::new(1);
+        let log = Log::new(Vec::new());
+        let mut open = vec![registry.register(&log)];
+        for _ in 0..LEAVING {
+            open.last().unwrap().conn.read_nothing();
+            tokio::time::advance(Duration::from_secs(1)).await;
+            assert!(room_now(&registry).await);
+            open.push(registry.register(&log)); // the previous one is closed for room
+        }
+        open.last().unwrap().conn.read_nothing();
+        assert!(!room_now(&registry).await);
+        drop(open.remove(0)); // the first one closed for room has gone
+        assert!(room_now(&registry).await);
+    }
+
+    /// A connection that begins to wait for a request may make room: make_room, waiting
+    /// for a place, is woken by it, not only by a connection's end.
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_found_waiting_wakes_make_room() {
+        let registry = Registry::new(1);
+        let log = Log::new(Vec::new());
+        let first = registry.register(&log); // under the cap, its request not read yet
+        let _over: Vec<Registration> = (0..OVER_CAP).map(|_| registry.register(&log)).collect();
+        let waiting = registry.clone();
+        let room = tokio::spawn(async move { waiting.make_room().await });
+        tokio::task::yield_now().await;
+        assert!(!room.is_finished(), "a place with every connection busy");
+        first.conn.read_nothing();
+        tokio::time::timeout(Duration::from_secs(1), room)
+            .await
+            .expect("make_room was not woken")
+            .unwrap();
     }
 }

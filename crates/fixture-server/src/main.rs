@@ -9,9 +9,11 @@
 //!
 //! It binds 127.0.0.1 only, caps what one request can ask (delay, size), raises its own
 //! open-file limit, listens with the kernel's largest backlog so that 10,000 simultaneous
-//! connects are queued rather than dropped, and exits cleanly on SIGINT or SIGTERM. It
+//! connects are queued rather than dropped, and exits cleanly on SIGINT or SIGTERM, or,
+//! with `--exit-with-parent`, when the process that started it ends ([`parent`]). It
 //! stays responsive under abuse: idle and slow connections time out and, at the connection
-//! cap, the one that has waited longest for a request makes room ([`conn`]); big bodies
+//! cap, the one that has waited longest for a request makes room, and when every
+//! connection is busy a few more are let in to answer `/health` ([`conn`]); big bodies
 //! stream in chunks that let small requests through ([`body`]); repeated log lines are
 //! folded ([`log`]).
 //!
@@ -36,6 +38,7 @@
 mod body;
 mod conn;
 mod log;
+mod parent;
 mod routes;
 mod socket;
 
@@ -73,9 +76,15 @@ struct Args {
     idle_timeout_ms: u64,
     /// Most connections open at once [default: the open-file limit minus 32 kept for the
     /// server]. At the cap, the connection that has waited longest for a request is closed
-    /// to make room for the next.
+    /// to make room for the next; if all are busy, up to 8 more get one answer each:
+    /// /health, or 503 to anything else.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: Option<u64>,
+    /// Shut down (as on SIGTERM) when process PID ends. PID must be the server's parent:
+    /// `$$` in the script that starts it with `&`. Then a driver killed even by SIGKILL
+    /// leaves no server behind. Without it the server outlives whoever started it.
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
+    exit_with_parent: Option<u32>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -119,6 +128,17 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve(args: Args) -> Result<()> {
+    // First of all: with a parent already gone there is nothing to serve.
+    let parent_ended = match args.exit_with_parent {
+        Some(pid) => Some(parent::watch(pid)?),
+        None => None,
+    };
+    let parent_ended = async {
+        match parent_ended {
+            Some(ended) => ended.await,
+            None => std::future::pending().await,
+        }
+    };
     let (nofile, _) = workload::mem::raise_nofile_limit();
     let room = nofile.saturating_sub(RESERVED_FDS);
     let max_connections = match args.max_connections {
@@ -145,8 +165,11 @@ async fn serve(args: Args) -> Result<()> {
     // first request is served at full speed.
     let state = Arc::new(routes::State::new(args.max_delay_ms, args.max_bytes));
     // The first stdout line is the contract with scripts and tests: the bound address.
-    println!("{addr}");
-    std::io::stdout().flush()?;
+    // Not println!, which panics if nobody reads it any more (a parent gone).
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{addr}")
+        .and_then(|()| stdout.flush())
+        .context("cannot print the bound address on stdout")?;
     eprintln!(
         "fixture-server: listening on http://{addr} (backlog {backlog}, open files {nofile}, \
          max connections {max_connections}, max delay {} ms, max body {} bytes, \
@@ -175,11 +198,15 @@ async fn serve(args: Args) -> Result<()> {
             eprintln!("fixture-server: {signal}, shutting down");
             Ok(())
         }
+        () = parent_ended => {
+            eprintln!("fixture-server: the process that started it has ended, shutting down");
+            Ok(())
+        }
     }
 }
 
-/// Accept connections for ever, each served on a task of its own, never more than the
-/// registry's cap at once.
+/// Accept connections for ever, each served on a task of its own, only when the registry
+/// has a place for one (under the connection cap, or over it for one answer).
 async fn accept_loop(
     listener: TcpListener,
     registry: Arc<Registry>,
@@ -188,12 +215,12 @@ async fn accept_loop(
     log: Arc<Log>,
 ) -> std::convert::Infallible {
     loop {
-        registry.make_room(&log).await;
+        registry.make_room().await;
         match listener.accept().await {
             Ok((stream, _)) => {
                 // Counted from now, before its task first runs: accepting a burst must not
                 // overshoot the cap.
-                let registration = registry.register();
+                let registration = registry.register(&log);
                 tokio::spawn(conn::serve(stream, registration, state.clone(), timeouts));
             }
             Err(e) => {

@@ -9,7 +9,7 @@ use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, LOCATION, WWW_AUTHENTICATE};
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::io;
@@ -108,22 +108,45 @@ fn digits(s: &str) -> Option<u64> {
 /// exactly what `/reset` wants; every other route answers.
 pub async fn handle(req: Request<Incoming>, state: &State) -> Result<Response<Body>, io::Error> {
     if req.method() != Method::GET {
-        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n"));
+        return Ok(marked(text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n")));
     }
     if req.uri().path() == "/reset" {
         let reset = io::Error::new(io::ErrorKind::ConnectionReset, "reset on request");
         return Err(reset);
     }
     // A refusal (400, 413) is an answer like any other.
-    let mut response = route(&req, state)
+    let response = route(&req, state)
         .await
         .unwrap_or_else(|Refusal(status, why)| text(status, &format!("{why}\n")));
-    // The mark that makes a missing Content-Length or x-checksum a fault in the clients.
+    Ok(marked(response))
+}
+
+/// Answer one request on a connection accepted over the connection cap, while every
+/// connection under it is busy (conn.rs): `/health` as usual, anything else 503 at once,
+/// so that nothing holds the connection.
+pub async fn handle_over_cap(
+    req: Request<Incoming>,
+    state: &State,
+) -> Result<Response<Body>, io::Error> {
+    if req.method() == Method::GET && req.uri().path() == "/health" {
+        return handle(req, state).await;
+    }
+    let mut response = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "every connection is busy: over the connection cap only /health is answered\n",
+    );
+    let retry = hyper::header::HeaderValue::from_static("1");
+    response.headers_mut().insert(RETRY_AFTER, retry);
+    Ok(marked(response))
+}
+
+/// Add the mark that makes a missing Content-Length or x-checksum a fault in the clients.
+fn marked(mut response: Response<Body>) -> Response<Body> {
     let mark = hyper::header::HeaderValue::from_static("1");
     response
         .headers_mut()
         .insert(workload::io::FIXTURE_HEADER, mark);
-    Ok(response)
+    response
 }
 
 async fn route(req: &Request<Incoming>, state: &State) -> Result<Response<Body>, Refusal> {

@@ -116,7 +116,11 @@ impl AsyncRead for Socket {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
+        let Poll::Ready(read) = Pin::new(&mut this.stream).poll_read(cx, buf) else {
+            this.conn.read_nothing();
+            return Poll::Pending;
+        };
+        read?;
         if buf.filled().len() > before {
             this.conn.read_some();
         }
