@@ -312,7 +312,13 @@ if [ "$reference" = yes ]; then
   if [ -f "$run_dir/mixed.csv" ]; then cp "$run_dir/mixed.csv" "$results"/; fi
   cp "$settings" "$results/${prefix}bench-settings.txt"
   echo "== results: $results/${prefix}cpu.csv ${prefix}io.csv ${prefix}summary.csv (and $run_dir)" >&2
-  report "$results"
+  # The report needs the Rust run's summary.csv (a python run's first reference may come
+  # before it).
+  if [ -f "$results/summary.csv" ]; then
+    report "$results"
+  else
+    echo "== no summary.csv yet: make bench writes it, then the report" >&2
+  fi
 else
   # The run folder is a results folder of its own: its report goes there.
   report "$run_dir"
