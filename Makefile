@@ -1,5 +1,5 @@
 # Every target a user or CI needs; `make help` lists them.
-.PHONY: help build bench bench-quick bench-scale bench-python report test lint
+.PHONY: help build bench bench-quick bench-scale bench-python compare report test lint
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -8,7 +8,7 @@ help: ## List the targets
 build: ## Build every binary in release (target/release/<model>, or under CARGO_TARGET_DIR)
 	cargo build --release --workspace
 
-bench: ## Full benchmark, the seed's settings (N=10, 4 URLs, 100 ms, 50 KiB): results/*.csv, REPORT.md
+bench: ## Full benchmark in interleaved rounds, the seed's settings: results/*.csv, REPORT.md (MODELS, N, RUNS... changed: its run folder only, unless PROMOTE=1)
 	scripts/bench.sh full
 
 bench-quick: ## Smoke benchmark in seconds: results/runs/<time>-quick-<pid>/
@@ -16,6 +16,9 @@ bench-quick: ## Smoke benchmark in seconds: results/runs/<time>-quick-<pid>/
 
 bench-python: ## The same cells over the six Python models (venv in target/ once): results/python-*.csv
 	scripts/bench.sh full python
+
+compare: ## Two models with hyperfine, by hand: make compare A=threads B=tokio-async WORKLOAD=io (cpu, io or sleep)
+	scripts/compare.sh "$(A)" "$(B)" "$(or $(WORKLOAD),io)"
 
 bench-scale: ## Scale sweep of time and memory per task (under 15 min): results/scale*.csv
 	scripts/bench-scale.sh full

@@ -8,9 +8,14 @@
 # Every model binary, and the six Python models of scripts/python/ when their environment
 # (target/python-venv, made by scripts/python-env.sh or make bench-python) is ready: it is
 # never created here. benchkit says on stderr why the Python models are left out, if they are.
-# Writes results/runs/<UTC time>-scale-<pid>/{scale.csv,scale-fit.csv,scale-limits.txt};
-# a full sweep then copies them to results/. RESULTS_DIR overrides results/. It shares the
-# lock of scripts/bench.sh: one bench or sweep at a time per target folder (target/, or
+# Writes results/runs/<UTC time>-scale-<mode>-<pid>/{scale.csv,scale-fit.csv,
+# scale-limits.txt,costs.csv,costs-fit.csv,scale-settings.txt}; a full sweep, the reference,
+# then copies them to results/ (and writes the report there, if make bench has run). A full
+# sweep measures committed code: from a checkout with uncommitted changes it is refused
+# before anything runs, unless ALLOW_DIRTY=1 (then scale-settings.txt says git_dirty=yes).
+# scale-settings.txt is the provenance of all five files: mode, date, commit, machine,
+# one `key=value` per token. RESULTS_DIR overrides results/. It shares the lock of
+# scripts/bench.sh: one bench or sweep at a time per target folder (target/, or
 # CARGO_TARGET_DIR, whose release/ holds the binaries it runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,15 +29,26 @@ esac
 results=${RESULTS_DIR:-results}
 
 source scripts/lib.sh
+reference=no
+[ "$mode" != full ] || reference=yes
+[ "$reference" = no ] || check_clean "$results/scale*.csv and costs*.csv"
 find_target_dir
 take_lock "$mode"
 build_release
 new_run_dir "$results" "scale-$mode"
 start_server
-describe_env >"$run_dir/settings.txt"
-venv=$target_dir/python-venv
-if [ -x "$venv/bin/python" ] && cmp -s scripts/python/requirements.txt "$venv/requirements.installed"; then
-  echo "python=$("$venv/bin/python" --version 2>&1) packages: $(grep -E '^(gevent|aiohttp|uvloop)==' scripts/python/requirements.txt | tr '\n' ' ')" >>"$run_dir/settings.txt"
+settings=$run_dir/scale-settings.txt
+{
+  echo "mode=$mode reference=$reference"
+  echo "binaries=$bin"
+  describe_env
+  venv=$target_dir/python-venv
+  if [ -x "$venv/bin/python" ] && cmp -s scripts/python/requirements.txt "$venv/requirements.installed"; then
+    describe_python "$venv/bin/python"
+  fi
+} >"$settings"
+if [ "$reference" = yes ] && [ "$git_dirty" != no ]; then
+  echo "== ALLOW_DIRTY=1: this reference sweep is marked git_dirty=$git_dirty (commit $git_commit)" >&2
 fi
 echo "== run folder: $run_dir" >&2
 "$bin/benchkit" scale --server "$addr" --out "$run_dir" $tiny
@@ -40,7 +56,7 @@ echo "== run folder: $run_dir" >&2
 "$bin/benchkit" costs --out "$run_dir" $tiny
 if [ "$mode" = full ]; then
   cp "$run_dir"/scale.csv "$run_dir"/scale-fit.csv "$run_dir"/scale-limits.txt "$results"/
-  cp "$run_dir"/settings.txt "$results"/scale-settings.txt
+  cp "$settings" "$results"/
   cp "$run_dir"/costs.csv "$run_dir"/costs-fit.csv "$results"/
   echo "== results: $results/scale.csv $results/scale-fit.csv" >&2
   if [ -f "$results/summary.csv" ]; then

@@ -2,20 +2,36 @@
 # Benchmark every model binary on the cpu and io workloads with hyperfine.
 #
 #   scripts/bench.sh          # the seed's settings: N=10, 4 URLs, 100 ms delay, 50 KiB bodies
-#                             # (cpu: 1 warm-up + 5 runs; io: 1 + 3, its spread is ~1 ms)
-#   scripts/bench.sh quick    # a smoke run in seconds: N=2, 2 URLs, 20 ms, 1 KiB, 2 runs
+#                             # (cpu: 1 warm-up + 5 rounds; io: 1 + 3, its spread is ~1 ms)
+#   scripts/bench.sh quick    # a smoke run in seconds: N=2, 2 URLs, 20 ms, 1 KiB, 2 rounds
 #   scripts/bench.sh full python   # the same cells over the Python models of scripts/python/
 #                             # (make bench-python), in their environment (scripts/python-env.sh),
 #                             # then uvloop's claim: python-asyncio against python-uvloop on io
 #                             # at N=1,000 (one URL of 100 ms, 1 KiB, per task; quick: N=20, 20 ms)
 #
-# Each run writes to its own folder, results/runs/<UTC time>-<mode>/, so no earlier run is
-# ever overwritten; a full run then copies its cpu.csv, io.csv and summary.csv to results/
-# (a python run: to results/python-cpu.csv, python-io.csv and python-summary.csv, and the
-# uvloop cells, measured into the run folder's uvloop/, to results/python-uvloop.csv).
+# Interleaved rounds: each workload is measured in rounds, every model run once per round
+# (hyperfine -N --runs 1, the warm-up once per model before round 1), the rounds repeated
+# RUNS times, so that a burst of load from the machine's neighbours lands on every model
+# rather than on one. A model that fails in a round is failed for the cell and not run
+# again. `benchkit collect` merges the rounds of a cell (its runs' statistics) and takes
+# the speedup over sync as the median of the per-round ratios.
+#
+# Each run writes to its own folder, results/runs/<UTC time>-<tag>-<pid>/, so no earlier
+# run is ever overwritten. A reference run, full mode with the seed's settings, then
+# copies its cpu.csv, io.csv, summary.csv (and mixed.csv) and bench-settings.txt to
+# results/ and writes results/REPORT.md and the README's findings (a python run: to
+# results/python-cpu.csv, python-io.csv, python-summary.csv and python-bench-settings.txt,
+# and the uvloop cells, measured into the run folder's uvloop/, to
+# results/python-uvloop.csv). Any other run, a quick one or a full one with MODELS, N,
+# IO_URLS, RUNS or WARMUP changed (tag `partial`), leaves results/ and the README alone
+# and writes its REPORT.md into its run folder; PROMOTE=1 makes a changed full run the
+# reference all the same. A reference run measures committed code: from a checkout with
+# uncommitted changes it is refused before anything runs, unless ALLOW_DIRTY=1 (then its
+# settings say git_dirty=yes).
 # Environment: RESULTS_DIR (default results), RUNS, WARMUP, N to override the mode's values;
 # IO_URLS="https://a/ https://b/" to download real URLs instead of the fixture server's;
-# MODELS="sync threads" to measure only these (names in the release folder, or paths).
+# MODELS="sync threads" to measure only these (names in the release folder, or paths);
+# PROMOTE=1, ALLOW_DIRTY=1 as above.
 # Every setting is checked before anything is built. One bench (or scale sweep) runs at a
 # time per target folder: a second one says which holds the lock, and exits 1.
 # The binaries are the ones cargo builds: target/release, or CARGO_TARGET_DIR's release/.
@@ -24,22 +40,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+usage="usage: scripts/bench.sh [full|quick] [rust|python]"
 mode=${1:-full}
 case "$mode" in
   full)  n=10; runs=5; io_runs=3; warmup=1; delay=100; size=51200; urls=4; uvloop_n=1000 ;;
   quick) n=2;  runs=2; io_runs=2; warmup=0; delay=20;  size=1024;  urls=2; uvloop_n=20 ;;
-  *) echo "usage: scripts/bench.sh [full|quick] [rust|python]" >&2; exit 2 ;;
+  *) echo "$usage" >&2; exit 2 ;;
 esac
 set_name=${2:-rust}
 case "$set_name" in
   rust) prefix="" ;;
   python) prefix="python-" ;;
-  *) echo "usage: scripts/bench.sh [full|quick] [rust|python]" >&2; exit 2 ;;
+  *) echo "$usage" >&2; exit 2 ;;
 esac
+defaults="$n $runs $io_runs $warmup"
 n=${N:-$n}; runs=${RUNS:-$runs}; io_runs=${RUNS:-$io_runs}; warmup=${WARMUP:-$warmup}
 results=${RESULTS_DIR:-results}
-
-
 source scripts/lib.sh
 # Settings, checked before anything is built: RUNS=0 would make hyperfine run forever, and
 # a value a model refuses would fail every cell. N's bound is the models' cpu limit
@@ -78,6 +94,32 @@ fi
 if [ "$set_name" = python ] && [ "${#model_names[@]}" -gt 0 ]; then
   echo "$script: error: MODELS applies to Rust runs, not to a python run" >&2; exit 2
 fi
+# A reference run writes results/ (and the README): full mode with the seed's settings, or
+# any full run with PROMOTE=1. Any other run writes only its run folder.
+case "${PROMOTE:-}" in
+  ""|0|1) ;;
+  *) echo "$script: error: PROMOTE must be 1 or 0, not '$PROMOTE'" >&2; exit 2 ;;
+esac
+changed=()
+[ -z "${MODELS:-}" ] || changed+=(MODELS)
+[ -z "${IO_URLS:-}" ] || changed+=(IO_URLS)
+read -r d_n d_runs d_io_runs d_warmup <<<"$defaults"
+[ "$n" = "$d_n" ] || changed+=(N)
+[ "$runs $io_runs" = "$d_runs $d_io_runs" ] || changed+=(RUNS)
+[ "$warmup" = "$d_warmup" ] || changed+=(WARMUP)
+changed_list=$(IFS=,; echo "${changed[*]:-none}")
+reference=no
+if [ "$mode" = full ] && { [ "${#changed[@]}" -eq 0 ] || [ "${PROMOTE:-0}" = 1 ]; }; then
+  reference=yes
+elif [ "${PROMOTE:-0}" = 1 ]; then
+  echo "$script: error: PROMOTE=1 applies to full runs; a quick run never becomes the reference" >&2; exit 2
+fi
+# The run folder's tag: `full` for the seed's settings, `partial` for changed ones (the
+# report's run-to-run table reads only <time>-full-<pid> folders, which hold Rust runs at
+# the seed's settings), `quick`; a python run's is python_<tag>.
+tag=$mode
+[ "$mode" != full ] || [ "${#changed[@]}" -eq 0 ] || tag=partial
+[ "$reference" = no ] || check_clean "$results/${prefix}*.csv"
 # A python run needs its environment: created here, once, after the settings are checked
 # and before anything is built; without python3 or its venv module this stops at once with
 # one line saying what to install.
@@ -87,9 +129,7 @@ take_lock "$mode"
 build_release
 ensure_hyperfine
 models=()
-# A python run's folder is <time>-python_<mode>-<pid>: the report's run-to-run table reads
-# only <time>-full-<pid> folders, which hold Rust runs.
-new_run_dir "$results" "${prefix//-/_}$mode"
+new_run_dir "$results" "${prefix//-/_}$tag"
 mkdir "$run_dir/json" "$run_dir/summaries"
 start_server
 
@@ -121,76 +161,128 @@ for m in "${model_names[@]}"; do
 done
 echo "== models: ${models[*]}" >&2
 echo "== run folder: $run_dir" >&2
-cat >"$run_dir/settings.txt" <<SETTINGS
-mode=$mode n=$n cpu_runs=$runs io_runs=$io_runs warmup=$warmup delay_ms=$delay body_bytes=$size urls=$urls io_urls=${IO_URLS:-fixture}
-binaries=$bin
-hyperfine=$("$hyperfine" --version)
-SETTINGS
-describe_env >>"$run_dir/settings.txt"
-if [ "$set_name" = python ]; then
-  echo "python=$("$python" --version 2>&1) packages: $(grep -E '^(gevent|aiohttp|uvloop)==' scripts/python/requirements.txt | tr '\n' ' ')" >>"$run_dir/settings.txt"
-  echo "uvloop_cell: one URL per task, $delay ms delay, 1024 bytes; $warmup warm-up + $io_runs runs" >>"$run_dir/settings.txt"
+# The run's settings, under the name results/ gives a Rust run's, so that the run folder
+# is a results folder `benchkit report` reads as it is (its cells, Rust or Python, in its
+# summary.csv): one `key=value` per token (io_urls last, once per URL), then the
+# provenance (lib.sh's describe_env).
+settings=$run_dir/bench-settings.txt
+url_tokens=io_urls=fixture
+if [ "${#io_urls[@]}" -gt 0 ]; then
+  url_tokens=$(printf 'io_urls=%s ' "${io_urls[@]}")
+  url_tokens=${url_tokens% }
+fi
+{
+  echo "mode=$mode n=$n cpu_runs=$runs io_runs=$io_runs warmup=$warmup runs_per_round=1 delay_ms=$delay body_bytes=$size urls=$urls reference=$reference changed=$changed_list $url_tokens"
+  echo "binaries=$bin"
+  echo "hyperfine=$("$hyperfine" --version | sed 's/^hyperfine //')"
+  describe_env
+  if [ "$set_name" = python ]; then
+    describe_python "$python"
+    echo "uvloop_cell: one URL per task, $delay ms delay, 1024 bytes; $warmup warm-up + $io_runs rounds"
+  fi
+} >"$settings"
+if [ "$reference" = yes ] && [ "$git_dirty" != no ]; then
+  echo "== ALLOW_DIRTY=1: this reference run is marked git_dirty=$git_dirty (commit $git_commit)" >&2
 fi
 
-# Ctrl-C mid-workload: drop the interrupted cell (hyperfine creates its JSON empty and
-# writes it once the cell is measured: a cell whose JSON is written was measured whole,
-# even if the interruption came before the loop moved on), turn the cells measured so far
-# into CSVs, then leave.
-cell_json=""
+# Ctrl-C mid-workload: drop the round under way, every cell of it (a round measured in
+# part would weigh its models unevenly), turn the whole rounds measured so far into CSVs,
+# then leave.
+round_under_way=()
 save_partial() {
-  [ -z "$cell_json" ] || [ -s "$cell_json" ] || rm -f "$cell_json"
-  if ls "$run_dir"/json/*.json >/dev/null 2>&1; then "$bin/benchkit" collect "$run_dir"; fi
+  if [ "${#round_under_way[@]}" -gt 0 ]; then
+    local dir=${round_under_way[0]} workload=${round_under_way[1]} round=${round_under_way[2]}
+    rm -f "$dir/json/round-$round/$workload"-*.json "$dir/summaries/round-$round/$workload"-*.jsonl
+  fi
+  local dir
+  for dir in "$run_dir" "$run_dir/uvloop"; do
+    if compgen -G "$dir/json/round-*/*.json" >/dev/null; then "$bin/benchkit" collect "$dir"; fi
+  done
 }
 
-# measure DIR WORKLOAD MODEL RUNS ARGS: one cell, `MODEL ARGS` run by hyperfine $warmup +
-# RUNS times, into DIR/json/WORKLOAD-MODEL.json and DIR/summaries/WORKLOAD-MODEL.jsonl. A
-# cell that fails is written to DIR/failed.tsv with the model's own last line and counted.
+# measure DIR WORKLOAD MODEL ROUND WARMUP ARGS: one run of `MODEL ARGS`, timed by hyperfine
+# after WARMUP warm-up runs, into DIR/json/round-ROUND/WORKLOAD-MODEL.json and
+# DIR/summaries/round-ROUND/WORKLOAD-MODEL.jsonl; the model's stderr, if it wrote any, in
+# DIR/stderr/round-ROUND/WORKLOAD-MODEL.txt. A run that fails is written to DIR/failed.tsv
+# with the model's own last line and counted, and fails the model's cell: $cell_ok says
+# which (a status would be tested in an `if`, where bash ignores `set -e` in the whole
+# function, and a full disk would then go unnoticed).
 failures=0
 measure() {
-  local dir=$1 workload=$2 model=$3 cell_runs=$4 args=$5 cell=$2-$3
-  cell_json=$dir/json/$cell.json
+  local dir=$1 workload=$2 model=$3 round=$4 warm=$5 args=$6 cell=$2-$3
+  local json=$dir/json/round-$round/$cell.json err=$dir/stderr/round-$round/$cell.txt
+  mkdir -p "$dir/json/round-$round" "$dir/summaries/round-$round" "$dir/stderr/round-$round"
   server_alive || exit 1
-  # One hyperfine per cell: a failing model loses only its own cell. -N runs the
-  # command without a shell (it splits the words itself: paths are quoted with %q, for
-  # a target or results folder with spaces); every run appends its summary line (time,
-  # peak memory of the whole model, checksum) to the cell's .jsonl.
-  if ! "$hyperfine" -N --style basic --warmup "$warmup" --runs "$cell_runs" \
-       --export-json "$cell_json" --command-name "$model" \
-       "$(printf %q "${exe[$model]}")${script_of[$model]:+ ${script_of[$model]}} $args --summary-file $(printf %q "$dir/summaries/$cell.jsonl")" \
-       >&2 2>"$dir/$cell.err"; then
-    # hyperfine hides the command's own stderr; run it once more for its one-line error.
-    # hyperfine only says "terminated by a signal": name the signal (bash reports a
-    # command killed by signal S as 128+S).
-    local why reason status sig
-    why=$("${exe[$model]}" ${script_of[$model]:+"${script_of[$model]}"} $args 2>&1 >/dev/null) && status=0 || status=$?
-    reason=$(printf '%s\n' "$why" | grep -v '^\s*$' | tail -n 1 | tr '\t' ' ') || true
-    if [ "$status" -gt 128 ] && sig=$(kill -l "$status" 2>/dev/null); then
-      reason="${reason:+$reason; }killed by SIG$sig"
-    fi
-    [ -n "$reason" ] || reason=$(grep -v '^\s*$' "$dir/$cell.err" 2>/dev/null | tail -n 1 | tr '\t' ' ') || true
-    [ -n "$reason" ] || reason="hyperfine failed, its message lost; run again, the model exited $status"
-    echo "   FAILED: $reason" >&2
-    printf '%s\t%s\t%s\n' "$workload" "$model" "$reason" >>"$dir/failed.tsv"
-    rm -f "$cell_json"
-    failures=$((failures + 1))
+  # -N runs the command without a shell (it splits the words itself: paths are quoted
+  # with %q, for a target or results folder with spaces). --output inherit hands the
+  # model hyperfine's stderr, a file here, so a failing model's own line is kept from
+  # this one run; -i lets hyperfine record the exit status in its JSON (128 + S for a
+  # model killed by signal S) instead of stopping with "terminated by a signal". Every
+  # run appends its summary line (time, peak memory of the whole model, checksum).
+  local status=0
+  "$hyperfine" -N -i --style basic --output inherit --warmup "$warm" --runs 1 \
+    --export-json "$json" --command-name "$model" \
+    "$(printf %q "${exe[$model]}")${script_of[$model]:+ ${script_of[$model]}} $args --summary-file $(printf %q "$dir/summaries/round-$round/$cell.jsonl")" \
+    >/dev/null 2>"$err" || status=$?
+  local code="" median=""
+  if [ "$status" -eq 0 ]; then
+    local flat
+    flat=$(tr -d ' \n\t' <"$json")
+    code=$(sed -n 's/.*"exit_codes":\[\([0-9]*\)\].*/\1/p' <<<"$flat")
+    median=$(sed -n 's/.*"median":\([0-9.eE+-]*\).*/\1/p' <<<"$flat")
   fi
-  [ -s "$dir/$cell.err" ] || rm -f "$dir/$cell.err"
+  # The model's own stderr: the file up to hyperfine's warnings (a line holding one space,
+  # then "  Warning: ..."), which are dropped.
+  local own
+  own=$(sed 's/\x1b\[[0-9;]*m//g; /^ $/,$d' "$err")
+  if [ -n "$own" ]; then printf '%s\n' "$own" >"$err"; else rm -f "$err"; fi
+  if [ "$status" -eq 0 ] && [ "$code" = 0 ]; then
+    printf '   %-18s %.3f s\n' "$model" "${median:-0}" >&2
+    cell_ok=yes
+    return
+  fi
+  # Its last line, then the signal by name (hyperfine only records 128 + S). If hyperfine
+  # itself failed (a command it cannot start), hyperfine's error line is the last.
+  local reason sig
+  reason=$(printf '%s\n' "$own" | grep -v '^\s*$' | tail -n 1 | tr '\t' ' ') || true
+  if [ -n "$code" ] && [ "$code" -gt 128 ] && sig=$(kill -l "$((code - 128))" 2>/dev/null); then
+    reason="${reason:+$reason; }killed by SIG$sig"
+  fi
+  [ -n "$reason" ] || reason="exited with status ${code:-unknown}, without a word on stderr"
+  echo "   FAILED: $model: $reason" >&2
+  printf '%s\t%s\t%s\n' "$workload" "$model" "$reason" >>"$dir/failed.tsv"
+  rm -f "$json"
+  failures=$((failures + 1))
+  cell_ok=no
 }
 
-for workload in cpu io; do
-  case "$workload" in
-    cpu) args="cpu --n $n"; cell_runs=$runs ;;
-    io)  args="io --n $n$url_args"; cell_runs=$io_runs ;;
-  esac
-  i=0
-  for model in "${models[@]}"; do
-    i=$((i + 1))
-    echo "== $workload [$i/${#models[@]}] $model: $warmup warm-up + $cell_runs runs" >&2
-    measure "$run_dir" "$workload" "$model" "$cell_runs" "$args"
+# rounds DIR WORKLOAD ROUNDS ARGS MODEL...: ROUNDS rounds of WORKLOAD, each running every
+# model that has not failed once, in the order given, then the cells collected.
+rounds() {
+  local dir=$1 workload=$2 count=$3 args=$4 round model i
+  shift 4
+  local -a left=("$@")
+  for round in $(seq "$count"); do
+    round_under_way=("$dir" "$workload" "$round")
+    local warm=0
+    [ "$round" != 1 ] || warm=$warmup
+    echo "== $workload round $round/$count: ${#left[@]} models, one run each after $warm warm-up" >&2
+    local -a next=()
+    for model in "${left[@]}"; do
+      measure "$dir" "$workload" "$model" "$round" "$warm" "$args"
+      [ "$cell_ok" = no ] || next+=("$model")
+    done
+    round_under_way=()
+    left=("${next[@]}")
+    [ "${#left[@]}" -gt 0 ] || break
   done
+  find "$dir/stderr" -type d -empty -delete
   # Collect after each workload, so an interruption later loses nothing already measured.
-  "$bin/benchkit" collect "$run_dir"
-done
+  "$bin/benchkit" collect "$dir"
+}
+
+rounds "$run_dir" cpu "$runs" "cpu --n $n" "${models[@]}"
+rounds "$run_dir" io "$io_runs" "io --n $n$url_args" "${models[@]}"
 
 # After the seed's cells: a python run measures uvloop's claim, "at least 2x better
 # performance" than plain asyncio: python-asyncio against python-uvloop on io at N=1,000
@@ -198,34 +290,42 @@ done
 # thousand connections at once) is what differs; its own folder, uvloop/, keeps it out of
 # the seed's summary.csv. A Rust run measures what blocks a scheduler: the mixed workload
 # (requests beside CPU jobs) for every model and variant, one run per cell, into
-# mixed.csv; a full run copies it to results/. About 65 s in full mode (19 cells of a 3 s
-# request stream), 12 s in quick mode.
+# mixed.csv; a reference run copies it to results/. About 65 s in full mode (19 cells of a
+# 3 s request stream), 12 s in quick mode.
 if [ "$set_name" = python ]; then
   uvloop_dir=$run_dir/uvloop
   mkdir "$uvloop_dir" "$uvloop_dir/json" "$uvloop_dir/summaries"
-  for model in python-asyncio python-uvloop; do
-    echo "== io n=$uvloop_n (uvloop's claim) $model: $warmup warm-up + $io_runs runs" >&2
-    measure "$uvloop_dir" io "$model" "$io_runs" "io --n $uvloop_n --url http://$addr/delay/$delay/bytes/1024"
-  done
-  "$bin/benchkit" collect "$uvloop_dir"
+  echo "== io n=$uvloop_n (uvloop's claim)" >&2
+  rounds "$uvloop_dir" io "$io_runs" "io --n $uvloop_n --url http://$addr/delay/$delay/bytes/1024" python-asyncio python-uvloop
 elif [ -n "${MODELS:-}" ]; then
   echo "== mixed: not run (MODELS picks the models of the seed's cells only)" >&2
 else
-  cell=""
   server_alive || exit 1
   mixed_mode=""
   [ "$mode" = full ] || mixed_mode="--quick"
   "$bin/benchkit" mixed --server "$addr" --out "$run_dir" $mixed_mode || failures=$((failures + 1))
-  if [ "$mode" = full ] && [ -f "$run_dir/mixed.csv" ]; then cp "$run_dir/mixed.csv" "$results"/; fi
 fi
 
-if [ "$mode" = full ]; then
+if [ "$reference" = yes ]; then
   for csv in cpu io summary; do cp "$run_dir/$csv.csv" "$results/$prefix$csv.csv"; done
   if [ "$set_name" = python ]; then cp "$uvloop_dir/summary.csv" "$results/python-uvloop.csv"; fi
-  cp "$run_dir"/settings.txt "$results/${prefix}bench-settings.txt"
+  if [ -f "$run_dir/mixed.csv" ]; then cp "$run_dir/mixed.csv" "$results"/; fi
+  cp "$settings" "$results/${prefix}bench-settings.txt"
   echo "== results: $results/${prefix}cpu.csv ${prefix}io.csv ${prefix}summary.csv (and $run_dir)" >&2
-  report "$results"
+  # The report needs the Rust run's summary.csv (a python run's first reference may come
+  # before it).
+  if [ -f "$results/summary.csv" ]; then
+    report "$results"
+  else
+    echo "== no summary.csv yet: make bench writes it, then the report" >&2
+  fi
 else
-  echo "== results: $run_dir/summary.csv" >&2
+  # The run folder is a results folder of its own: its report goes there.
+  report "$run_dir"
+  if [ "$mode" = full ]; then
+    echo "== partial run ($changed_list changed): $results/*.csv, REPORT.md and the README left as they were (PROMOTE=1 writes them); this run's report: $run_dir/REPORT.md" >&2
+  else
+    echo "== results: $run_dir/summary.csv and $run_dir/REPORT.md" >&2
+  fi
 fi
 [ "$failures" -eq 0 ] || { echo "== $failures cell(s) failed; see failed.tsv in $run_dir" >&2; exit 1; }

@@ -71,9 +71,22 @@ take_lock() {
   echo "pid $$, $script $1, started $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$lock_file"
 }
 
+# The build, without the variables a cargo that runs this script sets for its crates (the
+# end-to-end tests under `cargo test`: CARGO_MANIFEST_DIR, CARGO_PKG_NAME, ...): ring's
+# build script reruns when one of them changes, and ring, rustls and every model over them
+# were rebuilt (4 minutes on 2 cores) at each switch between such a run and a plain
+# `cargo build`.
 build_release() {
   echo "== building (release) into $bin" >&2
-  cargo build --release --workspace --quiet
+  local name unset=()
+  while IFS= read -r -d '' name; do
+    name=${name%%=*}
+    case "$name" in
+      CARGO_MANIFEST_*|CARGO_PKG_*|CARGO_CRATE_NAME|CARGO_BIN_NAME|CARGO_BIN_EXE_*|CARGO_PRIMARY_PACKAGE|CARGO_TARGET_TMPDIR|CARGO_RUSTC_CURRENT_DIR|OUT_DIR)
+        unset+=(-u "$name") ;;
+    esac
+  done < <(env -0)
+  env "${unset[@]}" cargo build --release --workspace --quiet
 }
 
 # Sets $hyperfine: from PATH, or installed once into tools/ of the target folder (1.20: 2.x
@@ -122,9 +135,15 @@ server_alive() {
   tail -n 3 "$run_dir/server.log" >&2
   return 1
 }
+# On exit, however it comes: the server stopped, then what a script's own `cleanup`
+# (when it defines one) removes.
+on_exit() {
+  stop_server
+  if declare -F cleanup >/dev/null; then cleanup || true; fi
+}
 start_server() {
   [ -n "${lock_fd:-}" ] || die "start_server before take_lock"
-  trap stop_server EXIT
+  trap on_exit EXIT
   trap on_interrupt INT TERM
   # Without the lock's descriptor ({lock_fd}>&-): a server orphaned by a killed script
   # must not keep the lock.
@@ -136,16 +155,63 @@ start_server() {
   "$bin/benchkit" wait-health "$addr"
 }
 
-# describe_env: the machine and software a run measured, for its run folder.
+# token TEXT: TEXT as one whitespace-free token (runs of blanks become one `_`), so that
+# every settings line is `key=value` tokens a reader can split on whitespace.
+token() {
+  printf '%s' "$*" | tr -s ' \t\n' '_' | sed 's/^_//; s/_$//'
+}
+
+# git_state: sets $git_commit (short hash of HEAD, or `unknown` outside a git checkout) and
+# $git_dirty: `no` when the checkout matches HEAD, `yes` when a file differs from it or is
+# new (not ignored), `unknown` without git. What a run writes (results/, README.md) does
+# not count: a second bench after a first would otherwise always be dirty.
+git_state() {
+  local changes
+  if git_commit=$(git rev-parse --short HEAD 2>/dev/null) &&
+     changes=$(git status --porcelain --untracked-files=normal -- ':(top)' ':(top,exclude)results' ':(top,exclude)README.md' 2>/dev/null); then
+    if [ -z "$changes" ]; then git_dirty=no; else git_dirty=yes; fi
+  else
+    git_commit=unknown git_dirty=unknown
+  fi
+}
+
+# check_clean WHAT: a reference run (one that writes results/) measures committed code:
+# from a checkout with uncommitted changes, or without git, it is refused in one line
+# (exit 2) before anything is built, unless ALLOW_DIRTY=1 (then its settings say
+# git_dirty=yes, and the report warns). WHAT names what the run would write.
+check_clean() {
+  case "${ALLOW_DIRTY:-}" in
+    ""|0|1) ;;
+    *) echo "$script: error: ALLOW_DIRTY must be 1 or 0, not '$ALLOW_DIRTY'" >&2; exit 2 ;;
+  esac
+  git_state
+  if [ "$git_dirty" != no ] && [ "${ALLOW_DIRTY:-0}" != 1 ]; then
+    local why="the checkout has uncommitted changes (git status)"
+    [ "$git_dirty" = yes ] || why="the commit is unknown (no git checkout)"
+    echo "$script: error: $why, and this run would write $1; commit first, or ALLOW_DIRTY=1 to write it marked git_dirty=$git_dirty" >&2
+    exit 2
+  fi
+}
+
+# describe_env: the run's provenance (date, commit, machine, software), one `key=value`
+# per token, for its settings file: date_utc, git_commit, git_dirty, cpu (the model name,
+# blanks as `_`), cores, memory_total (`23.5_GiB`), kernel (`uname -r`), rustc, crates, then the
+# host's limits (open_files, pid_max, threads_max, somaxconn, max_map_count).
 describe_env() {
+  git_state
   echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') cores=$(nproc)"
-  echo "memory_total=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-  echo "kernel=$(uname -sr)"
-  echo "rustc=$(rustc --version)"
-  echo "git_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"
-  echo "crates: $(awk '/^name = /{n=$3} /^version = /{gsub(/"/,"",n); v=$3; gsub(/"/,"",v); print n"@"v}' Cargo.lock | grep -E '^(tokio|reqwest|hyper|ureq|may|smol|async-std|rayon|num-bigint|plotters)@' | tr '\n' ' ')"
-  echo "limits: open_files=$(ulimit -n)/$(ulimit -Hn) pid_max=$(cat /proc/sys/kernel/pid_max) threads_max=$(cat /proc/sys/kernel/threads-max) somaxconn=$(cat /proc/sys/net/core/somaxconn) max_map_count=$(cat /proc/sys/vm/max_map_count)"
+  echo "git_commit=$git_commit git_dirty=$git_dirty"
+  echo "cpu=$(token "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)") cores=$(nproc)"
+  echo "memory_total=$(awk '/MemTotal/ {printf "%.1f_GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "kernel=$(token "$(uname -r)")"
+  echo "rustc=$(token "$(rustc --version | sed 's/^rustc //')")"
+  echo "crates=$(awk '/^name = /{n=$3} /^version = /{gsub(/"/,"",n); v=$3; gsub(/"/,"",v); print n"@"v}' Cargo.lock | grep -E '^(tokio|reqwest|hyper|ureq|may|smol|async-std|rayon|num-bigint|plotters)@' | paste -sd, -)"
+  echo "open_files=$(ulimit -n)/$(ulimit -Hn) pid_max=$(cat /proc/sys/kernel/pid_max) threads_max=$(cat /proc/sys/kernel/threads-max) somaxconn=$(cat /proc/sys/net/core/somaxconn) max_map_count=$(cat /proc/sys/vm/max_map_count)"
+}
+
+# describe_python PYTHON: the Python models' interpreter and packages, as tokens.
+describe_python() {
+  echo "python=$(token "$("$1" --version 2>&1 | sed 's/^Python //')") python_packages=$(grep -E '^(gevent|aiohttp|uvloop)==' scripts/python/requirements.txt | paste -sd, -)"
 }
 
 # report RESULTS: REPORT.md and charts from the CSVs in RESULTS; the README's findings

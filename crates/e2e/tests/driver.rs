@@ -71,6 +71,75 @@ fn lock_is_held(path: &Path) -> bool {
     !locked
 }
 
+/// A fake model that works: after `body` (shell), whatever its workload, it prints a
+/// summary line (checksum 0x1), to its `--summary-file` too.
+fn working_model(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let summary = format!(
+        r#"{{"model":"{name}","workload":"'"$w"'","n":'"$n"',"wall_ms":1.0,"checksum":"0x1","bytes":0,"tasks":'"$n"',"processes":1,"peak_rss_bytes":1000,"peak_pss_bytes":900,"workers":1,"peak_threads":1}}"#
+    );
+    fake_binary(
+        dir,
+        name,
+        &format!(
+            "{body}\nw=$1 n=1 f=\nwhile [ $# -gt 0 ]; do case $1 in --n) n=$2; shift ;; --summary-file) f=$2; shift ;; esac; shift; done\nline='{summary}'\necho \"$line\"\n[ -z \"$f\" ] || echo \"$line\" >>\"$f\""
+        ),
+    )
+}
+
+/// The processes left of a run: those in process group `pgid` (the script's, which every
+/// command it starts inherits) or whose command line mentions `mark` (the run's scratch
+/// folder, which every model's `--summary-file` names), as "pid (state): command line".
+fn leftovers(pgid: i32, mark: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        // A process that has ended since the listing has no files left: skipped.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ...", comm possibly holding spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let pgrp: i32 = fields.get(2).and_then(|f| f.parse().ok()).unwrap_or(0);
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if pgrp == pgid || cmdline.contains(mark) {
+            left.push(format!("{pid} ({}): {cmdline}", fields[0]));
+        }
+    }
+    left
+}
+
+/// Nothing of the run is left after at most 5 s (the kernel reaps an orphan at once; the
+/// wait is for a process that was still exiting).
+fn assert_nothing_left(pgid: i32, mark: &Path) {
+    let mark = mark.to_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = leftovers(pgid, mark);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes left of the run:\n{}",
+            left.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn quick_bench_measures_every_model_on_both_workloads() {
     let (run, _) = e2e::run_script("bench.sh", "quick");
@@ -104,16 +173,17 @@ fn quick_bench_measures_every_model_on_both_workloads() {
 }
 
 /// Ctrl-C in the middle of a run (SIGINT to the whole process group, as a terminal sends
-/// it): exit 130, the cells measured so far are in the CSV, and the server is gone.
+/// it): exit 130; the cpu rounds measured whole are in the CSV, and nothing of the round
+/// under way (a round measured in part would weigh its models unevenly); no process of
+/// the run is left (model, hyperfine, fixture server: found in /proc by process group or
+/// by the scratch folder on their command line), and the server's port is closed.
 #[test]
-fn ctrl_c_keeps_what_was_measured_and_stops_the_server() {
+fn ctrl_c_keeps_the_whole_rounds_and_leaves_no_process() {
     use std::os::unix::process::CommandExt;
     let _turn = e2e::driver_lock();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let results = std::env::temp_dir().join(format!("bench-ctrl-c-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&results);
-    let mut child = std::process::Command::new("bash")
-        .arg(root.join("scripts/bench.sh"))
+    let results = scratch("ctrl-c");
+    let mut child = Command::new("bash")
+        .arg(script("bench.sh"))
         .arg("quick")
         .env("RESULTS_DIR", &results)
         .stdout(std::process::Stdio::null())
@@ -121,39 +191,61 @@ fn ctrl_c_keeps_what_was_measured_and_stops_the_server() {
         .process_group(0)
         .spawn()
         .unwrap();
-    // Wait until two cpu cells are measured, then interrupt the third.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    let run = loop {
-        let run = std::fs::read_dir(results.join("runs"))
+    let pgid = child.id() as i32;
+    let _cleanup = KillGroupOnDrop(pgid);
+    // Wait until round 1 of cpu is measured and round 2 has begun, then interrupt it.
+    let measured = |dir: &Path| {
+        std::fs::read_dir(dir).map_or(0, |d| {
+            d.filter(|e| e.as_ref().unwrap().metadata().unwrap().len() > 0)
+                .count()
+        })
+    };
+    let mut run = PathBuf::new();
+    wait_for("a model measured in cpu round 2", || {
+        assert!(child.try_wait().unwrap().is_none(), "the bench ended");
+        let Some(found) = std::fs::read_dir(results.join("runs"))
             .ok()
             .and_then(|mut d| d.next())
-            .map(|e| e.unwrap().path());
-        let measured = run.as_ref().map_or(0, |r| {
-            std::fs::read_dir(r.join("json"))
-                .map(|d| {
-                    d.filter(|e| e.as_ref().unwrap().metadata().unwrap().len() > 0)
-                        .count()
-                })
-                .unwrap_or(0)
-        });
-        if measured >= 2 {
-            break run.unwrap();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no cells measured in 300 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+        else {
+            return false;
+        };
+        run = found.unwrap().path();
+        measured(&run.join("json/round-2")) >= 1
+    });
+    unsafe { libc::kill(-pgid, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status}");
-    let cpu =
-        std::fs::read_to_string(run.join("cpu.csv")).expect("cpu.csv of the cells measured so far");
+    assert_nothing_left(pgid, &results);
+
+    let models = e2e::models();
+    let cpu = std::fs::read_to_string(run.join("cpu.csv"))
+        .expect("cpu.csv of the rounds measured so far");
+    let rows: Vec<&str> = cpu.lines().skip(1).collect();
+    assert_eq!(rows.len(), models.len(), "{cpu}");
+    // Whole rounds: every model measured in as many rounds (1, or 2 if the interruption
+    // came after round 2 ended), and each round folder holds every model's cpu cell or
+    // none.
+    let rounds: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split(',').nth(5).unwrap_or_default())
+        .collect();
     assert!(
-        cpu.lines().filter(|l| l.contains(",ok,")).count() >= 2,
+        rows.iter().all(|r| r.contains(",ok,")) && rounds.iter().all(|r| *r == rounds[0]),
         "{cpu}"
     );
+    for round in ["round-1", "round-2"] {
+        let cells = std::fs::read_dir(run.join("json").join(round)).map_or(0, |d| {
+            d.filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with("cpu-")
+            })
+            .count()
+        });
+        assert!(
+            cells == 0 || cells == models.len(),
+            "{round}: {cells} cpu cells"
+        );
+    }
     let addr = std::fs::read_to_string(run.join("server.addr")).unwrap();
     assert!(
         std::net::TcpStream::connect(addr.trim()).is_err(),
@@ -189,6 +281,8 @@ fn bad_settings_are_refused_in_one_line_before_anything_is_built() {
         ("IO_URLS", too_many_urls.as_str()),
         ("MODELS", "../not-there"),
         ("MODELS", "sync;reboot"),
+        ("PROMOTE", "yes"),
+        ("PROMOTE", "1"), // a quick run never becomes the reference
     ];
     for (name, value) in cases {
         let run = e2e::run_until(
@@ -236,7 +330,8 @@ fn bad_settings_are_refused_in_one_line_before_anything_is_built() {
         SCRIPT_TIMEOUT,
     );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let settings = std::fs::read_to_string(run_folder(&results).join("settings.txt")).unwrap();
+    let settings =
+        std::fs::read_to_string(run_folder(&results).join("bench-settings.txt")).unwrap();
     assert!(
         settings.starts_with("mode=quick n=1 cpu_runs=1 io_runs=1 warmup=0 "),
         "{settings}"
@@ -409,11 +504,11 @@ fn the_driver_runs_the_binaries_cargo_built() {
         let run = e2e::run_until(&mut command, SCRIPT_TIMEOUT);
         assert_eq!(run.code, Some(0), "{how}:\n{}", run.stderr);
         let folder = run_folder(&results);
-        let settings = std::fs::read_to_string(folder.join("settings.txt")).unwrap();
+        let settings = std::fs::read_to_string(folder.join("bench-settings.txt")).unwrap();
         let binaries = settings
             .lines()
             .find_map(|l| l.strip_prefix("binaries="))
-            .unwrap_or_else(|| panic!("{how}: no binaries= in settings.txt:\n{settings}"));
+            .unwrap_or_else(|| panic!("{how}: no binaries= in bench-settings.txt:\n{settings}"));
         assert_eq!(
             Path::new(binaries).canonicalize().unwrap(),
             e2e::bin_dir().canonicalize().unwrap(),
@@ -526,6 +621,366 @@ fn a_model_killed_by_a_signal_is_recorded_with_the_signal() {
                 .lines()
                 .any(|l| l.starts_with(&format!("sync,{workload},2,ok,"))),
             "{summary}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A copy of the project as a fresh clone would have it, in `dir/clone`: the sources,
+/// README.md and results/ without its run folders, with the files' times kept, so that
+/// cargo, pointed at the target folder these tests were built in, finds everything fresh
+/// and builds nothing. Made a git repository with one commit, so that its state (clean,
+/// dirty) is the test's own, whatever the checkout the tests run in.
+fn clone_project(dir: &Path) -> PathBuf {
+    let clone = dir.join("clone");
+    std::fs::create_dir_all(clone.join("results")).unwrap();
+    let root = e2e::repo_root();
+    let copy = |from: Vec<PathBuf>, to: &Path| {
+        let status = Command::new("cp")
+            .arg("-a")
+            .args(from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    copy(
+        ["Cargo.toml", "Cargo.lock", "README.md", "crates", "scripts"]
+            .map(|f| root.join(f))
+            .to_vec(),
+        &clone,
+    );
+    let results: Vec<PathBuf> = std::fs::read_dir(root.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("runs"))
+        .collect();
+    copy(results, &clone.join("results"));
+    git(&clone, &["init", "-q"]);
+    git(&clone, &["add", "-A"]);
+    git(&clone, &["commit", "-q", "-m", "clone"]);
+    clone
+}
+
+/// `git ARGS` in `repo`, with a committer of its own.
+fn git(repo: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=driver test",
+            "-c",
+            "user.email=driver@test",
+        ])
+        .args(args)
+        .current_dir(repo)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// Every file under `dir` (run folders excepted) with its bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with("runs") {
+                    folders.push(path);
+                }
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A full run with MODELS, N, RUNS or WARMUP changed is partial: it writes its run folder
+/// (tagged `partial`) and a report there, says so in one line, and leaves results/ (the
+/// CSVs, REPORT.md, the charts) and the README byte for byte as they were; PROMOTE=1
+/// makes it the reference. A reference run from a checkout with uncommitted changes is
+/// refused in one line before anything runs (bench and scale sweep), unless ALLOW_DIRTY=1,
+/// which its settings record as git_dirty=yes.
+#[test]
+fn a_partial_run_leaves_the_reference_alone_and_a_dirty_one_is_refused() {
+    let _turn = e2e::driver_lock();
+    let dir = scratch("partial");
+    let clone = clone_project(&dir);
+    let fake = working_model(&dir, "fake", "");
+    let bench = |env: &[(&str, &str)], mode: &str, name: &str| {
+        let mut command = e2e::script_command(&clone.join("scripts").join(name), mode);
+        command
+            .env_remove("CARGO_TARGET_DIR")
+            .env("CARGO_TARGET_DIR", e2e::target_dir())
+            .env_remove("RESULTS_DIR")
+            .env_remove("ALLOW_DIRTY")
+            .env_remove("PROMOTE")
+            .env("MODELS", &fake)
+            .env("N", "2")
+            .env("RUNS", "1")
+            .env("WARMUP", "0")
+            .envs(env.iter().copied());
+        e2e::run_until(&mut command, SCRIPT_TIMEOUT)
+    };
+    let before = (
+        snapshot(&clone.join("results")),
+        std::fs::read(clone.join("README.md")).unwrap(),
+    );
+    assert!(
+        before.0.iter().any(|(p, _)| p.ends_with("cpu.csv")),
+        "{:?}",
+        before.0
+    );
+
+    let run = bench(&[], "full", "bench.sh");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let after = (
+        snapshot(&clone.join("results")),
+        std::fs::read(clone.join("README.md")).unwrap(),
+    );
+    assert!(
+        after == before,
+        "results/ or README.md changed by a partial run"
+    );
+    let said: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("partial run"))
+        .collect();
+    assert_eq!(
+        said,
+        [format!(
+            "== partial run (MODELS,N,RUNS,WARMUP changed): results/*.csv, REPORT.md and the README left as they were (PROMOTE=1 writes them); this run's report: {}/REPORT.md",
+            run_folder(&clone.join("results")).strip_prefix(&clone).unwrap().display()
+        )],
+        "{}",
+        run.stderr
+    );
+    let folder = run_folder(&clone.join("results"));
+    assert!(
+        folder.to_str().unwrap().contains("-partial-"),
+        "{}",
+        folder.display()
+    );
+    for file in ["REPORT.md", "summary.csv", "bench-settings.txt"] {
+        assert!(
+            folder.join(file).exists(),
+            "{file} missing in {}",
+            folder.display()
+        );
+    }
+    std::fs::remove_dir_all(clone.join("results/runs")).unwrap();
+
+    // A dirty checkout: a reference run, or a full sweep, is refused before anything runs.
+    std::fs::write(clone.join("scripts/untracked.sh"), "").unwrap();
+    let unset = [("MODELS", ""), ("N", ""), ("RUNS", ""), ("WARMUP", "")];
+    for (name, mode, promote) in [
+        ("bench.sh", "full", ""),
+        ("bench.sh", "full", "1"),
+        ("bench-scale.sh", "full", ""),
+    ] {
+        let mut env = if promote.is_empty() {
+            unset.to_vec()
+        } else {
+            Vec::new()
+        };
+        env.push(("PROMOTE", promote));
+        let run = bench(&env, mode, name);
+        assert_eq!(
+            run.code,
+            Some(2),
+            "{name} PROMOTE={promote}:\n{}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(
+            run.stderr.starts_with(&format!("{name}: error: the checkout has uncommitted changes (git status), and this run would write results/")),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            !clone.join("results/runs").exists(),
+            "{name} made a run folder"
+        );
+    }
+
+    // PROMOTE=1 with ALLOW_DIRTY=1: the run becomes the reference, marked dirty.
+    let run = bench(
+        &[("PROMOTE", "1"), ("ALLOW_DIRTY", "1")],
+        "full",
+        "bench.sh",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let folder = run_folder(&clone.join("results"));
+    for csv in ["cpu.csv", "io.csv", "summary.csv", "bench-settings.txt"] {
+        assert_eq!(
+            std::fs::read(clone.join("results").join(csv)).unwrap(),
+            std::fs::read(folder.join(csv)).unwrap(),
+            "{csv}"
+        );
+    }
+    let settings = std::fs::read_to_string(clone.join("results/bench-settings.txt")).unwrap();
+    for token in [
+        "reference=yes",
+        "changed=MODELS,N,RUNS,WARMUP",
+        "git_dirty=yes",
+    ] {
+        assert!(
+            settings.split_whitespace().any(|t| t == token),
+            "{token}:\n{settings}"
+        );
+    }
+    assert!(settings.contains("\ngit_commit="), "{settings}");
+    assert!(!run.stderr.contains("partial run"), "{}", run.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A failing model costs one run per cell: its error line is kept from that run (no
+/// second run just to read it), and it is not run in the later rounds. The model beside
+/// it is measured in every round.
+#[test]
+fn a_failing_model_runs_once_per_cell_and_keeps_its_line() {
+    let _turn = e2e::driver_lock();
+    let dir = scratch("fails-once");
+    let count = dir.join("count");
+    let failing = fake_binary(
+        &dir,
+        "failing",
+        &format!(
+            "echo run >>'{}'\necho 'failing: error: GET http://x/: timed out after 30000 ms' >&2\nexit 1",
+            count.display()
+        ),
+    );
+    let fine = working_model(&dir, "fine", "");
+    let results = dir.join("results");
+    let run = e2e::run_until(
+        e2e::script_command(&script("bench.sh"), "quick")
+            .env("RESULTS_DIR", &results)
+            .env("RUNS", "3")
+            .env("WARMUP", "0")
+            .env(
+                "MODELS",
+                format!("{} {}", fine.display(), failing.display()),
+            ),
+        SCRIPT_TIMEOUT,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&count).unwrap().lines().count(),
+        2,
+        "one run per workload, cpu and io"
+    );
+    let folder = run_folder(&results);
+    let failed = std::fs::read_to_string(folder.join("failed.tsv")).unwrap();
+    let reason = "failing: error: GET http://x/: timed out after 30000 ms";
+    assert_eq!(
+        failed,
+        format!("cpu\tfailing\t{reason}\nio\tfailing\t{reason}\n")
+    );
+    let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
+    for workload in ["cpu", "io"] {
+        assert!(
+            summary
+                .lines()
+                .any(|l| l.starts_with(&format!("fine,{workload},2,ok,3,3,"))),
+            "{summary}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `make compare`: two models (fakes here) timed by hyperfine on io against the fixture
+/// server it starts; it prints hyperfine's table and comparison, and leaves no process
+/// (server, hyperfine, model) behind. Bad settings are one line and exit status 2.
+#[test]
+fn compare_prints_hyperfines_comparison_and_leaves_nothing() {
+    use std::os::unix::process::CommandExt;
+    let _turn = e2e::driver_lock();
+    let dir = scratch("compare");
+    let slow = working_model(&dir, "slow", "sleep 0.05");
+    let quick = working_model(&dir, "quick", "");
+    let (out, err) = (dir.join("stdout"), dir.join("stderr"));
+    let mut child = Command::new("make")
+        .arg("-s")
+        .arg("compare")
+        .arg(format!("A={}", slow.display()))
+        .arg(format!("B={}", quick.display()))
+        .arg("WORKLOAD=io")
+        .env("RUNS", "2")
+        .current_dir(e2e::repo_root())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let _cleanup = KillGroupOnDrop(pgid);
+    let deadline = Instant::now() + SCRIPT_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "make compare ran {SCRIPT_TIMEOUT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(&err).unwrap(),
+    );
+    assert!(status.success(), "{status}:\n{stdout}\n{stderr}");
+    assert_nothing_left(pgid, &dir);
+    for line in [
+        "Benchmark 1: slow",
+        "Benchmark 2: quick",
+        "Summary",
+        "  quick ran",
+        " times faster than slow",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing:\n{stdout}");
+    }
+    let addr = stderr
+        .split("fixture server at ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no server address in:\n{stderr}"));
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "fixture server still running at {addr}"
+    );
+
+    for (a, b, workload, what) in [
+        ("threads", "nosuch", "io", "B: 'nosuch' is not a model"),
+        ("", "threads", "io", "A and B name the two models"),
+        (
+            "sync",
+            "threads",
+            "disk",
+            "WORKLOAD must be cpu, io or sleep, not 'disk'",
+        ),
+    ] {
+        let run = e2e::run_until(
+            Command::new("bash")
+                .arg(script("compare.sh"))
+                .args([a, b, workload])
+                .env_remove("A"),
+            Duration::from_secs(60),
+        );
+        assert_eq!(run.code, Some(2), "{a} {b} {workload}:\n{}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .starts_with(&format!("compare.sh: error: {what}")),
+            "{}",
+            run.stderr
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();

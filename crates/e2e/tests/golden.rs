@@ -1,0 +1,215 @@
+//! Golden end to end: a run folder of fixed hyperfine JSON and summary lines
+//! (tests/golden/run/, as scripts/bench.sh writes it: three models, two interleaved rounds
+//! of one run each, a failed cell) goes through `benchkit collect`, and the CSVs hold the
+//! figures worked out by hand here, by value.
+//!
+//! The rounds are chosen so that a burst in one round moves the answer: the speedup over
+//! sync is the median of the per-round ratios, which differs from the ratio of the medians
+//! in every cell below. Extend it by running more of benchkit (`report`) on [`collected`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A copy of tests/golden/run in a fresh temporary folder, after `benchkit collect`.
+fn collected(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("golden-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/run");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(&fixture)
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let out = Command::new(e2e::bin("benchkit"))
+        .arg("collect")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "benchkit collect: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// One CSV line's fields (quoted fields with commas and doubled quotes allowed).
+fn fields(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut field)),
+            c => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+/// A CSV's rows as column -> value, keyed by "model workload".
+fn rows(path: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header = fields(lines.next().unwrap());
+    lines
+        .map(|line| {
+            let row: BTreeMap<String, String> = header.iter().cloned().zip(fields(line)).collect();
+            (format!("{} {}", row["model"], row["workload"]), row)
+        })
+        .collect()
+}
+
+/// Each (column, value) of `expected` is in the row, the numbers within 1e-6.
+fn check(rows: &BTreeMap<String, BTreeMap<String, String>>, key: &str, expected: &[(&str, &str)]) {
+    let row = rows
+        .get(key)
+        .unwrap_or_else(|| panic!("no row {key}: {rows:?}"));
+    for (column, want) in expected {
+        let got = row
+            .get(*column)
+            .unwrap_or_else(|| panic!("{key}: no column {column}"));
+        let same = match (got.parse::<f64>(), want.parse::<f64>()) {
+            (Ok(g), Ok(w)) => (g - w).abs() < 1e-6,
+            _ => got == want,
+        };
+        assert!(same, "{key} {column}: {got}, expected {want}");
+    }
+}
+
+#[test]
+fn fixed_rounds_collect_into_the_expected_figures() {
+    let dir = collected("collect");
+    let cpu = rows(&dir.join("cpu.csv"));
+    let io = rows(&dir.join("io.csv"));
+    let summary = rows(&dir.join("summary.csv"));
+    assert_eq!(
+        summary.keys().collect::<Vec<_>>(),
+        [
+            "sync cpu",
+            "sync io",
+            "threads cpu",
+            "threads io",
+            "tokio-async cpu",
+            "tokio-async io"
+        ]
+    );
+    assert_eq!((cpu.len(), io.len()), (3, 3));
+    let text = std::fs::read_to_string(dir.join("cpu.csv")).unwrap();
+    assert!(
+        text.lines().nth(1).unwrap().starts_with("sync,"),
+        "sync first:\n{text}"
+    );
+
+    // cpu. sync: 1.00 s in round 1, 1.40 s in round 2.
+    check(
+        &cpu,
+        "sync cpu",
+        &[
+            ("n", "10"),
+            ("status", "ok"),
+            ("runs", "2"),
+            ("rounds", "2"),
+            ("mean_s", "1.2"),
+            ("stddev_s", "0.282843"), // sqrt(0.08 / 1): the sample standard deviation
+            ("median_s", "1.2"),
+            ("min_s", "1.0"),
+            ("max_s", "1.4"),
+            ("user_s", "1.0"),             // (0.95 + 1.05) / 2
+            ("system_s", "0.02"),          // (0.01 + 0.03) / 2
+            ("peak_rss_bytes", "5100000"), // the largest line, the warm-up's included
+            ("peak_pss_bytes", "4100000"),
+            ("workers", "1"),
+            ("peak_threads", "2"),
+            ("speedup_vs_sync", "1.000"),
+            ("checksum", "0x7bab6ec681be57e"),
+            ("reason", ""),
+        ],
+    );
+    // threads: 0.50 s, then 1.00 s. Per round 1.00 / 0.50 = 2.0 and 1.40 / 1.00 = 1.4:
+    // the median 1.7, where the ratio of the medians gives 1.20 / 0.75 = 1.6.
+    check(
+        &cpu,
+        "threads cpu",
+        &[
+            ("mean_s", "0.75"),
+            ("stddev_s", "0.353553"),
+            ("median_s", "0.75"),
+            ("min_s", "0.5"),
+            ("max_s", "1.0"),
+            ("user_s", "0.98"),
+            ("system_s", "0.03"),
+            ("peak_rss_bytes", "7900000"), // round 2's
+            ("workers", "10"),
+            ("peak_threads", "11"),
+            ("speedup_vs_sync", "1.700"),
+        ],
+    );
+    // tokio-async: 0.40 s, then 0.50 s: 2.5 and 2.8 give 2.65 (1.20 / 0.45 = 2.667).
+    check(
+        &cpu,
+        "tokio-async cpu",
+        &[
+            ("mean_s", "0.45"),
+            ("stddev_s", "0.070711"),
+            ("median_s", "0.45"),
+            ("min_s", "0.4"),
+            ("max_s", "0.5"),
+            ("speedup_vs_sync", "2.650"),
+        ],
+    );
+
+    // io. sync: 0.410 s and 0.430 s; threads: 0.105 s, then 0.215 s in a burst. Per round
+    // 3.905 and 2.000 give 2.952, the ratio of the medians 0.42 / 0.16 = 2.625.
+    check(
+        &io,
+        "sync io",
+        &[
+            ("median_s", "0.42"),
+            ("stddev_s", "0.014142"),
+            ("speedup_vs_sync", "1.000"),
+            ("checksum", "0x88cf97fbb636a474"),
+        ],
+    );
+    check(
+        &io,
+        "threads io",
+        &[
+            ("runs", "2"),
+            ("rounds", "2"),
+            ("mean_s", "0.16"),
+            ("stddev_s", "0.077782"),
+            ("median_s", "0.16"),
+            ("min_s", "0.105"),
+            ("max_s", "0.215"),
+            ("user_s", "0.006"),
+            ("system_s", "0.004"),
+            ("peak_rss_bytes", "4600000"),
+            ("speedup_vs_sync", "2.952"),
+        ],
+    );
+    // tokio-async failed on io: its row keeps failed.tsv's reason, and no figure.
+    check(
+        &io,
+        "tokio-async io",
+        &[
+            ("status", "failed"),
+            ("runs", ""),
+            ("median_s", ""),
+            ("speedup_vs_sync", ""),
+            (
+                "reason",
+                "tokio-async: error: GET http://127.0.0.1:9/delay/100/bytes/51200: connection refused",
+            ),
+        ],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
