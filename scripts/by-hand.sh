@@ -10,13 +10,17 @@
 #
 # Columns: experiment, model, pinned, command, runs, min, median, max, unit, date_utc,
 # cpu, cores, kernel, git_commit. `make report` shows them in REPORT.md's "By hand" table.
-# RESULTS_DIR as in scripts/bench.sh. Exit status: 0, or 1 with one line saying why.
+# RESULTS_DIR as in scripts/bench.sh; from a checkout with uncommitted changes it is
+# refused (exit 2) unless ALLOW_DIRTY=1, which marks git_commit with `-dirty`. Exit
+# status: 0, 1 with one line saying why, or 2 for a refused setting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 results=${RESULTS_DIR:-results}
 command -v taskset >/dev/null || die "taskset not found (it comes with util-linux)"
+# It writes results/: committed code only, as for make bench (ALLOW_DIRTY=1 to mark it).
+check_clean "$results/by-hand.csv"
 find_target_dir
 take_lock by-hand
 build_release
@@ -27,7 +31,8 @@ trap 'rm -rf "$tmp"' EXIT
 n=100 rounds=2000 runs=3
 date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)
+commit=$git_commit
+[ "$git_dirty" = no ] || commit="$commit-dirty" 
 
 # csv FIELD...: one CSV line, every field quoted (a CPU name may hold a comma).
 csv() {

@@ -147,7 +147,11 @@ start_server() {
   trap on_interrupt INT TERM
   # Without the lock's descriptor ({lock_fd}>&-): a server orphaned by a killed script
   # must not keep the lock.
-  "$bin/fixture-server" --port 0 >"$run_dir/server.addr" 2>"$run_dir/server.log" {lock_fd}>&- &
+  # --exit-with-parent $$: the server ends with this script, even if it is killed by
+  # SIGKILL and cannot stop it (an orphaned server would serve on, unseen). $$, not
+  # $BASHPID, which a background command expands in the child; and so start_server must
+  # run in the script's own shell, not in a subshell or a pipeline.
+  "$bin/fixture-server" --port 0 --exit-with-parent $$ >"$run_dir/server.addr" 2>"$run_dir/server.log" {lock_fd}>&- &
   server_pid=$!
   for _ in $(seq 100); do [ -s "$run_dir/server.addr" ] && break; sleep 0.05; done
   addr=$(head -n 1 "$run_dir/server.addr")

@@ -91,6 +91,11 @@ pub struct BenchRow {
     /// Largest OS thread count over the runs, blocking pools and helpers included.
     #[serde(default)]
     pub peak_threads: Option<u64>,
+    /// Downloads of a run that could not be verified (no Content-Length or x-checksum,
+    /// from a server other than the fixture server), the most of any run; 0 against the
+    /// fixture server, where such a download fails the run. Not in older CSVs.
+    #[serde(default)]
+    pub unverified: Option<u64>,
     /// The median over the rounds of sync's time over this model's, in the same round
     /// (a run folder from before the rounds: the ratio of the medians).
     #[serde(serialize_with = "fixed::<3, _>")]
@@ -441,6 +446,7 @@ fn read_cell(run_dir: &Path, stem: &str, files: &[RoundFile]) -> Result<Measured
         peak_pss_bytes: Some(max(|s| s.peak_pss_bytes) as f64).filter(|x| *x > 0.0),
         workers: Some(max(|s| s.workers)).filter(|x| *x > 0),
         peak_threads: Some(max(|s| s.peak_threads)).filter(|x| *x > 0),
+        unverified: Some(max(|s| s.unverified)),
         checksum: first.checksum.clone(),
         ..BenchRow::default()
     };

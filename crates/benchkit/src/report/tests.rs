@@ -482,3 +482,24 @@ tokio-async,io,10000,ok,{runs},0.79,0.79,0.78,0.8,3000000,
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Unverified downloads are named in the io section with their count; a run that counted
+/// none says every download was verified; an older CSV without the column says nothing.
+#[test]
+fn unverified_downloads_are_shown() {
+    let csv = "model,workload,n,status,runs,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,peak_pss_bytes,workers,peak_threads,unverified,speedup_vs_sync,checksum,reason
+sync,io,10,ok,3,4.1,0.001,4.0,4.0,4.3,0.01,0.01,4000000,3500000,1,1,0,1.000,0x1,
+threads,io,10,ok,3,0.41,0.001,0.4,0.4,0.42,0.01,0.01,4000000,3500000,10,11,40,10.0,0x1,
+";
+    let d = results("unverified", &[("summary.csv", csv)]);
+    let md = report_of(&d);
+    assert!(md.contains("**Unverified downloads** (no Content-Length or `x-checksum`, from a server other than the fixture server; the most in one run): threads 40."), "{md}");
+    let d = results(
+        "verified",
+        &[("summary.csv", &csv.replace(",40,10.0,", ",0,10.0,"))],
+    );
+    assert!(report_of(&d)
+        .contains("Every download was verified (status, length and checksum): 0 unverified."));
+    let d = results("verified-old", &[("summary.csv", SUMMARY)]);
+    assert!(!report_of(&d).contains("unverified"));
+}

@@ -80,6 +80,9 @@ pub fn section(
         .flatten()
         .map(|urls| urls as u64 * cells[0].n);
     md += &table(cells, ideal, downloads);
+    if workload == "io" {
+        md += &unverified(cells);
+    }
     if let Some(warning) = noise_warning(cells, ideal) {
         let _ = writeln!(md, "{warning}\n");
     }
@@ -223,4 +226,31 @@ pub fn noise_warning(cells: &[&Cell], ideal: Option<f64>) -> Option<String> {
         ));
     }
     (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// How many downloads went unverified: none can against the fixture server (such a
+/// download fails the run); from other servers, those without Content-Length or
+/// x-checksum are counted, and named here.
+fn unverified(cells: &[&Cell]) -> String {
+    let counted: Vec<(&str, u64)> = cells
+        .iter()
+        .filter(|c| c.ok)
+        .filter_map(|c| Some((c.model.as_str(), c.unverified?)))
+        .collect();
+    if counted.is_empty() {
+        return String::new();
+    }
+    let some: Vec<String> = counted
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(m, n)| format!("{m} {n}"))
+        .collect();
+    if some.is_empty() {
+        "Every download was verified (status, length and checksum): 0 unverified.\n\n".into()
+    } else {
+        format!(
+            "**Unverified downloads** (no Content-Length or `x-checksum`, from a server other than the fixture server; the most in one run): {}. Their bytes were counted, not checked.\n\n",
+            some.join(", ")
+        )
+    }
 }

@@ -25,6 +25,8 @@ pub struct Cell {
     pub pss: Option<f64>,
     pub workers: Option<u64>,
     pub peak_threads: Option<u64>,
+    /// Downloads that could not be verified (None in CSVs from before the column).
+    pub unverified: Option<u64>,
     /// CPU time of a run, user + system (hyperfine's mean); None in old CSVs.
     pub cpu_s: Option<f64>,
     /// Runs behind the times (hyperfine's count).
@@ -122,6 +124,7 @@ fn bench_cell(path: &str, line: &Line<BenchRow>) -> Result<Cell> {
         pss: check.optional_bytes("peak_pss_bytes", r.peak_pss_bytes)?,
         workers: r.workers.filter(|w| *w > 0),
         peak_threads: r.peak_threads.filter(|t| *t > 0),
+        unverified: r.unverified,
         cpu_s: r.user_s.zip(r.system_s).map(|(u, s)| u + s).filter(|_| ok),
         runs: r.runs.unwrap_or(1),
         reason: r.reason.clone(),
