@@ -213,3 +213,44 @@ fn fixed_rounds_collect_into_the_expected_figures() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The same run folder on through `benchkit report`: REPORT.md shows the speedups as the
+/// CSV has them (medians of per-round ratios, not the ratio of the medians: 1.60x and
+/// 2.67x on cpu, 2.62x on io), ranks nothing inside the noise, names the run behind each
+/// section, and names the failed cell.
+#[test]
+fn fixed_rounds_report_the_expected_figures() {
+    let dir = collected("report");
+    let out = Command::new(e2e::bin("benchkit"))
+        .arg("report")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "benchkit report: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(dir.join("REPORT.md")).unwrap();
+    for expected in [
+        // The cpu table: median, min – max, speedup (the median of 2.0 and 1.4; 2.5 and 2.8).
+        "| threads | 0.750 ± 0.354 s | 0.750 s | 0.500 – 1.000 s | 1.70x |",
+        "| tokio-async | 0.450 ± 0.071 s | 0.450 s | 0.400 – 0.500 s | 2.65x |",
+        // io: the median of 3.905 and 2.000.
+        "| threads | 0.160 ± 0.078 s | 0.160 s | 0.105 – 0.215 s | 2.95x |",
+        // threads' runs (0.5 to 1.0 s) and tokio-async's (0.4 to 0.5 s) touch: no fastest.
+        "no model is faster than another beyond the noise of the runs: medians 0.450 to 0.750 s, runs 0.400 to 1.000 s; 1.70x to 2.65x sync's 1.200 s",
+        "_Measured by `make bench` on 2026-11-28T12:00:00Z, commit 0000000, on Golden CPU Model, 2 cores, 6.1.0-golden (bench-settings.txt)._",
+        "Failed: tokio-async.",
+        "_Chart: drawn from summary.csv, columns mean_s (bar), min_s and max_s (whiskers)._",
+    ] {
+        assert!(md.contains(expected), "REPORT.md lacks {expected:?}:\n{md}");
+    }
+    for ratio_of_medians in ["1.60x", "2.67x", "2.62x"] {
+        assert!(
+            !md.contains(ratio_of_medians),
+            "{ratio_of_medians} in:\n{md}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

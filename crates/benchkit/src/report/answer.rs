@@ -108,8 +108,8 @@ fn cpu_answer(sync: &Cell, ok: &[&Cell], ideal: Option<f64>, cores: f64) -> Opti
             "**cpu** ({} powers on {cores} cores): every model but sync runs them in parallel, and {}; {:.2}x to {:.2}x sync's {:.3} s{ideal}. Rust has no GIL: threads use every core.",
             sync.n,
             all_tied(ok),
-            sync.median / slowest[0].median,
-            sync.median / best.median,
+            slowest[0].speedup_over(sync),
+            best.speedup_over(sync),
             sync.median
         ));
     }
@@ -118,13 +118,13 @@ fn cpu_answer(sync: &Cell, ok: &[&Cell], ideal: Option<f64>, cores: f64) -> Opti
             "The fastest, {}, takes {:.3} s (median), {:.2}x sync's {:.3} s{ideal}",
             one.model,
             one.median,
-            sync.median / one.median,
+            one.speedup_over(sync),
             sync.median
         ),
         tied => format!(
             "The fastest is {}; at best {:.2}x sync's {:.3} s{ideal}",
             tie(tied),
-            sync.median / best.median,
+            best.speedup_over(sync),
             sync.median
         ),
     };
@@ -132,7 +132,7 @@ fn cpu_answer(sync: &Cell, ok: &[&Cell], ideal: Option<f64>, cores: f64) -> Opti
         [one] => format!(
             "the slowest of the others, {}, {:.2}x",
             one.model,
-            sync.median / one.median
+            one.speedup_over(sync)
         ),
         tied => format!("the slowest of the others is {}", tie(tied)),
     };
@@ -147,6 +147,8 @@ fn io_answer(sync: &Cell, ok: &[&Cell], ideal: Option<f64>) -> Option<String> {
     let waiting: Vec<&&Cell> = ok.iter().filter(|c| c.model != "rayon").collect();
     let lo = waiting.iter().map(|c| c.median).fold(f64::MAX, f64::min);
     let hi = waiting.iter().map(|c| c.median).fold(0.0, f64::max);
+    let speedups = waiting.iter().map(|c| c.speedup_over(sync));
+    let (least, most) = speedups.fold((f64::MAX, 0.0f64), |(l, m), x| (l.min(x), m.max(x)));
     let rayon = ok.iter().find(|c| c.model == "rayon");
     let fastest = match fastest.as_slice() {
         [] => return None,
@@ -161,8 +163,8 @@ fn io_answer(sync: &Cell, ok: &[&Cell], ideal: Option<f64>) -> Option<String> {
         lo,
         hi,
         ideal.map(|i| format!(" (ideal {i:.3} s)")).unwrap_or_default(),
-        sync.median / hi,
-        sync.median / lo,
+        least,
+        most,
         rayon
             .map(|r| format!(" rayon takes {:.3} s: its pool has one worker per core, and a blocking download holds its worker.", r.median))
             .unwrap_or_default(),

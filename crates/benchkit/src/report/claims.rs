@@ -221,7 +221,7 @@ fn gil(cells: &[Cell]) -> Option<(String, String)> {
         with_spread("python-threads", &t),
         with_spread("python-sync", &s)
     );
-    let x = sync.median / threads.median;
+    let x = threads.speedup_over(sync);
     Some(match compare(&t, &s) {
         Order::Tie => (
             format!("{both}: a tie within the noise of the runs"),

@@ -67,7 +67,7 @@ pub fn speedup(cells: &[Cell], model: &str, workload: &str) -> Option<f64> {
             .iter()
             .find(|c| c.model == m && c.workload == workload && c.ok)
     };
-    Some(ok(crate::models::baseline(model))?.median / ok(model)?.median)
+    Some(ok(model)?.speedup_over(ok(crate::models::baseline(model))?))
 }
 
 /// The speedup as seed.rs shows it: "1.85x", or "1.02x (tie)" where the model's runs and

@@ -72,7 +72,7 @@ pub fn section(
     if let Some(ideal) = ideal {
         let _ = writeln!(md, "Ideal time with perfect concurrency: {ideal:.3} s.\n");
     }
-    md += "Speedup and efficiency compare medians, which one disturbed run cannot move. ";
+    md += "The speedup is the median of the per-round ratios (sync's time over the model's in the same round of the interleaved rounds), which one disturbed run cannot move; efficiency compares the median with the ideal. ";
     md += "Memory: PSS is the whole model's proportional memory (shared pages divided among the processes sharing them), peak RSS the sum of each process's peak resident memory; see \"Memory: PSS and peak RSS\" below.\n\n";
     // io: what one download costs in CPU, the figure that explains a CPU-bound run.
     let downloads = (workload == "io")
@@ -167,7 +167,7 @@ fn table(cells: &[&Cell], ideal: Option<f64>, downloads: Option<u64>) -> String 
             continue;
         }
         let speedup = sync
-            .map(|s| format!("{:.2}x", s.median / c.median))
+            .map(|s| format!("{:.2}x", c.speedup_over(s)))
             .unwrap_or_default();
         let efficiency = ideal
             .map(|i| format!("{:.0}%", 100.0 * i / c.median))
@@ -221,7 +221,7 @@ pub fn noise_warning(cells: &[&Cell], ideal: Option<f64>) -> Option<String> {
     }
     if !noisy.is_empty() {
         parts.push(format!(
-            "Some runs were disturbed (standard deviation over 5% of the mean: {}); the speedups use medians, and the run-to-run table in REPORT.md compares every full run kept.",
+            "Some runs were disturbed (standard deviation over 5% of the mean: {}); the speedups are medians of per-round ratios, and the run-to-run table in REPORT.md compares every full run kept.",
             noisy.join(", ")
         ));
     }

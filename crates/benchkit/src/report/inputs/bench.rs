@@ -27,6 +27,8 @@ pub struct Cell {
     pub peak_threads: Option<u64>,
     /// Downloads that could not be verified (None in CSVs from before the column).
     pub unverified: Option<u64>,
+    /// speedup_vs_sync as collect wrote it: the median of the per-round ratios.
+    pub speedup: Option<f64>,
     /// CPU time of a run, user + system (hyperfine's mean); None in old CSVs.
     pub cpu_s: Option<f64>,
     /// Runs behind the times (hyperfine's count).
@@ -38,6 +40,16 @@ impl Cell {
     /// The median and the spread of the runs, for rankings ([`crate::stats::compare`]).
     pub fn spread(&self) -> Spread {
         Spread::of_runs(self.median, self.min, self.max, self.runs)
+    }
+
+    /// How many times faster than `sync` (its baseline cell): the CSV's speedup, the
+    /// median of the per-round ratios, where it has one; else (older CSVs, cells of
+    /// different runs) the ratio of the medians.
+    pub fn speedup_over(&self, sync: &Cell) -> f64 {
+        match self.speedup {
+            Some(x) if self.model != sync.model => x,
+            _ => sync.median / self.median,
+        }
     }
 }
 
@@ -125,6 +137,11 @@ fn bench_cell(path: &str, line: &Line<BenchRow>) -> Result<Cell> {
         workers: r.workers.filter(|w| *w > 0),
         peak_threads: r.peak_threads.filter(|t| *t > 0),
         unverified: r.unverified,
+        speedup: if ok {
+            check.optional("speedup_vs_sync", r.speedup_vs_sync, Check::time)?
+        } else {
+            None
+        },
         cpu_s: r.user_s.zip(r.system_s).map(|(u, s)| u + s).filter(|_| ok),
         runs: r.runs.unwrap_or(1),
         reason: r.reason.clone(),
