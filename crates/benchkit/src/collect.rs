@@ -701,7 +701,7 @@ mod tests {
 
         let cpu = read(&dir, "cpu.csv");
         let text = std::fs::read_to_string(dir.join("cpu.csv")).unwrap();
-        assert!(text.starts_with("model,workload,n,status,runs,rounds,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,peak_pss_bytes,workers,peak_threads,speedup_vs_sync,checksum,reason\nsync,cpu,10,ok,2,2,0.550000,"), "{text}");
+        assert!(text.starts_with("model,workload,n,status,runs,rounds,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,peak_pss_bytes,workers,peak_threads,unverified,speedup_vs_sync,checksum,reason\nsync,cpu,10,ok,2,2,0.550000,"), "{text}");
         let model = |m: &str| cpu.iter().find(|r| r.model == m).unwrap();
         assert_eq!(cpu[0].model, "sync");
         let threads = model("threads");

@@ -19,7 +19,7 @@ pub fn across_runs(runs_dir: &Path) -> Result<String> {
         all.push(read_bench(&run.join("summary.csv"))?);
     }
     let mut md = format!(
-        "## From run to run\n\nSpeedup over sync (medians) across the {} full runs kept in results/runs: the middle run's, then the lowest and highest. The spread is this machine's noise; a difference between two models smaller than it means nothing.\n\n| model | cpu | io |\n| --- | --- | --- |\n",
+        "## From run to run\n\nSpeedup over sync (each run's median of per-round ratios) across the {} full runs kept in results/runs: the middle run's, then the lowest and highest. The spread is this machine's noise; a difference between two models smaller than it means nothing.\n\n| model | cpu | io |\n| --- | --- | --- |\n",
         runs.len()
     );
     for model in unique(all.iter().flatten().map(|c| c.model.as_str())) {
