@@ -16,6 +16,11 @@
 //! names the real cause. Among our dependencies, no other caller of `try_reserve` recovers
 //! from a failed allocation (http's `try_reserve` is a size cap, not an allocation).
 //!
+//! With `WORKLOAD_FAULT=out-of-memory` in its environment ([`crate::cpu::FAULT_ENV`]), a
+//! model's every allocation of 1 MiB or more fails once the run has started: how the
+//! end-to-end tests drive this path from real allocation sites in every thread at once
+//! (`threads cpu`'s powers), as `wrong-power` drives the verification's.
+//!
 //! The run is checked against the memory limits before it starts
 //! ([`crate::limits::check_memory`]): this is for what those estimates miss.
 
@@ -35,6 +40,20 @@ static ALLOCATOR: ExitOnOom = ExitOnOom;
 static MODEL: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 static MODEL_LEN: AtomicUsize = AtomicUsize::new(0);
 static FAILED: AtomicBool = AtomicBool::new(false);
+/// Set by [`plant_fault`]: allocations of [`FAULT_BYTES`] or more fail.
+static FAULT: AtomicBool = AtomicBool::new(false);
+const FAULT_BYTES: usize = 1 << 20;
+
+/// Arm the `out-of-memory` fault if the environment asks for it (see the module's header).
+pub(crate) fn plant_fault() {
+    if std::env::var(crate::cpu::FAULT_ENV).is_ok_and(|v| v == "out-of-memory") {
+        FAULT.store(true, Ordering::Relaxed);
+    }
+}
+
+fn faulty(size: usize) -> bool {
+    size >= FAULT_BYTES && FAULT.load(Ordering::Relaxed)
+}
 
 /// Name the model in the out-of-memory line.
 pub(crate) fn set_model(model: &'static str) {
@@ -46,10 +65,16 @@ pub(crate) fn set_model(model: &'static str) {
 // handled, by ending the process.
 unsafe impl GlobalAlloc for ExitOnOom {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if faulty(layout.size()) {
+            out_of_memory(layout.size());
+        }
         checked(unsafe { System.alloc(layout) }, layout.size())
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if faulty(layout.size()) {
+            out_of_memory(layout.size());
+        }
         checked(unsafe { System.alloc_zeroed(layout) }, layout.size())
     }
 
@@ -58,6 +83,9 @@ unsafe impl GlobalAlloc for ExitOnOom {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if faulty(new_size) {
+            out_of_memory(new_size);
+        }
         checked(unsafe { System.realloc(ptr, layout, new_size) }, new_size)
     }
 }

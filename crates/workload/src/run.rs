@@ -153,6 +153,7 @@ fn execute(
     // often 1024 while the hard limit allows far more.
     crate::mem::raise_nofile_limit();
     let sampler = (sampling == Sampling::On).then(crate::mem::Sampler::start);
+    crate::oom::plant_fault();
     let started = Instant::now();
     let tally = run(&cli.command);
     let wall = started.elapsed();

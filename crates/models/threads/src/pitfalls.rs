@@ -43,9 +43,11 @@ pub fn run_mixed(args: &MixedArgs) -> Result<Tally> {
     // that takes 5 s, 25,000 at once, past vm.max_map_count (four maps a thread), where
     // std aborts the process. So at most `room` probe threads run at once: when that many
     // are in flight, the oldest is joined before the next starts. A probe held back that
-    // way is late, and its latency still counts from when it was due.
-    workload::limits::check_threads(args.jobs + 1, "the jobs' threads and a probe's")?;
-    let room = workload::limits::thread_room(args.jobs + 16).max(1);
+    // way is late, and its latency still counts from when it was due. Half the room: a
+    // probe's connect starts a thread of its own for a moment (ureq resolves the host on
+    // one when a timeout is set, even for an IP address).
+    workload::limits::check_threads(args.jobs + 2, "the jobs' threads and a probe's")?;
+    let room = (workload::limits::thread_room(args.jobs + 16) / 2).max(1);
     let (mut probes, mut jobs) = (VecDeque::new(), Vec::new());
     let mut done = Vec::new();
     for event in stream.events() {
