@@ -48,6 +48,9 @@ pub struct Shape {
     /// Each task runs in a process of its own (procs): its memory is not in this
     /// process's address space, and each worker has an address-space limit of its own.
     pub own_process: bool,
+    /// Every task in flight is a kernel task (a thread or a process of its own): the limits
+    /// on kernel tasks are checked before the memory, as the harder fact of the two.
+    pub kernel_task_each: bool,
     /// What the model holds whatever N, beyond its threads (counted for every model: one
     /// per core, and two more, see [`check`]): green's pool of coroutine stacks.
     pub base: Footprint,
@@ -87,6 +90,7 @@ const UNDECLARED: Shape = Shape {
     computes: AtOnce::All,
     compute_task: THREAD,
     own_process: false,
+    kernel_task_each: true,
     base: NOTHING,
 };
 
@@ -237,6 +241,14 @@ pub(crate) fn check(cli: &Cli) -> Result<(), Refused> {
         }
     }
     let what = format!("the tasks of {} {}", command.name(), describe(command));
+    if shape.kernel_task_each {
+        let n = match command {
+            Command::Cpu(a) => at_once(shape.computes, a.n),
+            Command::Mixed(a) => a.jobs,
+            other => at_once(shape.waits, other.n()),
+        };
+        crate::limits::check_tasks(n, &format!("{what}, a kernel task each,"))?;
+    }
     // Every model's own threads, whatever N: a runtime's workers (one per core), a helper
     // thread (a reactor, a timer or a blocking pool's first), and the memory sampler.
     let threads = THREAD.times(cores() + 2);
@@ -278,6 +290,7 @@ mod tests {
         computes: AtOnce::Workers,
         compute_task: NOTHING,
         own_process: false,
+        kernel_task_each: false,
         base: NOTHING,
     };
 

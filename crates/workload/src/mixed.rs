@@ -253,6 +253,7 @@ fn deadline(args: &MixedArgs) -> Duration {
         computes: crate::budget::AtOnce::All,
         compute_task: crate::budget::NOTHING,
         own_process: false,
+        kernel_task_each: false,
         base: crate::budget::NOTHING,
     };
     let predicted = crate::budget::predict(&command, &shape).map_or(0.0, |(s, _)| s);

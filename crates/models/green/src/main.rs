@@ -84,6 +84,7 @@ const SHAPE: Shape = Shape {
     task: budget::COROUTINE,
     computes: AtOnce::Workers,
     compute_task: budget::COROUTINE,
+    kernel_task_each: false,
     own_process: false,
     // may's pool of coroutine stacks, made at the first spawn (see on_coroutines).
     base: budget::COROUTINE.times(1_000),

@@ -62,6 +62,7 @@ const SHAPE: Shape = Shape {
     computes: AtOnce::All,
     compute_task: budget::PROCESS,
     base: budget::NOTHING,
+    kernel_task_each: true,
     own_process: true,
 };
 

@@ -57,6 +57,7 @@ const SHAPE: Shape = Shape {
     computes: AtOnce::Workers,
     compute_task: budget::NOTHING,
     base: budget::NOTHING,
+    kernel_task_each: false,
     own_process: false,
 };
 

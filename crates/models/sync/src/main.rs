@@ -54,6 +54,7 @@ const SHAPE: Shape = Shape {
     computes: AtOnce::One,
     compute_task: budget::NOTHING,
     base: budget::NOTHING,
+    kernel_task_each: false,
     own_process: false,
 };
 

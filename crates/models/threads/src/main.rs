@@ -60,6 +60,7 @@ const SHAPE: Shape = Shape {
     computes: AtOnce::All,
     compute_task: budget::THREAD,
     base: budget::NOTHING,
+    kernel_task_each: true,
     own_process: false,
 };
 

@@ -68,6 +68,7 @@ const SHAPE: Shape = Shape {
     computes: AtOnce::All,
     compute_task: budget::THREAD,
     base: budget::NOTHING,
+    kernel_task_each: false,
     own_process: false,
 };
 
