@@ -64,11 +64,18 @@ fn arena_maps() -> u64 {
     8 * cores * 2
 }
 
+/// Maps kept free beside the threads' own: the heap's large allocations are a map each
+/// (malloc serves 128 KiB and more with an mmap), so threads that fill the map count to
+/// the last few still abort when one of them allocates. A sixteenth of the limit.
+fn headroom_maps() -> u64 {
+    number("/proc/sys/vm/max_map_count").map_or(256, |max| (max / 16).max(256))
+}
+
 /// Refuse unless `n` more threads can start now: `n` kernel tasks, and their memory maps
-/// under `vm.max_map_count`. `what` names them as the user will read it.
+/// under `vm.max_map_count` with some headroom. `what` names them as the user will read it.
 pub fn check_threads(n: u64, what: &str) -> Result<(), Refused> {
     check_tasks(n, what)?;
-    check_maps(MAPS_PER_THREAD * n + arena_maps(), what)
+    check_maps(MAPS_PER_THREAD * n + arena_maps() + headroom_maps(), what)
 }
 
 /// How many more threads can start now, after a margin of `spare` for the runtime's own:
@@ -78,7 +85,8 @@ pub fn thread_room(spare: u64) -> u64 {
     let tasks = tightest().map_or(u64::MAX, |r| r.more);
     let maps = match (number("/proc/sys/vm/max_map_count"), maps_in_use()) {
         (Some(max), Some(used)) => {
-            max.saturating_sub(used).saturating_sub(arena_maps()) / MAPS_PER_THREAD
+            let spare = arena_maps() + headroom_maps();
+            max.saturating_sub(used).saturating_sub(spare) / MAPS_PER_THREAD
         }
         _ => u64::MAX,
     };
