@@ -7,6 +7,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -152,6 +153,35 @@ class CommandLine(unittest.TestCase):
         with self.assertRaisesRegex(workload.UsageError, r"^101 URLs given; at most 100 per run "
                                     r"\(--url is repeated once per URL\)$"):
             workload.parse_args("m", ["io"] + ["--url", "http://h/"] * 101)
+
+
+class Hardening(unittest.TestCase):
+    """Issue 19's items for the Python models, the same as the Rust binaries."""
+
+    def test_an_unclosed_ipv6_host_is_refused_in_cli_rs_words(self):
+        for url, why in (("http://[::1", "'http://[::1' has an unclosed '[' in its host"),
+                         ("http://[nope]/", "'http://[nope]/' has a bad IPv6 address '[nope]'"),
+                         ("http://[::1]:99999/", "'http://[::1]:99999/' has a bad port '99999'")):
+            with self.assertRaises(workload.UsageError) as e:
+                workload.parse_args("m", ["io", "--url", url])
+            self.assertTrue(str(e.exception).endswith(why), str(e.exception))
+        workload.parse_args("m", ["io", "--url", "http://[::1]/x"])
+
+    def test_out_of_memory_in_a_task_is_the_runs_cause(self):
+        with self.assertRaises(MemoryError):
+            workload.gather([Tally.task(1, 1), MemoryError(), ValueError("x")])
+
+    def test_an_unwritable_summary_file_is_refused_before_the_run(self):
+        # A sleep of 5 s: refused at once, with exit 2, if the file is checked first.
+        started = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-B", "python_sync.py", "sleep", "--n", "1", "--ms", "5000",
+             "--summary-file", "/nonexistent-dir/summary.jsonl"],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertEqual(out.stderr.strip().count("\n"), 0, out.stderr)
+        self.assertIn("cannot open --summary-file /nonexistent-dir/summary.jsonl", out.stderr)
+        self.assertLess(time.monotonic() - started, 4.0)
 
 
 class Deadline(unittest.TestCase):

@@ -29,6 +29,7 @@ Only the standard library is used here: sync, threads and procs run on a bare py
 import argparse
 import base64
 import http.client
+import ipaddress
 import json
 import math
 import resource
@@ -130,6 +131,9 @@ def gather(results):
             first = first or result
         else:
             total += result
+    if isinstance(first, MemoryError):
+        # Out of memory is the run's cause, whichever task met it first: exit code 3.
+        raise first
     if first is not None:
         raise TaskError(f"{failed} of {count} tasks failed; the first: {one_line(first)}")
     return total
@@ -519,6 +523,23 @@ def parse_url(text):
         authority = authority.split(sep, 1)[0]
     # Credentials come before the last '@' of the authority.
     authority = authority.rpartition("@")[2]
+    if authority.startswith("["):
+        # An IPv6 address in brackets, as cli.rs checks it: closed, an address, then
+        # nothing or a port.
+        address, closed, after = authority[1:].partition("]")
+        if not closed:
+            raise argparse.ArgumentTypeError(f"'{text}' has an unclosed '[' in its host")
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"'{text}' has a bad IPv6 address '[{address}]'") from None
+        if after and not after.startswith(":"):
+            raise argparse.ArgumentTypeError(f"'{text}' has '{after}' after its host")
+        port = after[1:]
+        if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+            raise argparse.ArgumentTypeError(f"'{text}' has a bad port '{port}'")
+        return target(text)
     host = authority
     if ":" in authority:
         h, port = authority.rsplit(":", 1)
@@ -595,15 +616,24 @@ def main(model, runners):
     every task finished, print the summary line and exit.
 
     Exit codes: 0 success; 1 the run failed (one line on stderr names the cause);
-    2 bad arguments (one line on stderr).
+    2 bad arguments, or a --summary-file that cannot be opened (one line on stderr);
+    3 out of memory (one line), as in the Rust models.
     """
     try:
         args = parse_args(model, sys.argv[1:])
+        # Opened before any work, as the Rust models do: a file we could not write would
+        # lose the run.
+        summary_file = open_summary_file(args)
     except UsageError as e:
         print(f"{model}: {one_line(e)}", file=sys.stderr)
         sys.exit(2)
     try:
-        summary = execute(model, args, runners[args.workload])
+        summary = execute(model, args, runners[args.workload], summary_file)
+    except MemoryError:
+        # str(MemoryError()) is empty: name the cause, in one line.
+        print(f"{model}: error: out of memory (see ulimit -v and MemAvailable)",
+              file=sys.stderr)
+        sys.exit(3)
     except Exception as e:  # noqa: BLE001: one line, never a traceback
         print(f"{model}: error: {one_line(e)}", file=sys.stderr)
         sys.exit(1)
@@ -624,7 +654,17 @@ def cpu_ms():
     }
 
 
-def execute(model, args, run):
+def open_summary_file(args):
+    """The --summary-file, opened for appending before the run; None without one."""
+    if not args.summary_file:
+        return None
+    try:
+        return open(args.summary_file, "a")
+    except OSError as e:
+        raise UsageError(f"cannot open --summary-file {args.summary_file}: {e.strerror}") from None
+
+
+def execute(model, args, run, summary_file=None):
     # Thousands of sockets (and procs' pipes) need thousands of file descriptors.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -663,9 +703,9 @@ def execute(model, args, run):
         },
         separators=(",", ":"),
     )
-    if args.summary_file:
+    if summary_file is not None:
         try:
-            with open(args.summary_file, "a") as f:
+            with summary_file as f:
                 f.write(line + "\n")
         except OSError as e:
             raise TaskError(f"cannot write --summary-file {args.summary_file}: {e.strerror}") from None

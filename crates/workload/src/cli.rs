@@ -42,6 +42,8 @@ pub const MAX_HAND_OFFS: u64 = 100_000_000;
 pub const MAX_RATE: u64 = 5_000;
 pub const MAX_STREAM_MS: u64 = 60_000;
 pub const MAX_JOBS: u64 = 64;
+/// The default ceiling on a run's predicted length (`--max-run-s`): an hour.
+pub const DEFAULT_MAX_RUN_S: u64 = 3_600;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -55,6 +57,11 @@ pub struct Cli {
     /// Also append the summary line to this file (the bench driver collects memory from it).
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_file: Option<PathBuf>,
+
+    /// Refuse a run predicted to take longer than this, in seconds (0: no ceiling). The
+    /// prediction comes from N, the model's workers and the work per task.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = DEFAULT_MAX_RUN_S)]
+    pub max_run_s: u64,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -212,7 +219,7 @@ pub struct SwitchArgs {
 #[derive(Debug, Clone, Args)]
 pub struct MixedArgs {
     /// How the CPU jobs run; this model's variants are listed below.
-    #[arg(long, value_enum, hide_possible_values = true)]
+    #[arg(long, value_parser = crate::mixed::parse_variant)]
     pub variant: Option<Variant>,
     /// The probes' URL (the bench: the fixture server's /delay/10/bytes/1024).
     #[arg(long, value_name = "URL", value_parser = parse_url, required_unless_present = "list_variants")]
@@ -298,6 +305,22 @@ fn check_url(s: &str) -> Result<(), String> {
     let authority = authority
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host);
+    // An IPv6 address in brackets: it must close, hold an address, and be followed by
+    // nothing or a port.
+    if let Some(inner) = authority.strip_prefix('[') {
+        let (address, after) = inner
+            .split_once(']')
+            .ok_or_else(|| format!("'{s}' has an unclosed '[' in its host"))?;
+        if address.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("'{s}' has a bad IPv6 address '[{address}]'"));
+        }
+        return match after.strip_prefix(':') {
+            None if after.is_empty() => Ok(()),
+            Some(port) if port.is_empty() || port.parse::<u16>().is_ok() => Ok(()),
+            Some(port) => Err(format!("'{s}' has a bad port '{port}'")),
+            None => Err(format!("'{s}' has '{after}' after its host")),
+        };
+    }
     let host = match authority.rsplit_once(':') {
         Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
             if !port.is_empty() && port.parse::<u16>().is_err() {
@@ -314,6 +337,11 @@ fn check_url(s: &str) -> Result<(), String> {
 }
 
 impl Cli {
+    /// The ceiling on the run's predicted length, in seconds; `None` for no ceiling.
+    pub fn max_run_s(&self) -> Option<u64> {
+        (self.max_run_s > 0).then_some(self.max_run_s)
+    }
+
     /// Checks clap cannot express: how many URLs in all, how many hand-offs in all.
     pub fn validate(&self) -> Result<(), String> {
         if let Command::Io(a) = &self.command {
@@ -473,6 +501,7 @@ mod tests {
         assert!(parse_url("http://127.0.0.1:8080/delay/1/bytes/2").is_ok());
         assert!(parse_url("https://example.com").is_ok());
         assert!(parse_url("http://[::1]:80/x").is_ok());
+        assert!(parse_url("http://[::1]/x").is_ok());
         assert!(parse_url("http://u:p@127.0.0.1:8080/x").is_ok());
         for bad in [
             "ftp://x/",
@@ -481,6 +510,11 @@ mod tests {
             "http:///path",
             "http://h:99999/",
             "http://u:p@/x",
+            "http://[::1",
+            "http://[::1/x",
+            "http://[nope]/",
+            "http://[::1]x/",
+            "http://[::1]:99999/",
         ] {
             assert!(parse_url(bad).is_err(), "accepted {bad}");
         }

@@ -26,12 +26,16 @@
 //!   variants each model offers; the model's own part is in its `pitfalls.rs`, and a model
 //!   that does not offer `mixed` says why in its `main.rs`.
 //! - [`summary`]: the tally of finished tasks and the one JSON line printed at the end.
-//! - [`limits`]: the machine's limits on threads, processes and memory maps, checked
-//!   before a run that needs many.
+//! - [`limits`]: the machine's limits on threads, processes, memory maps, open files and
+//!   memory, checked before a run that needs many.
+//! - [`budget`]: what a run will cost, predicted before it starts from the model's
+//!   [`budget::Shape`]: its length against `--max-run-s`, its memory against the limits.
+//! - [`oom`]: out of memory during a run is one line and exit code 3, not an abort.
 //! - [`mem`]: peak memory (RSS of each process, PSS of the whole model) and threads.
 //! - [`rusage`]: CPU time (user, system) of the model and its reaped worker processes.
 //! - [`main`] (module `run`): the `main` every model calls: parse, time, run, print, exit.
 
+pub mod budget;
 pub mod cli;
 pub mod costs;
 pub mod cpu;
@@ -39,6 +43,7 @@ pub mod io;
 pub mod limits;
 pub mod mem;
 pub mod mixed;
+pub mod oom;
 pub mod rusage;
 pub mod summary;
 

@@ -122,6 +122,25 @@ pub(crate) fn explain(command: clap::Command) -> clap::Command {
     command.mut_subcommand("mixed", |sub| sub.after_help(text))
 }
 
+/// `--variant`: a variant's name, or an error that lists what this model offers (clap
+/// prints it in one line: "invalid value 'x' for '--variant <VARIANT>': ...").
+pub(crate) fn parse_variant(s: &str) -> Result<Variant, String> {
+    use clap::ValueEnum;
+    if let Some(v) = Variant::value_variants().iter().find(|v| v.name() == s) {
+        return Ok(*v);
+    }
+    Err(match offered() {
+        Offer::NotOffered(why) => format!("mixed is not offered here: {why}"),
+        Offer::Runs { variants: [], .. } => {
+            "this model takes no --variant (see mixed --help)".to_string()
+        }
+        Offer::Runs { variants, .. } => {
+            let names: Vec<&str> = variants.iter().map(|(v, _)| v.name()).collect();
+            format!("this model offers {}", names.join(", "))
+        }
+    })
+}
+
 /// Refuse what this model does not offer (exit code 2, one line naming why).
 pub(crate) fn check(args: &MixedArgs) -> Result<(), String> {
     match (offered(), args.variant) {
@@ -218,6 +237,61 @@ pub struct Stream {
     block: Duration,
     rate: u64,
     record: Arc<Record>,
+    /// Ends the process if the stream is not over by its deadline; disarmed when dropped.
+    _deadline: Deadline,
+}
+
+/// The whole stream's deadline: its length, one probe's timeout, and twice the jobs'
+/// predicted time ([`crate::budget::predict`]), plus 30 s. A run still going then (a
+/// server that stalls every probe for its timeout in turn, jobs far slower than
+/// predicted) ends with one line and exit code 1, instead of running on for hours.
+fn deadline(args: &MixedArgs) -> Duration {
+    let command = crate::Command::Mixed(args.clone());
+    let shape = crate::budget::Shape {
+        waits: crate::budget::AtOnce::All,
+        task: crate::budget::NOTHING,
+        computes: crate::budget::AtOnce::All,
+        compute_task: crate::budget::NOTHING,
+        own_process: false,
+        kernel_task_each: false,
+        base: crate::budget::NOTHING,
+    };
+    let predicted = crate::budget::predict(&command, &shape).map_or(0.0, |(s, _)| s);
+    Duration::from_millis(args.duration_ms + args.timeout_ms)
+        + Duration::from_secs_f64(2.0 * predicted)
+        + Duration::from_secs(30)
+}
+
+/// A watchdog thread that ends the process at the deadline, unless this is dropped first:
+/// dropping the sender is what disarms it.
+struct Deadline {
+    _disarm: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl Deadline {
+    fn arm(after: Duration) -> Deadline {
+        let (disarm, disarmed) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::Builder::new()
+            .name("mixed-deadline".into())
+            .spawn(move || {
+                // Disconnected: the stream is over (or this test is). Timeout: it is not.
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    disarmed.recv_timeout(after)
+                {
+                    eprintln!(
+                        "{}: error: mixed did not end within its deadline of {} s (the \
+                         stream, a probe's timeout and twice the jobs' predicted time)",
+                        crate::run::model(),
+                        after.as_secs()
+                    );
+                    std::process::exit(1);
+                }
+            });
+        // A watchdog that cannot start leaves the run without a deadline, not failed.
+        Deadline {
+            _disarm: watchdog.ok().map(|_| disarm),
+        }
+    }
 }
 
 impl Stream {
@@ -242,6 +316,7 @@ impl Stream {
                 latencies: Mutex::new((histogram, 0)),
                 jobs: Mutex::new(Vec::new()),
             }),
+            _deadline: Deadline::arm(deadline(args)),
         })
     }
 
@@ -509,6 +584,39 @@ mod tests {
         for v in Variant::value_variants() {
             assert_eq!(v.to_possible_value().unwrap().get_name(), v.name());
         }
+    }
+
+    /// An unknown --variant is refused with what this model offers (here: none declared).
+    #[test]
+    fn an_unknown_variant_names_the_offer() {
+        assert_eq!(parse_variant("yield"), Ok(Variant::Yield));
+        let err = parse_variant("sideways").unwrap_err();
+        assert!(err.starts_with("mixed is not offered here"), "{err}");
+    }
+
+    /// The deadline covers the stream, a probe's timeout and the jobs, with room to spare.
+    #[test]
+    fn the_deadline_covers_the_whole_stream() {
+        let mut args = MixedArgs {
+            variant: None,
+            url: Some(Target::new("http://127.0.0.1:1/")),
+            rate: 100,
+            duration_ms: 3000,
+            jobs: 4,
+            base: 7777,
+            exp: 100_000,
+            block_ms: 0,
+            timeout_ms: 30_000,
+            list_variants: false,
+        };
+        let d = deadline(&args);
+        assert!(
+            d >= Duration::from_secs(63) && d < Duration::from_secs(70),
+            "{d:?}"
+        );
+        args.exp = 2_000_000;
+        args.jobs = 64;
+        assert!(deadline(&args) > Duration::from_secs(3600));
     }
 
     /// Probes before the jobs, then the jobs, then the rest, all in due order.

@@ -12,6 +12,13 @@ use std::time::Instant;
 /// The threads (or processes) the model runs its tasks on; see [`record_workers`].
 static WORKERS: AtomicU64 = AtomicU64::new(1);
 
+/// The model's name, for lines written outside `main`'s flow (mixed's deadline).
+static MODEL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+pub(crate) fn model() -> &'static str {
+    MODEL.get().copied().unwrap_or("model")
+}
+
 /// Say how many threads (or processes) the model's scheduler runs tasks on: a runtime's
 /// worker threads, a pool's size, or N for one thread (process) per task. Every model
 /// calls it where it sets its scheduler up, and the summary line reports it, so that the
@@ -24,8 +31,11 @@ pub fn record_workers(n: u64) {
 /// Parse the command line, run the workload under `model`'s `run`, check that every task
 /// finished, print the summary line on stdout and exit.
 ///
-/// Exit codes: 0 success; 1 the run failed (a wrong result, a failed request: one line on
-/// stderr names the cause); 2 bad arguments (one line on stderr).
+/// Exit codes: 0 success; 1 the run failed (a wrong result, a failed request, `mixed` past
+/// its deadline: one line on stderr names the cause); 2 bad arguments, or a run refused
+/// before it starts because the machine's limits cannot hold it or it is predicted to take
+/// longer than `--max-run-s` (one line on stderr); 3 out of memory during the run (one
+/// line, see [`crate::oom`]).
 pub fn main(model: &'static str, run: impl FnOnce(&Command) -> Result<Tally>) -> ExitCode {
     run_main(model, Sampling::On, run)
 }
@@ -47,6 +57,9 @@ fn run_main(
     sampling: Sampling,
     run: impl FnOnce(&Command) -> Result<Tally>,
 ) -> ExitCode {
+    let _ = MODEL.set(model);
+    crate::oom::set_model(model);
+    crate::oom::one_arena_under_an_address_limit();
     one_line_panics(model);
     let cli = match parse(model) {
         Ok(cli) => cli,
@@ -64,10 +77,16 @@ fn run_main(
     {
         Ok(file) => file,
         Err(e) => {
-            eprintln!("{model}: {e}");
+            eprintln!("{model}: {e:#}");
             return ExitCode::from(2);
         }
     };
+    // Before any work: how long the run will take and the memory it will hold, against
+    // --max-run-s and the machine's memory limits.
+    if let Err(refused) = crate::budget::check(&cli) {
+        eprintln!("{model}: {refused}");
+        return ExitCode::from(2);
+    }
     let result = execute(model, &cli, sampling, run).and_then(|summary| {
         let line = summary.to_line();
         if let Some((mut file, path)) = summary_file {
@@ -134,6 +153,7 @@ fn execute(
     // often 1024 while the hard limit allows far more.
     crate::mem::raise_nofile_limit();
     let sampler = (sampling == Sampling::On).then(crate::mem::Sampler::start);
+    crate::oom::plant_fault();
     let started = Instant::now();
     let tally = run(&cli.command);
     let wall = started.elapsed();

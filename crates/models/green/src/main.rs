@@ -66,6 +66,7 @@ mod transport;
 use anyhow::{bail, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
+use workload::budget::{self, AtOnce, Shape};
 use workload::cli::SleepArgs;
 use workload::{cpu, gather, joined, Command, CpuArgs, IoArgs, Tally};
 
@@ -75,6 +76,19 @@ use workload::{cpu, gather, joined, Command, CpuArgs, IoArgs, Tally};
 /// headroom over the deepest. It is address space, not memory: a coroutine makes resident
 /// only the pages it touches (about 8 KiB for a sleeper, 44 KiB for a download).
 const STACK_BYTES: usize = 128 * 1024;
+
+/// How this model runs its tasks (every task at once, a coroutine each; a power holds its worker until done): `workload::main` predicts a run's length
+/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+const SHAPE: Shape = Shape {
+    waits: AtOnce::All,
+    task: budget::COROUTINE,
+    computes: AtOnce::Workers,
+    compute_task: budget::COROUTINE,
+    kernel_task_each: false,
+    own_process: false,
+    // may's pool of coroutine stacks, made at the first spawn (see on_coroutines).
+    base: budget::COROUTINE.times(1_000),
+};
 
 fn main() -> ExitCode {
     // may reads its configuration when the scheduler starts, at the first spawn: set it
@@ -89,6 +103,7 @@ fn main() -> ExitCode {
     may::config().set_worker_pin(false);
     workload::record_workers(cores as u64);
     workload::mixed::offer(&pitfalls::OFFER);
+    workload::budget::shape(SHAPE);
     workload::main("green", |command| match command {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),

@@ -31,6 +31,21 @@ pub fn run_spawn(n: u64, command: &Command) -> Result<Tally> {
 /// N worker processes in a ring of pipes, each handing the token on R times.
 pub fn run_switch(args: &SwitchArgs, command: &Command) -> Result<Tally> {
     workload::record_workers(args.n);
+    // Every descriptor this process holds at the last worker's start: the ring's pipes
+    // (two ends each, and the token's start, a dup of place 0's writer), the output pipe
+    // of every worker started, and the few a start opens. Refuse before making any: at
+    // 9,000 places under an open-file limit of 20,000 this used to fail after 13 s.
+    workload::limits::check_tasks(
+        args.n,
+        &format!("{} worker processes, one per place,", args.n),
+    )?;
+    workload::limits::check_files(
+        args.n * (2 + worker::FILES_PER_WORKER) + 1 + worker::FILES_TO_START,
+        &format!(
+            "a ring of {} worker processes (a pipe each, and each one's output)",
+            args.n
+        ),
+    )?;
     // One pipe per place: place i reads from its own, and writes to the next one's. A
     // pipe's reader cannot be cloned, but its writer can: `ring` needs only that.
     let mut pipes = (0..args.n)

@@ -45,6 +45,7 @@ mod worker;
 
 use anyhow::{bail, Result};
 use std::process::ExitCode;
+use workload::budget::{self, AtOnce, Shape};
 use workload::mixed::Offer;
 use workload::{gather, Command, Tally};
 
@@ -53,8 +54,21 @@ const NO_MIXED: &str = "a probe per process would measure process start-up, not 
     and jobs in their own processes are preempted by the kernel just as threads' are: \
     threads is that baseline";
 
+/// How this model runs its tasks (every task at once, a process each): `workload::main` predicts a run's length
+/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+const SHAPE: Shape = Shape {
+    waits: AtOnce::All,
+    task: budget::PROCESS,
+    computes: AtOnce::All,
+    compute_task: budget::PROCESS,
+    base: budget::NOTHING,
+    kernel_task_each: true,
+    own_process: true,
+};
+
 fn main() -> ExitCode {
     workload::mixed::offer(&Offer::NotOffered(NO_MIXED));
+    workload::budget::shape(SHAPE);
     // A worker is this same binary, started by the parent below: it runs one task.
     if worker::is_worker() {
         return workload::worker_main("procs", worker::run_task);
@@ -74,10 +88,15 @@ fn main() -> ExitCode {
 /// what it reports. Every workload is the same here: the task runs in the worker.
 fn on_processes(n: u64, command: &Command) -> Result<Tally> {
     workload::record_workers(n);
-    // N workers are N kernel tasks, and this process reads a pipe of each: refuse a run
-    // the machine cannot hold before starting any.
+    // N workers are N kernel tasks, and this process keeps the read end of a pipe of each
+    // (worker::FILES_PER_WORKER) plus a few while one starts (worker::FILES_TO_START):
+    // refuse a run the machine cannot hold before starting any. The open-file limit has
+    // been raised to its hard limit already (workload::main).
     workload::limits::check_tasks(n, &format!("{n} worker processes, one per task,"))?;
-    workload::limits::check_files(n, &format!("{n} workers' pipes"))?;
+    workload::limits::check_files(
+        n * worker::FILES_PER_WORKER + worker::FILES_TO_START,
+        &format!("{n} workers' pipes"),
+    )?;
     // Workers kills and reaps any worker still running if we leave early (a failed spawn,
     // an error): no process is left behind.
     let mut workers = worker::Workers::default();

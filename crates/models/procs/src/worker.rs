@@ -65,6 +65,13 @@ pub fn inherited_place() -> Result<Place<PipeWriter, PipeReader>> {
     })
 }
 
+/// Descriptors this process keeps per running worker: the read end of its output pipe.
+pub const FILES_PER_WORKER: u64 = 1;
+/// Descriptors open for a moment while a worker starts, beyond those kept: the output
+/// pipe's write end and its clone (one for stdout, one for stderr), std's own pipe that
+/// reports a failed exec, and a margin for the memory sampler's /proc reads.
+pub const FILES_TO_START: u64 = 3 + 2 + 8;
+
 /// The running workers, in start order, each with the read end of the one pipe its
 /// stdout and stderr both go to. Dropping it kills and reaps any still running.
 #[derive(Default)]

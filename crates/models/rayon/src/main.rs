@@ -39,6 +39,7 @@ use anyhow::{anyhow, bail, Result};
 use rayon::prelude::*;
 use std::process::ExitCode;
 use workload::blocking::Client;
+use workload::budget::{self, AtOnce, Shape};
 use workload::cli::SleepArgs;
 use workload::mixed::Offer;
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
@@ -48,8 +49,21 @@ const NO_MIXED: &str = "rayon's pool is for CPU work: 200 probes a second of 10 
     hold 2 workers (the io workload's pitfall), and probes on threads beside jobs on the pool \
     is threads again";
 
+/// How this model runs its tasks (one task per worker of the pool, the others queued): `workload::main` predicts a run's length
+/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+const SHAPE: Shape = Shape {
+    waits: AtOnce::Workers,
+    task: budget::NOTHING,
+    computes: AtOnce::Workers,
+    compute_task: budget::NOTHING,
+    base: budget::NOTHING,
+    kernel_task_each: false,
+    own_process: false,
+};
+
 fn main() -> ExitCode {
     workload::mixed::offer(&Offer::NotOffered(NO_MIXED));
+    workload::budget::shape(SHAPE);
     workload::main("rayon", |command| {
         // Start the global pool here, in plain sight: one thread per core (RAYON_NUM_THREADS
         // overrides it). Left to start on first use, a thread that cannot start would be a

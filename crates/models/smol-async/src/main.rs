@@ -64,6 +64,7 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use workload::budget::{self, AtOnce, Shape};
 use workload::cli::SleepArgs;
 use workload::hyper_futures::{Client, Runtime};
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
@@ -72,8 +73,21 @@ use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 /// HTTP client spawns its connections); [`on_executor`] runs it on one thread per core.
 static EXECUTOR: Executor<'static> = Executor::new();
 
+/// How this model runs its tasks (every task at once, a future each; a power on a thread of the blocking pool): `workload::main` predicts a run's length
+/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+const SHAPE: Shape = Shape {
+    waits: AtOnce::All,
+    task: budget::FUTURE,
+    computes: AtOnce::All,
+    compute_task: budget::THREAD,
+    base: budget::NOTHING,
+    kernel_task_each: false,
+    own_process: false,
+};
+
 fn main() -> ExitCode {
     workload::mixed::offer(&pitfalls::OFFER);
+    workload::budget::shape(SHAPE);
     workload::main("smol-async", |command| {
         on_executor(async {
             match command {
@@ -95,7 +109,7 @@ async fn run_cpu(args: &CpuArgs) -> Result<Tally> {
     // The pool may start a thread per power (up to 500), and the `blocking` crate spins
     // forever if a start fails while powers are queued (smol-rs/blocking#79): refuse
     // what the machine's thread limits cannot hold.
-    workload::limits::check_tasks(args.n.min(500), "smol's blocking pool")?;
+    workload::limits::check_threads(args.n.min(500), "smol's blocking pool")?;
     // `unblock` starts the closure on the pool at once and returns a future of its
     // result, so all N are running before the first is awaited.
     let tasks = (0..args.n)

@@ -37,6 +37,7 @@ mod costs;
 use anyhow::{bail, Result};
 use std::process::ExitCode;
 use workload::blocking::Client;
+use workload::budget::{self, AtOnce, Shape};
 use workload::cli::SleepArgs;
 use workload::mixed::Offer;
 use workload::{cpu, Command, CpuArgs, IoArgs, Tally};
@@ -45,8 +46,21 @@ use workload::{cpu, Command, CpuArgs, IoArgs, Tally};
 const NO_MIXED: &str = "sync has no scheduler: nothing runs beside a job, and its probes would \
     queue one after another (the io workload already shows that); see threads for the baseline";
 
+/// How this model runs its tasks (one task at a time, on this thread): `workload::main` predicts a run's length
+/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+const SHAPE: Shape = Shape {
+    waits: AtOnce::One,
+    task: budget::NOTHING,
+    computes: AtOnce::One,
+    compute_task: budget::NOTHING,
+    base: budget::NOTHING,
+    kernel_task_each: false,
+    own_process: false,
+};
+
 fn main() -> ExitCode {
     workload::mixed::offer(&Offer::NotOffered(NO_MIXED));
+    workload::budget::shape(SHAPE);
     workload::main("sync", |command| match command {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),

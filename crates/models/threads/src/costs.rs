@@ -30,6 +30,8 @@ pub fn run_spawn(args: &SpawnArgs) -> Result<Tally> {
 /// N threads in a ring, each handing the token on R times; then check its path.
 pub fn run_switch(args: &SwitchArgs) -> Result<Tally> {
     workload::record_workers(args.n);
+    // A thread per place: refuse a ring the machine cannot hold, as on_threads does.
+    workload::limits::check_threads(args.n, &format!("{} threads, one per place,", args.n))?;
     // One std channel per place: place i reads its own, and writes the next one's.
     let (start, places) = ring(args.n, mpsc::channel::<u64>);
     // The token waits in place 0's inbox until its thread starts: no place misses it.

@@ -10,8 +10,9 @@
 //! **What it costs.** Per thread: a kernel task, a stack (reserved 2 MiB, of which only the
 //! touched pages use memory, plus a guard page), and a context switch whenever it blocks.
 //! Thousands are fine on Linux; the limits are `threads-max`, `pid_max`, the user's
-//! process limit (`ulimit -u`), memory, and `vm.max_map_count`: each stack is two memory
-//! maps (the stack and its guard page), the same wall green's coroutines hit.
+//! process limit (`ulimit -u`), memory (each stack's 2 MiB count against `ulimit -v`), and
+//! `vm.max_map_count`: each thread is four memory maps (its stack and the signal stack
+//! std gives it, each with a guard page), the same wall green's coroutines hit at two.
 //!
 //! **When to pick it.** Blocking I/O with tens to thousands of connections, and CPU work on
 //! as many threads as cores. The seed article's Python threads (the GIL let one compute
@@ -47,11 +48,25 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::thread;
 use workload::blocking::Client;
+use workload::budget::{self, AtOnce, Shape};
 use workload::cli::SleepArgs;
 use workload::{cpu, gather, joined, Command, CpuArgs, IoArgs, Tally};
 
+/// How this model runs its tasks (every task at once, a thread each): `workload::main` predicts a run's length
+/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+const SHAPE: Shape = Shape {
+    waits: AtOnce::All,
+    task: budget::THREAD,
+    computes: AtOnce::All,
+    compute_task: budget::THREAD,
+    base: budget::NOTHING,
+    kernel_task_each: true,
+    own_process: false,
+};
+
 fn main() -> ExitCode {
     workload::mixed::offer(&pitfalls::OFFER);
+    workload::budget::shape(SHAPE);
     workload::main("threads", |command| match command {
         Command::Cpu(args) => run_cpu(args),
         Command::Io(args) => run_io(args),
@@ -99,10 +114,10 @@ where
     E: Into<anyhow::Error> + Send + 'static,
 {
     workload::record_workers(n);
-    // N threads are N kernel tasks and 2N memory maps (stack and guard page): refuse a run
-    // the machine cannot hold before starting any, naming the limit.
-    workload::limits::check_tasks(n, &format!("{n} threads, one per task,"))?;
-    workload::limits::check_maps(2 * n, &format!("{n} thread stacks"))?;
+    // N threads are N kernel tasks and 4N memory maps (the stack and the signal stack std
+    // maps for each, with their guard pages): refuse a run the machine cannot hold before
+    // starting any, naming the limit.
+    workload::limits::check_threads(n, &format!("{n} threads, one per task,"))?;
     // Plain spawn needs a 'static closure, so the threads share the task through an Arc.
     // (A thread::scope would let them borrow it, but a scope joins every thread before it
     // returns: a failed start could then be reported only after all the others finished.)

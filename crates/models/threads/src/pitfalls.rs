@@ -18,6 +18,7 @@
 //! blocks a scheduler'.
 
 use anyhow::{Context, Result};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
@@ -38,21 +39,36 @@ pub fn run_mixed(args: &MixedArgs) -> Result<Tally> {
     let stream = Stream::start(args)?;
     let target = Arc::new(stream.target().clone());
     workload::record_workers(args.probes() + args.jobs);
-    let (mut probes, mut jobs) = (Vec::new(), Vec::new());
+    // A probe's thread lives until its reply: at 5,000 probes a second against a server
+    // that takes 5 s, 25,000 at once, past vm.max_map_count (four maps a thread), where
+    // std aborts the process. So at most `room` probe threads run at once: when that many
+    // are in flight, the oldest is joined before the next starts. A probe held back that
+    // way is late, and its latency still counts from when it was due. Half the room: a
+    // probe's connect starts a thread of its own for a moment (ureq resolves the host on
+    // one when a timeout is set, even for an IP address).
+    workload::limits::check_threads(args.jobs + 2, "the jobs' threads and a probe's")?;
+    let room = (workload::limits::thread_room(args.jobs + 16) / 2).max(1);
+    let (mut probes, mut jobs) = (VecDeque::new(), Vec::new());
+    let mut done = Vec::new();
     for event in stream.events() {
         // Open loop: each event has its time, fixed in advance. A late probe's latency
         // still counts from when it was due.
         thread::sleep(event.due().saturating_duration_since(Instant::now()));
         match event {
             Event::Probe(probe) => {
+                if probes.len() as u64 >= room {
+                    let oldest: JoinHandle<_> = probes.pop_front().expect("room >= 1");
+                    done.push(joined(oldest.join()));
+                }
                 let (client, target) = (client.clone(), target.clone());
-                probes.push(spawn(move || probe.done(client.download(&target)))?);
+                probes.push_back(spawn(move || probe.done(client.download(&target)))?);
             }
             // The job computes on its own thread; the kernel shares the cores.
             Event::Job(job) => jobs.push(spawn(move || job.run())?),
         }
     }
-    let probes = gather(probes.into_iter().map(|h| joined(h.join())));
+    done.extend(probes.into_iter().map(|h| joined(h.join())));
+    let probes = gather(done);
     let jobs = gather(jobs.into_iter().map(|h| joined(h.join())));
     stream.finish(probes.and_then(|p| Ok(p + jobs?)))
 }
@@ -66,5 +82,5 @@ where
 {
     thread::Builder::new()
         .spawn(task)
-        .context("cannot start a thread")
+        .with_context(|| format!("cannot start a thread; see {}", workload::limits::hint()))
 }

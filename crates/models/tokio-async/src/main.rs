@@ -55,12 +55,26 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
+use workload::budget::{self, AtOnce, Shape};
 use workload::cli::SleepArgs;
 use workload::mixed::Variant;
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
+/// How this model runs its tasks (every task at once, a future each; a power on a thread of the blocking pool): `workload::main` predicts a run's length
+/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+const SHAPE: Shape = Shape {
+    waits: AtOnce::All,
+    task: budget::FUTURE,
+    computes: AtOnce::All,
+    compute_task: budget::THREAD,
+    base: budget::NOTHING,
+    kernel_task_each: false,
+    own_process: false,
+};
+
 fn main() -> ExitCode {
     workload::mixed::offer(&pitfalls::OFFER);
+    workload::budget::shape(SHAPE);
     workload::main("tokio-async", |command| {
         // One worker per core, and the blocking pool needs one thread of its own at least
         // (with none, tokio 1.54 leaves a spawn_blocking task waiting forever): refuse a
