@@ -22,13 +22,12 @@
 //!   the same steps (offload and inline run them all in one go), so their times compare.
 //!   A step multiplies by `base ** k` with `k` as large as fits in [`STEP_BITS`] bits
 //!   (7777: k = 39); such a step costs about one pass over the result's limbs, so it
-//!   grows with the result. Measured on this machine (CPU time of one thread, on a
-//!   loaded machine, so an upper bound): 7777 ** 100,000 (the bench's job) is 2,565 steps
-//!   of 0.1 ms on average and 0.3 ms at most, 0.25 s in all; 7777 ** 200,000 (the
-//!   one-second claim) is 5,129 steps of up to 0.5 ms, 1.0 s in all. num-bigint's `pow`
-//!   (which squares: few, huge multiplications that cannot be split) takes 19 and 52 ms
-//!   for the same powers: steps are more work, the same in every variant. Each result is
-//!   verified by [`crate::cpu::verify`].
+//!   grows with the result: 7777 ** 100,000 (the bench's job) is 2,565 steps, each a
+//!   small fraction of the job; 7777 ** 200,000 (the one-second claim) is 5,129. The
+//!   jobs' measured times are in mixed.csv (`job_ms`, `jobs_ms`) and the report's "What
+//!   blocks a scheduler". num-bigint's `pow` (which squares: few, huge multiplications
+//!   that cannot be split) is much faster for the same powers: steps are more work, the
+//!   same in every variant. Each result is verified by [`crate::cpu::verify`].
 //!
 //! The percentiles and job times go into the summary line (`"mixed": {...}`).
 

@@ -70,8 +70,9 @@ use workload::cli::SleepArgs;
 use workload::hyper_futures::{Client, Runtime};
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
-/// How this model runs its tasks (every task at once, a future each; a power on a thread of the blocking pool): `workload::main` predicts a run's length
-/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+/// How this model runs its tasks (every task at once, a future each; a power on a thread of
+/// the blocking pool): `workload::main` predicts a run's length and memory from it, and
+/// refuses one over `--max-run-s` or the memory limits.
 const SHAPE: Shape = Shape {
     waits: AtOnce::All,
     task: budget::FUTURE,

@@ -16,8 +16,8 @@ pub use workload::blocking::Client;
 /// Each coroutine builds its own (see `run_io`): its keep-alive pool then holds just the
 /// task's connection, which its next request to the same host reuses. One agent shared
 /// by every coroutine would put all of them behind one `std::sync::Mutex` and a pool
-/// that ureq scans linearly on every request: with 10,000 coroutines, a 100 ms workload
-/// took 20 s, two thirds of it comparing pool keys under the lock. And a std mutex does
+/// that ureq scans linearly on every request: with 10,000 coroutines a 100 ms workload
+/// took many times the wait, most of it comparing pool keys under the lock. And a std mutex does
 /// not yield: a coroutine waiting for it blocks its whole worker.
 pub fn client(timeout: Duration) -> Client {
     // The timeout is connect to last byte: ureq hands the shrinking remainder to our

@@ -70,15 +70,16 @@ use workload::budget::{self, AtOnce, Shape};
 use workload::cli::SleepArgs;
 use workload::{cpu, gather, joined, Command, CpuArgs, IoArgs, Tally};
 
-/// Every coroutine's stack, fixed for its life. may's default is 0x1000 words (32 KiB).
-/// Measured peaks (odd stack size, see below): sleep 1.2 KiB, cpu 10 KiB, an http GET
-/// 38 KiB (16 KiB of it our read buffer), an https handshake 48 KiB. 128 KiB leaves 2.5x
-/// headroom over the deepest. It is address space, not memory: a coroutine makes resident
-/// only the pages it touches (about 8 KiB for a sleeper, 44 KiB for a download).
+/// Every coroutine's stack, fixed for its life. may's default is 0x1000 words (32 KiB),
+/// which an https handshake (the deepest of our workloads, our 16 KiB read buffer on top)
+/// outgrows; may reports each coroutine's peak when the stack size is odd (see below), so
+/// that is how to check the headroom. It is address space, not memory: a coroutine makes
+/// resident only the pages it touches (memory per task: the report's "Memory per task").
 const STACK_BYTES: usize = 128 * 1024;
 
-/// How this model runs its tasks (every task at once, a coroutine each; a power holds its worker until done): `workload::main` predicts a run's length
-/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+/// How this model runs its tasks (every task at once, a coroutine each; a power holds its
+/// worker until done): `workload::main` predicts a run's length and memory from it, and
+/// refuses one over `--max-run-s` or the memory limits.
 const SHAPE: Shape = Shape {
     waits: AtOnce::All,
     task: budget::COROUTINE,

@@ -54,8 +54,9 @@ const NO_MIXED: &str = "a probe per process would measure process start-up, not 
     and jobs in their own processes are preempted by the kernel just as threads' are: \
     threads is that baseline";
 
-/// How this model runs its tasks (every task at once, a process each): `workload::main` predicts a run's length
-/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+/// How this model runs its tasks (every task at once, a process each): `workload::main`
+/// predicts a run's length and memory from it, and refuses one over `--max-run-s` or the
+/// memory limits.
 const SHAPE: Shape = Shape {
     waits: AtOnce::All,
     task: budget::PROCESS,

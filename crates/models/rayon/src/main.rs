@@ -49,8 +49,9 @@ const NO_MIXED: &str = "rayon's pool is for CPU work: 200 probes a second of 10 
     hold 2 workers (the io workload's pitfall), and probes on threads beside jobs on the pool \
     is threads again";
 
-/// How this model runs its tasks (one task per worker of the pool, the others queued): `workload::main` predicts a run's length
-/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+/// How this model runs its tasks (one task per worker of the pool, the others queued):
+/// `workload::main` predicts a run's length and memory from it, and refuses one over
+/// `--max-run-s` or the memory limits.
 const SHAPE: Shape = Shape {
     waits: AtOnce::Workers,
     task: budget::NOTHING,

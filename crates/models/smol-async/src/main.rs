@@ -73,8 +73,9 @@ use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 /// HTTP client spawns its connections); [`on_executor`] runs it on one thread per core.
 static EXECUTOR: Executor<'static> = Executor::new();
 
-/// How this model runs its tasks (every task at once, a future each; a power on a thread of the blocking pool): `workload::main` predicts a run's length
-/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+/// How this model runs its tasks (every task at once, a future each; a power on a thread of
+/// the blocking pool): `workload::main` predicts a run's length and memory from it, and
+/// refuses one over `--max-run-s` or the memory limits.
 const SHAPE: Shape = Shape {
     waits: AtOnce::All,
     task: budget::FUTURE,

@@ -46,8 +46,9 @@ use workload::{cpu, Command, CpuArgs, IoArgs, Tally};
 const NO_MIXED: &str = "sync has no scheduler: nothing runs beside a job, and its probes would \
     queue one after another (the io workload already shows that); see threads for the baseline";
 
-/// How this model runs its tasks (one task at a time, on this thread): `workload::main` predicts a run's length
-/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+/// How this model runs its tasks (one task at a time, on this thread): `workload::main`
+/// predicts a run's length and memory from it, and refuses one over `--max-run-s` or the
+/// memory limits.
 const SHAPE: Shape = Shape {
     waits: AtOnce::One,
     task: budget::NOTHING,

@@ -52,8 +52,9 @@ use workload::budget::{self, AtOnce, Shape};
 use workload::cli::SleepArgs;
 use workload::{cpu, gather, joined, Command, CpuArgs, IoArgs, Tally};
 
-/// How this model runs its tasks (every task at once, a thread each): `workload::main` predicts a run's length
-/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+/// How this model runs its tasks (every task at once, a thread each): `workload::main`
+/// predicts a run's length and memory from it, and refuses one over `--max-run-s` or the
+/// memory limits.
 const SHAPE: Shape = Shape {
     waits: AtOnce::All,
     task: budget::THREAD,
@@ -89,8 +90,8 @@ fn run_io(args: &IoArgs) -> Result<Tally> {
     workload::limits::check_files(args.n, &format!("{} tasks with a socket each", args.n))?;
     // A client per thread, as green has one per coroutine. One shared client would be one
     // connection pool behind one lock, which ureq scans whenever a connection goes back:
-    // at 10,000 threads x 4 URLs (100 ms, 1 KiB) it took 7.3-8.8 s and 11.2-11.5 s of
-    // CPU, against 6.6-7.1 s and 8.9-10.0 s with a client each (3 runs each, alternated).
+    // at 10,000 threads x 4 URLs (100 ms, 1 KiB) it took longer and more CPU than a
+    // client each (hand runs, alternated; `make compare` with N=10000 shows it again).
     // Each thread still reuses its own connection for its next URL to the same host.
     let (timeout, urls) = (args.timeout(), args.urls.clone());
     on_threads(args.n, move || Client::new(timeout).download_all(&urls))

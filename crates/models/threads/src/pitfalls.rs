@@ -29,7 +29,8 @@ use workload::{gather, joined, MixedArgs, Tally};
 /// No variants: the kernel decides, whatever the job does.
 pub const OFFER: Offer = Offer::Runs {
     variants: &[],
-    why: "the kernel preempts every thread, so no way of running a job can hold a probe back: threads is the baseline the variants are compared to.",
+    why: "the kernel preempts every thread, so no way of running a job can hold a probe back: \
+          threads is the baseline the variants are compared to.",
 };
 
 /// The probe stream and its jobs, every one on a thread of its own.

@@ -60,8 +60,9 @@ use workload::cli::SleepArgs;
 use workload::mixed::Variant;
 use workload::{cpu, gather, Command, CpuArgs, IoArgs, Tally};
 
-/// How this model runs its tasks (every task at once, a future each; a power on a thread of the blocking pool): `workload::main` predicts a run's length
-/// and memory from it, and refuses one over `--max-run-s` or the memory limits.
+/// How this model runs its tasks (every task at once, a future each; a power on a thread of
+/// the blocking pool): `workload::main` predicts a run's length and memory from it, and
+/// refuses one over `--max-run-s` or the memory limits.
 const SHAPE: Shape = Shape {
     waits: AtOnce::All,
     task: budget::FUTURE,
@@ -114,7 +115,7 @@ fn main() -> ExitCode {
 /// N powers, each on a thread of tokio's blocking pool.
 async fn run_cpu(args: &CpuArgs) -> Result<Tally> {
     let (base, exp) = (args.base, args.exp);
-    // spawn_blocking is asyncio's run_in_executor: a power computes for ~50 ms without an
+    // spawn_blocking is asyncio's run_in_executor: a power computes for tens of ms without an
     // `.await`, and on a worker it would stall every task queued there (timers fire late,
     // sockets go unread). The blocking pool grows a thread per waiting job (up to 512),
     // so N powers run on N threads, as in `threads`, and the kernel shares the cores.

@@ -62,7 +62,7 @@ pub fn claims(rows: &[Row], bench: &[&Row]) -> Vec<String> {
             })
             .collect();
         let verdict = match (helped.is_empty(), not.is_empty()) {
-            (false, true) => format!("holds: a yield between steps lets waiting tasks run (the jobs' time beside inline's is one run each, not ranked); offloading the job lets them run too, with no change to the job"),
+            (false, true) => "holds: a yield between steps lets waiting tasks run (the jobs' time beside inline's is one run each, not ranked); offloading the job lets them run too, with no change to the job".to_string(),
             (false, false) => format!(
                 "holds in {} (a yield lets waiting tasks run; the jobs' time beside inline's is one run each, not ranked), not in {}, whose scheduler reads sockets only when its queue is empty; offloading the job works in all",
                 helped.join(", "),
