@@ -87,6 +87,9 @@ if [ -n "${MODELS:-}" ]; then
       [ -f "$m" ] && [ -x "$m" ] || { echo "$script: error: MODELS: $m is not an executable file" >&2; exit 2; }
     elif ! [[ $m =~ ^[A-Za-z0-9_.-]+$ ]]; then
       echo "$script: error: MODELS: '$m' is not a model name" >&2; exit 2
+    elif ! [ -d "crates/models/$m" ]; then
+      # A name is a model crate's binary (crates/models/<name>): known before the build.
+      echo "$script: error: MODELS: no model '$m' (the models: $(cd crates/models && echo *); or give a path to an executable)" >&2; exit 2
     fi
   done
 fi
@@ -303,7 +306,21 @@ else
   server_alive || exit 1
   mixed_mode=""
   [ "$mode" = full ] || mixed_mode="--quick"
-  "$bin/benchkit" mixed --server "$addr" --out "$run_dir" $mixed_mode || failures=$((failures + 1))
+  # Its stderr goes to the terminal as it comes, and to mixed.err for failed.tsv (a pipe,
+  # so that tee has written it all when the pipeline ends; pipefail gives benchkit's status).
+  if ! { "$bin/benchkit" mixed --server "$addr" --out "$run_dir" $mixed_mode 2>&1 >&3 | tee "$run_dir/mixed.err" >&2; } 3>&1; then
+    # Its own one line (a dead server, a failed cell), into failed.tsv like any cell's.
+    why=$(grep -v '^\s*$' "$run_dir/mixed.err" | tail -n 1 | tr '\t' ' ') || true
+    printf 'mixed\t-\t%s\n' "${why:-benchkit mixed failed}" >>"$run_dir/failed.tsv"
+    failures=$((failures + 1))
+  fi
+fi
+
+# A run with a failed cell or step never replaces the reference: results/ keeps the last
+# run whose every cell was measured, and this one's report goes to its run folder.
+if [ "$reference" = yes ] && [ "$failures" -gt 0 ]; then
+  reference=no
+  echo "== $failures cell(s) or step(s) failed: results/ and the README left as they were; see $run_dir/failed.tsv" >&2
 fi
 
 if [ "$reference" = yes ]; then
@@ -321,8 +338,10 @@ if [ "$reference" = yes ]; then
   fi
 else
   # The run folder is a results folder of its own: its report goes there.
-  report "$run_dir"
-  if [ "$mode" = full ]; then
+  [ ! -f "$run_dir/summary.csv" ] || report "$run_dir"
+  if [ "$failures" -gt 0 ]; then
+    :
+  elif [ "$mode" = full ]; then
     echo "== partial run ($changed_list changed): $results/*.csv, REPORT.md and the README left as they were (PROMOTE=1 writes them); this run's report: $run_dir/REPORT.md" >&2
   else
     echo "== results: $run_dir/summary.csv and $run_dir/REPORT.md" >&2

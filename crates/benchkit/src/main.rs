@@ -61,6 +61,7 @@ enum Cmd {
     Models,
     /// Wait until the fixture server at ADDR answers /health (exit 1 after the timeout).
     WaitHealth {
+        #[arg(value_parser = models::loopback_addr)]
         addr: String,
         #[arg(long, default_value_t = 10)]
         timeout_s: u64,
@@ -71,7 +72,7 @@ enum Cmd {
     /// environment exists; write scale.csv and scale-fit.csv to OUT.
     Scale {
         /// The fixture server's address (host:port).
-        #[arg(long)]
+        #[arg(long, value_parser = models::loopback_addr)]
         server: String,
         /// Folder for scale.csv, scale-fit.csv and scale-limits.txt.
         #[arg(long)]
@@ -92,7 +93,7 @@ enum Cmd {
     /// Run `mixed` for every model and variant (latency beside CPU jobs); write OUT/mixed.csv.
     Mixed {
         /// The fixture server's address (host:port).
-        #[arg(long)]
+        #[arg(long, value_parser = models::loopback_addr)]
         server: String,
         /// Folder for mixed.csv.
         #[arg(long)]

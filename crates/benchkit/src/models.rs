@@ -176,6 +176,20 @@ pub fn baseline(model: &str) -> &'static str {
 }
 
 /// Poll `GET /health` until it answers 200, or fail after `timeout`.
+/// A fixture server's address as the command line gives it: an IP address and a port on
+/// the loopback network (the only place our load goes), or a one-line reason why not.
+pub fn loopback_addr(text: &str) -> std::result::Result<String, String> {
+    let addr: std::net::SocketAddr = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not an address of the form 127.0.0.1:PORT"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "{addr} is not a loopback address: the fixture server binds 127.0.0.0/8 or [::1]"
+        ));
+    }
+    Ok(text.to_string())
+}
+
 pub fn wait_health(addr: &str, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
@@ -203,6 +217,23 @@ fn health(addr: &str) -> std::io::Result<bool> {
 
 #[cfg(test)]
 mod tests {
+    /// An address is checked before anything waits on it: not an address, or not on the
+    /// loopback network, is refused at once (issue 19, item 9: `wait-health notanaddr`
+    /// used to wait its whole timeout).
+    #[test]
+    fn only_loopback_addresses_are_taken() {
+        assert_eq!(loopback_addr("127.0.0.1:8080").unwrap(), "127.0.0.1:8080");
+        assert!(loopback_addr("[::1]:80").is_ok());
+        let err = loopback_addr("notanaddr").unwrap_err();
+        assert_eq!(
+            err,
+            "\"notanaddr\" is not an address of the form 127.0.0.1:PORT"
+        );
+        assert!(loopback_addr("10.0.0.1:80")
+            .unwrap_err()
+            .contains("not a loopback address"));
+    }
+
     use super::*;
 
     #[test]

@@ -337,19 +337,26 @@ fn bad_settings_are_refused_in_one_line_before_anything_is_built() {
         "{settings}"
     );
 
-    // A model name that is no binary is found out after the build: one line, exit 1.
+    // A model name that is no model crate is refused before the build, in one line
+    // naming the models, and leaves no run folder (issue 19, item 6).
     let run = e2e::run_until(
         e2e::script_command(&script("bench.sh"), "quick")
             .env("RESULTS_DIR", dir.join("results-unknown"))
             .env("MODELS", "sync nosuchmodel"),
         SCRIPT_TIMEOUT,
     );
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
-    let last = run.stderr.lines().last().unwrap_or_default();
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(
-        last.starts_with("bench.sh: error: MODELS: no model nosuchmodel in "),
+        run.stderr.starts_with(
+            "bench.sh: error: MODELS: no model 'nosuchmodel' (the models: async-std-async green procs rayon "
+        ),
         "{}",
         run.stderr
+    );
+    assert!(
+        !dir.join("results-unknown").exists(),
+        "a run folder was made"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -837,6 +844,38 @@ fn a_partial_run_leaves_the_reference_alone_and_a_dirty_one_is_refused() {
     }
     assert!(settings.contains("\ngit_commit="), "{settings}");
     assert!(!run.stderr.contains("partial run"), "{}", run.stderr);
+
+    // A reference run with a failed cell never replaces the reference (issue 19, item 1):
+    // results/ stays as the last good run left it, and failed.tsv names the cell.
+    let good = snapshot(&clone.join("results"));
+    let failing = fake_binary(
+        &dir,
+        "failing",
+        "echo 'failing: error: planted' >&2; exit 1",
+    );
+    let models = format!("{} {}", fake.display(), failing.display());
+    let run = bench(
+        &[
+            ("PROMOTE", "1"),
+            ("ALLOW_DIRTY", "1"),
+            ("MODELS", models.as_str()),
+        ],
+        "full",
+        "bench.sh",
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    // (snapshot leaves out the run folders, which every run adds to.)
+    assert!(
+        snapshot(&clone.join("results")) == good,
+        "a failed run replaced results/:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("cell(s) or step(s) failed: results/ and the README left as they were"),
+        "{}",
+        run.stderr
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -117,6 +117,7 @@ pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &P
     let url = format!("http://{server}{}", plan.path);
     let mut rows = Vec::new();
     for model in models {
+        server_answers(server, &rows, &csv)?;
         let exe = bin_dir.join(model);
         let variants = match list_variants(&exe) {
             Ok(v) => v,
@@ -134,6 +135,7 @@ pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &P
             }
         };
         for cell in cells(plan, &variants) {
+            server_answers(server, &rows, &csv)?;
             rows.push(run_cell(plan, model, &exe, &url, &cell));
             table::write(&csv, &rows)?;
         }
@@ -146,6 +148,19 @@ pub fn run(plan: &Plan, models: &[String], bin_dir: &Path, server: &str, out: &P
         csv.display()
     );
     Ok(())
+}
+
+/// Before each cell: the fixture server still answers /health within a few seconds, or
+/// the step ends here in one line (the cells already measured stay in mixed.csv), rather
+/// than running every cell against a dead or hung server.
+fn server_answers(server: &str, rows: &[Row], csv: &Path) -> Result<()> {
+    crate::models::wait_health(server, std::time::Duration::from_secs(3)).with_context(|| {
+        format!(
+            "the mixed step stops after {} cell(s), kept in {}",
+            rows.len(),
+            csv.display()
+        )
+    })
 }
 
 /// The cells of a model that offers these variants: each variant (or the one cell of a
@@ -272,6 +287,30 @@ fn list_variants(exe: &Path) -> Result<Vec<String>, String> {
 
 #[cfg(test)]
 mod tests {
+    /// A dead fixture server ends the step before its first cell, in one line, within
+    /// the health check's few seconds (issue 19, item 9: it used to run every cell).
+    #[test]
+    fn a_dead_server_ends_the_step_at_once() {
+        let out = crate::test_dir("mixed-dead-server");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let started = std::time::Instant::now();
+        let models = ["sync".to_string(), "threads".to_string()];
+        let err = super::run(&Plan::quick(), &models, &out, &dead, &out).unwrap_err();
+        let line = format!("{err:#}");
+        assert!(
+            line.starts_with("the mixed step stops after 0 cell(s), kept in ")
+                && line.ends_with(&format!(
+                    "fixture server at {dead} did not answer /health within 3s"
+                )),
+            "{line}"
+        );
+        assert_eq!(line.lines().count(), 1);
+        assert!(started.elapsed() < std::time::Duration::from_secs(6));
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
     use super::*;
 
     /// What is written reads back the same, empty figures included.
