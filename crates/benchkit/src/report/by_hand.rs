@@ -4,7 +4,6 @@
 //! caveat that a switch here costs more than on a laptop.
 
 use crate::stats::compare::{compare, Order, Spread};
-use crate::table::check::Check;
 use crate::table::Table;
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -43,14 +42,10 @@ pub fn read(path: &Path) -> Result<Vec<Row>> {
     ];
     let table = Table::<Row>::read(path, &required)?;
     table.refuse_duplicates(|r| format!("{} {} pinned={}", r.experiment, r.model, r.pinned))?;
-    for line in &table.rows {
-        let (r, check) = (
-            &line.row,
-            Check {
-                path: &table.path,
-                line,
-            },
-        );
+    if table.rows.is_empty() {
+        bail!("{}: no rows", table.path);
+    }
+    let rows = table.checked(|r, check| {
         let (lo, mid, hi) = (
             check.time("min", r.min)?,
             check.time("median", r.median)?,
@@ -59,11 +54,9 @@ pub fn read(path: &Path) -> Result<Vec<Row>> {
         if !(lo <= mid && mid <= hi) {
             return Err(check.error(format!("min {lo}, median {mid}, max {hi} are out of order")));
         }
-    }
-    if table.rows.is_empty() {
-        bail!("{}: no rows", table.path);
-    }
-    Ok(table.rows.into_iter().map(|l| l.row).collect())
+        Ok(())
+    })?;
+    Ok(rows)
 }
 
 /// The section: one row per command, and for each model the ratio of unpinned to pinned

@@ -73,6 +73,21 @@ impl<T: DeserializeOwned> Table<T> {
 }
 
 impl<T> Table<T> {
+    /// Every row checked by `each`, with a [`check::Check`] whose errors name the file and
+    /// the line, then the rows alone: the shape every reader of results/ shares.
+    pub fn checked(self, each: impl Fn(&T, &check::Check<T>) -> Result<()>) -> Result<Vec<T>> {
+        for line in &self.rows {
+            each(
+                &line.row,
+                &check::Check {
+                    path: &self.path,
+                    line,
+                },
+            )?;
+        }
+        Ok(self.rows.into_iter().map(|l| l.row).collect())
+    }
+
     /// Refuse a second row for the same cell, as "path:line: a second row for KEY (the
     /// first is on line N)": each reader names what makes one of its rows unique.
     pub fn refuse_duplicates<K: PartialEq + std::fmt::Display>(

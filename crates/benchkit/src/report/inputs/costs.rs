@@ -14,14 +14,7 @@ pub fn read_cost_fits(path: &Path) -> Result<Vec<CostFit>> {
     let required = ["model", "workload", "cost_us", "r2", "points", "reason"];
     let table = Table::<CostFit>::read(path, &required)?;
     table.refuse_duplicates(|r| format!("{} {}", r.model, r.workload))?;
-    for line in &table.rows {
-        let (r, check) = (
-            &line.row,
-            Check {
-                path: &table.path,
-                line,
-            },
-        );
+    let rows = table.checked(|r, check| {
         check.optional("cost_us", r.cost_us, Check::time)?;
         check.optional("median_cost_us", r.median_cost_us, Check::time)?;
         // The intercept may be below 0: a line through the fastest runs, not a time.
@@ -31,27 +24,22 @@ pub fn read_cost_fits(path: &Path) -> Result<Vec<CostFit>> {
         if r.cost_us.is_some() && r.r2.is_none() {
             return Err(check.error("r2 is empty in a fitted row"));
         }
-    }
-    Ok(table.rows.into_iter().map(|l| l.row).collect())
+        Ok(())
+    })?;
+    Ok(rows)
 }
 
 /// Read costs.csv: every cell of the sweep, probes included.
 pub fn read_cost_cells(path: &Path) -> Result<Vec<CostCell>> {
     let required = ["model", "workload", "units", "stage", "status", "min_ms"];
     let table = Table::<CostCell>::read(path, &required)?;
-    for line in &table.rows {
-        let (r, check) = (
-            &line.row,
-            Check {
-                path: &table.path,
-                line,
-            },
-        );
+    let rows = table.checked(|r, check| {
         if r.status == "ok" {
             check.time("wall_ms", r.wall_ms)?;
             check.time("min_ms", r.min_ms)?;
             check.time("max_ms", r.max_ms)?;
         }
-    }
-    Ok(table.rows.into_iter().map(|l| l.row).collect())
+        Ok(())
+    })?;
+    Ok(rows)
 }

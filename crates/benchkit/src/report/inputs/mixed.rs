@@ -1,7 +1,6 @@
 //! mixed.csv of the mixed sweep, read as the sweep wrote it and checked: a measured cell
 //! has every latency and time, none negative or not a number.
 
-use crate::table::check::Check;
 use crate::table::Table;
 use anyhow::{bail, Result};
 use std::path::Path;
@@ -15,14 +14,10 @@ pub fn read_mixed(path: &Path) -> Result<Vec<MixedRow>> {
     ];
     let table = Table::<MixedRow>::read(path, &required)?;
     table.refuse_duplicates(|r| format!("{} {:?} ({})", r.model, r.variant, r.purpose))?;
-    for line in &table.rows {
-        let (r, check) = (
-            &line.row,
-            Check {
-                path: &table.path,
-                line,
-            },
-        );
+    if table.rows.is_empty() {
+        bail!("{}: no rows", table.path);
+    }
+    let rows = table.checked(|r, check| {
         match r.status.as_str() {
             "ok" => {
                 for (name, x) in [
@@ -45,9 +40,7 @@ pub fn read_mixed(path: &Path) -> Result<Vec<MixedRow>> {
                 )))
             }
         }
-    }
-    if table.rows.is_empty() {
-        bail!("{}: no rows", table.path);
-    }
-    Ok(table.rows.into_iter().map(|l| l.row).collect())
+        Ok(())
+    })?;
+    Ok(rows)
 }
