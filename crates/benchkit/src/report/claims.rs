@@ -269,16 +269,28 @@ fn uvloop(python: &Python) -> (String, String) {
         .map(|s| format!(" ({s})"))
         .unwrap_or_default();
     let x = asyncio.median / uvloop.median;
-    let measured = format!(
-        "io at N={}{cell}: python-asyncio {:.3} s, python-uvloop {:.3} s: {x:.2}x",
-        thousands(uvloop.n),
-        asyncio.median,
-        uvloop.median
-    );
-    let verdict = if x >= 2.0 {
-        "holds".to_string()
-    } else {
-        format!("does not hold here: {x:.2}x, not 2x")
+    let n = thousands(uvloop.n);
+    // A ratio only where the two cells' runs do not overlap ([`compare`]).
+    let (measured, verdict) = match compare(&uvloop.spread(), &asyncio.spread()) {
+        Order::Tie | Order::OneRun => (
+            format!(
+                "io at N={n}{cell}: {} against {}: within the noise of the runs",
+                with_spread("python-uvloop", &uvloop.spread()),
+                with_spread("python-asyncio", &asyncio.spread())
+            ),
+            "does not hold here: no faster beyond the noise of the runs, not 2x".to_string(),
+        ),
+        Order::Below | Order::Above => (
+            format!(
+                "io at N={n}{cell}: python-asyncio {:.3} s, python-uvloop {:.3} s: {x:.2}x",
+                asyncio.median, uvloop.median
+            ),
+            if x >= 2.0 {
+                "holds".to_string()
+            } else {
+                format!("does not hold here: {x:.2}x, not 2x")
+            },
+        ),
     };
     (measured, verdict)
 }
