@@ -71,13 +71,7 @@ fn delay_route_waits_then_sends_the_announced_bytes() {
     assert_eq!(header(&answer, "content-length"), Some("3000"));
     let want = format!("{:016x}", CHECKSUM_3000);
     assert_eq!(header(&answer, "x-checksum"), Some(want.as_str()));
-    let body_at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let body = &answer[body_at..];
-    assert_eq!(body.len(), 3000);
-    assert!(
-        body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8),
-        "body is the pattern"
-    );
+    assert!(is_pattern(body_of(&answer), 3000), "body is the pattern");
 }
 
 #[test]
@@ -814,6 +808,11 @@ fn numbers_and_status_codes_are_parsed_strictly() {
     }
 }
 
+/// Whether `body` is the server's deterministic body of `n` bytes (byte i is i % 251).
+fn is_pattern(body: &[u8], n: usize) -> bool {
+    body.len() == n && body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8)
+}
+
 /// Where the body starts in a whole answer.
 fn body_of(answer: &[u8]) -> &[u8] {
     &answer[answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..]
@@ -826,9 +825,7 @@ fn badsum_sends_the_right_bytes_under_a_wrong_checksum() {
     let server = Server::start();
     let (status, answer) = get(&server, "/badsum/3000");
     assert_eq!(status, "HTTP/1.1 200 OK");
-    let body = body_of(&answer);
-    assert_eq!(body.len(), 3000);
-    assert!(body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert!(is_pattern(body_of(&answer), 3000));
     let right = format!("{:016x}", CHECKSUM_3000);
     let announced = header(&answer, "x-checksum").expect("an x-checksum");
     assert_ne!(announced, right);
@@ -843,9 +840,7 @@ fn no_checksum_sends_no_checksum_and_every_answer_is_marked() {
     let server = Server::start();
     let (status, answer) = get(&server, "/no-checksum/3000");
     assert_eq!(status, "HTTP/1.1 200 OK");
-    let body = body_of(&answer);
-    assert_eq!(body.len(), 3000);
-    assert!(body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert!(is_pattern(body_of(&answer), 3000));
     assert_eq!(header(&answer, "content-length"), Some("3000"));
     assert_eq!(header(&answer, "x-checksum"), None);
     assert!(get(&server, "/no-checksum/1048577").0.contains(" 413 "));
@@ -985,7 +980,7 @@ fn slow_headers_trickle_the_head_line_by_line() {
     stream.read_exact(&mut body).unwrap();
     let want = format!("{:016x}", CHECKSUM_100);
     assert_eq!(header(&answer, "x-checksum"), Some(want.as_str()));
-    assert!(body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert!(is_pattern(&body, 100));
     assert!(get(&server, "/slow-headers/60001/bytes/1")
         .0
         .contains(" 400 "));
