@@ -194,7 +194,8 @@ pub fn predict(command: &Command, shape: &Shape) -> Option<(f64, String)> {
                 format!("a stream of {stream} s, {how}"),
             ))
         }
-        Command::Io(_) | Command::Spawn(_) | Command::Switch(_) => None,
+        // A server runs until it is stopped: there is no length to predict.
+        Command::Io(_) | Command::Spawn(_) | Command::Switch(_) | Command::Serve(_) => None,
     }
 }
 
@@ -222,6 +223,8 @@ pub fn footprint(command: &Command, shape: &Shape) -> Footprint {
             let power = power_bytes(a.base, a.exp);
             Footprint::new(power, power).times(a.jobs)
         }
+        // What a server holds grows with its connections, which its clients decide.
+        Command::Serve(_) => Footprint::new(0, 0),
     }
 }
 

@@ -79,6 +79,9 @@ pub enum Command {
     /// What blocks a scheduler: probe requests at a fixed rate, CPU jobs beside them run
     /// the way --variant says; reports the probes' latency percentiles.
     Mixed(MixedArgs),
+    /// Serve /hello, /work/{exp} and /backend/{ms} over HTTP/1.1 until SIGINT or SIGTERM;
+    /// the first stdout line is the bound address, the last the summary line.
+    Serve(crate::serve::ServeArgs),
 }
 
 impl Command {
@@ -91,6 +94,7 @@ impl Command {
             Command::Spawn(_) => "spawn",
             Command::Switch(_) => "switch",
             Command::Mixed(_) => "mixed",
+            Command::Serve(_) => "serve",
         }
     }
 
@@ -99,6 +103,10 @@ impl Command {
     pub fn one_task_argv(&self) -> Vec<String> {
         // One stream, not N tasks: it is never split (procs does not offer it).
         if let Command::Mixed(a) = self {
+            return a.argv();
+        }
+        // A server is not split into tasks either: procs' workers serve with its flags.
+        if let Command::Serve(a) = self {
             return a.argv();
         }
         let mut argv: Vec<String> = vec![self.name().into(), "--n".into(), "1".into()];
@@ -120,7 +128,7 @@ impl Command {
             // One place of the ring: a worker runs one task that hands the token on
             // ROUNDS times (see procs).
             Command::Switch(a) => argv.extend(["--rounds".into(), a.rounds.to_string()]),
-            Command::Mixed(_) => {}
+            Command::Mixed(_) | Command::Serve(_) => {}
         }
         argv
     }
@@ -133,6 +141,8 @@ impl Command {
             Command::Spawn(a) => a.n,
             Command::Switch(a) => a.n,
             Command::Mixed(a) => a.probes(),
+            // Requests are counted as they come: the summary line's n is what was served.
+            Command::Serve(_) => 0,
         }
     }
 
@@ -371,6 +381,9 @@ impl Cli {
             }
             // Whether this model offers mixed, and this variant (see crate::mixed::offer).
             crate::mixed::check(a)?;
+        }
+        if let Command::Serve(a) = &self.command {
+            crate::serve::check(a)?;
         }
         Ok(())
     }

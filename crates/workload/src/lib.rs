@@ -11,7 +11,7 @@
 //! task's connection reused for its next URL) and is verified the same way ([`io`]).
 //!
 //! - [`cli`]: the one command line every binary accepts (`cpu`, `io`, `sleep`, `spawn`,
-//!   `switch`, `mixed`), validated before any work starts.
+//!   `switch`, `mixed`, `serve`), validated before any work starts.
 //! - [`cpu`]: the CPU-bound task, `base ** exp` as a big integer, verified on every run.
 //! - [`io`]: the I/O-bound task's verification: status, length and checksum of every body,
 //!   and the error that names the URL and the cause.
@@ -25,6 +25,11 @@
 //!   each probe's scheduled start into an HDR histogram), its step-wise CPU jobs and the
 //!   variants each model offers; the model's own part is in its `pitfalls.rs`, and a model
 //!   that does not offer `mixed` says why in its `main.rs`.
+//! - [`serve`]: every model as an HTTP/1.1 server: the routes (`/hello`, `/work/{exp}`,
+//!   `/backend/{ms}`), their answers and checks, the counters of the summary line, the
+//!   stop on SIGINT/SIGTERM, a blocking connection ([`serve::http1`], feature `blocking`)
+//!   and the hyper service of the async models (`serve::hyper_server`, feature
+//!   `hyper-server`).
 //! - [`summary`]: the tally of finished tasks and the one JSON line printed at the end.
 //! - [`limits`]: the machine's limits on threads, processes, memory maps, open files and
 //!   memory, checked before a run that needs many.
@@ -45,6 +50,7 @@ pub mod mem;
 pub mod mixed;
 pub mod oom;
 pub mod rusage;
+pub mod serve;
 pub mod summary;
 
 #[cfg(feature = "blocking")]

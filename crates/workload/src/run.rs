@@ -154,6 +154,11 @@ fn execute(
     crate::mem::raise_nofile_limit();
     let sampler = (sampling == Sampling::On).then(crate::mem::Sampler::start);
     crate::oom::plant_fault();
+    if let Command::Serve(_) = &cli.command {
+        // Before the address is announced: a SIGTERM sent the moment it appears is a
+        // clean stop with a summary line, not a kill.
+        crate::serve::shutdown::install()?;
+    }
     let started = Instant::now();
     let tally = run(&cli.command);
     let wall = started.elapsed();
@@ -162,7 +167,12 @@ fn execute(
     let cpu = crate::rusage::cpu_time();
     let tally = tally?;
 
-    let expected = cli.command.units();
+    let serve = crate::serve::stats::take(&cli.command);
+    let expected = match &serve {
+        // A server answers what it is sent: every answer is counted, none is owed.
+        Some(_) => tally.tasks,
+        None => cli.command.units(),
+    };
     if tally.tasks != expected {
         bail!("{model} finished {} of {expected} tasks", tally.tasks);
     }
@@ -178,7 +188,7 @@ fn execute(
     Ok(Summary {
         model: model.to_string(),
         workload: cli.command.name().to_string(),
-        n: cli.command.n(),
+        n: serve.as_ref().map_or(cli.command.n(), |s| s.requests),
         wall_ms: wall.as_secs_f64() * 1e3,
         checksum: format!("{:#x}", tally.checksum),
         bytes: tally.bytes,
@@ -192,6 +202,7 @@ fn execute(
         user_ms: cpu.user_ms,
         system_ms: cpu.system_ms,
         mixed: crate::mixed::take_stats(),
+        serve,
     })
 }
 

@@ -113,6 +113,9 @@ pub struct Summary {
     /// The `mixed` workload's latency percentiles and job times; absent for the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mixed: Option<crate::mixed::MixedStats>,
+    /// The `serve` workload's counts: answers by status, errors by kind, connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<crate::serve::stats::ServeStats>,
 }
 
 impl Summary {
@@ -172,6 +175,7 @@ mod tests {
             user_ms: 12.5,
             system_ms: 3.25,
             mixed: None,
+            serve: None,
         };
         let line = s.to_line();
         assert!(!line.contains('\n'));

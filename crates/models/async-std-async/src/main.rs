@@ -95,6 +95,7 @@ fn main() -> ExitCode {
                 Command::Spawn(args) => costs::run_spawn(args).await,
                 Command::Switch(args) => costs::run_switch(args).await,
                 Command::Mixed(args) => pitfalls::run_mixed(args).await,
+                Command::Serve(_) => anyhow::bail!("TODO(serve): not yet written"),
             }
         })
     })

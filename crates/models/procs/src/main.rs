@@ -82,6 +82,7 @@ fn main() -> ExitCode {
         Command::Switch(args) => costs::run_switch(args, command),
         // Not reached: the offer above refuses `mixed` before the run starts.
         Command::Mixed(_) => bail!("mixed is not offered here: {NO_MIXED}"),
+        Command::Serve(_) => anyhow::bail!("TODO(serve): not yet written"),
     })
 }
 

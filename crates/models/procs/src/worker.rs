@@ -37,6 +37,7 @@ pub fn run_task(command: &Command) -> Result<Tally> {
         Command::Switch(args) => crate::costs::hand_on(args),
         // Not reached: `mixed` is refused before any worker starts.
         Command::Mixed(_) => bail!("mixed is not offered here: {}", crate::NO_MIXED),
+        Command::Serve(_) => bail!("TODO(serve): not yet written"),
     }
 }
 

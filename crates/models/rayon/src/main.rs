@@ -86,6 +86,7 @@ fn main() -> ExitCode {
             Command::Switch(args) => costs::run_switch(args),
             // Not reached: the offer above refuses `mixed` before the run starts.
             Command::Mixed(_) => bail!("mixed is not offered here: {NO_MIXED}"),
+            Command::Serve(_) => anyhow::bail!("TODO(serve): not yet written"),
         }
     })
 }

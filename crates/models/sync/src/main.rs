@@ -23,6 +23,13 @@
 //! `spawn` and `switch` (what one task costs, see `costs.rs`) exit 2 here: sync starts no
 //! tasks and has no second one to hand a token to.
 //!
+//! **As a server** (`serve`, see `serve.rs`): one connection at a time, each closed after
+//! its answer; every other client waits in the accept queue meanwhile.
+//!
+//! ```sh
+//! target/release/sync serve --port 0 --backend 127.0.0.1:FIXTURE_PORT
+//! ```
+//!
 //! **What to observe.** cpu takes N times one power; io takes N x URLs x the server delay.
 //! Diff this file against another model's `main.rs`: what differs is the model, and for
 //! the async models the HTTP client their runtime needs (see the `workload` crate's doc).
@@ -33,6 +40,7 @@
 //! [`NO_MIXED`].
 
 mod costs;
+mod serve;
 
 use anyhow::{bail, Result};
 use std::process::ExitCode;
@@ -70,6 +78,7 @@ fn main() -> ExitCode {
         Command::Switch(args) => costs::run_switch(args),
         // Not reached: the offer above refuses `mixed` before the run starts.
         Command::Mixed(_) => bail!("mixed is not offered here: {NO_MIXED}"),
+        Command::Serve(args) => serve::run_serve(args),
     })
 }
 

@@ -75,6 +75,7 @@ fn main() -> ExitCode {
         Command::Spawn(args) => costs::run_spawn(args),
         Command::Switch(args) => costs::run_switch(args),
         Command::Mixed(args) => pitfalls::run_mixed(args),
+        Command::Serve(_) => anyhow::bail!("TODO(serve): not yet written"),
     })
 }
 

@@ -36,6 +36,13 @@
 //! (memory per task: results/REPORT.md, 'Memory per task'); cpu about matches `threads`
 //! (the blocking pool gives every task a thread).
 //!
+//! **As a server** (`serve`, see `serve.rs`): a task per connection running hyper's
+//! HTTP/1.1 server; an idle keep-alive connection is a parked task, not a held thread.
+//!
+//! ```sh
+//! target/release/tokio-async serve --port 0 --backend 127.0.0.1:FIXTURE_PORT
+//! ```
+//!
 //! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
 //! requests' latency percentiles, with the jobs run five ways (`--variant`): `offload`
 //! (spawn_blocking), `inline` (in a task), `yield` (in a task, `yield_now` between steps),
@@ -49,6 +56,7 @@
 mod costs;
 mod fetch;
 mod pitfalls;
+mod serve;
 
 use anyhow::{anyhow, Context, Result};
 use std::future::Future;
@@ -107,6 +115,7 @@ fn main() -> ExitCode {
                 Command::Spawn(args) => costs::run_spawn(args).await,
                 Command::Switch(args) => costs::run_switch(args).await,
                 Command::Mixed(args) => pitfalls::run_mixed(args).await,
+                Command::Serve(args) => serve::run_serve(args).await,
             }
         })
     })
