@@ -12,6 +12,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use workload::Summary;
 
+pub mod serving;
+
 /// `target/release` (or whichever profile these tests were built in): this test
 /// executable lives in its `deps/` folder. Derived from the executable, not from a fixed
 /// `target/`, so it is right under `CARGO_TARGET_DIR` or a cargo config's `target-dir`

@@ -11,6 +11,7 @@ use e2e::Server;
 /// not checked against the same function that made them.
 const CHECKSUM_3000: u64 = 0xb2b817d52199c655;
 const CHECKSUM_100: u64 = 0xfb5c8cec60d83ab1;
+use e2e::serving::cpu_time;
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -700,18 +701,6 @@ fn a_repeated_error_is_printed_once_then_counted() {
         "{} lines in {waited:?}: {log}",
         emfile.len()
     );
-}
-
-/// CPU time the process has used (user and system), from /proc.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    // utime and stime, fields 14 and 15 of proc(5), counted after the state (field 3).
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_millis(ticks * 1000 / per_second)
 }
 
 /// Out of file descriptors (64 files, `--max-connections 1000`, 100 clients waiting in

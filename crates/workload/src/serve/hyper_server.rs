@@ -5,7 +5,8 @@
 //! `/work` runs (the runtime's blocking pool) and which client `/backend` uses:
 //!
 //! - [`builder`]: hyper's `http1::Builder` with the head capped at [`MAX_HEAD`] (hyper
-//!   answers 431 over it and 400 to a malformed head, then closes) and the head's time
+//!   answers 431 over it and 400 to a malformed head, then closes: those two answers are
+//!   hyper's own, without `x-checksum`) and the head's time
 //!   capped by the model's timer (hyper closes the connection; it sends no 408);
 //! - [`answer`]: a request's [`Answer`], with the model's `work` and `backend`;
 //! - [`connection_ended`]: hyper's verdict on a connection, counted as the blocking
