@@ -36,7 +36,10 @@
 # time per target folder: a second one says which holds the lock, and exits 1.
 # The binaries are the ones cargo builds: target/release, or CARGO_TARGET_DIR's release/.
 # Exit status: 0 if every cell was measured, 1 if any model failed (its row says why) or the
-# run could not go on (one line says why), 2 for a bad setting, 130 on Ctrl-C.
+# run could not go on (one line says why), 2 for a bad setting, 130 on Ctrl-C or SIGTERM.
+# Started in the background by a script (`scripts/bench.sh &`), it starts with SIGINT
+# ignored and keeps it ignored for the whole run, fixture server included: SIGTERM stops
+# it then (scripts/lib.sh, start_server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -252,6 +255,8 @@ measure() {
     reason="${reason:+$reason; }killed by SIG$sig"
   fi
   [ -n "$reason" ] || reason="exited with status ${code:-unknown}, without a word on stderr"
+  # A server that died under the cell is the run's failure, not the model's: stop here.
+  server_alive || exit 1
   echo "   FAILED: $model: $reason" >&2
   printf '%s\t%s\t%s\n' "$workload" "$model" "$reason" >>"$dir/failed.tsv"
   rm -f "$json"

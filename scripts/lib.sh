@@ -122,6 +122,12 @@ stop_server() {
 }
 # On Ctrl-C: keep what was measured (a script may define save_partial), then exit; the
 # EXIT trap stops the server.
+# A driver started with SIGINT ignored (`scripts/bench.sh &` in a script: a shell without
+# job control starts background commands so, and bash cannot trap a signal ignored on
+# entry) leaves SIGINT ignored for the whole run: its commands inherit the ignore, and the
+# fixture server keeps it (it handles SIGINT only when not ignored), so a SIGINT to the
+# group changes nothing, where it once stopped the server alone under a run that went on.
+# SIGTERM (`kill PID`) then stops the run as Ctrl-C would. start_server says so.
 on_interrupt() {
   trap - INT TERM
   if declare -F save_partial >/dev/null; then save_partial || true; fi
@@ -145,6 +151,10 @@ start_server() {
   [ -n "${lock_fd:-}" ] || die "start_server before take_lock"
   trap on_exit EXIT
   trap on_interrupt INT TERM
+  # SigIgn: the signals ignored since this shell started, a hex mask; SIGINT is bit 2.
+  if (( 0x$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status) & 2 )); then
+    echo "== SIGINT is ignored (started in the background by a script), and so it is for the whole run: stop it with SIGTERM (kill $$)" >&2
+  fi
   # Without the lock's descriptor ({lock_fd}>&-): a server orphaned by a killed script
   # must not keep the lock.
   # --exit-with-parent $$: the server ends with this script, even if it is killed by

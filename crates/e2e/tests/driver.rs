@@ -1024,3 +1024,75 @@ fn compare_prints_hyperfines_comparison_and_leaves_nothing() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Started in the background by a script (`scripts/bench.sh quick &` in `bash -c`: a
+/// shell without job control starts it with SIGINT ignored, so it cannot trap SIGINT), a
+/// SIGINT to its process group changes nothing: the whole run keeps it ignored, fixture
+/// server included, and the run ends as if none had come (exit 0, every cell measured,
+/// no failed.tsv), saying at its start that SIGTERM stops it. The server once handled the
+/// SIGINT and stopped, alone: the run went on against a dead port.
+#[test]
+fn a_driver_started_in_the_background_ignores_sigint_with_its_server() {
+    use std::os::unix::process::CommandExt;
+    let _turn = e2e::driver_lock();
+    let dir = scratch("background-sigint");
+    // Slow enough that the SIGINT comes while the run is under way.
+    let slow = working_model(&dir, "slow", "sleep 0.3");
+    let results = dir.join("results");
+    let err = std::fs::File::create(dir.join("stderr")).unwrap();
+    let mut child = Command::new("bash")
+        .arg("-c")
+        // The outer shell ignores SIGINT only after starting the bench (which the `&`
+        // alone made ignore it), so as to live on and pass its exit status.
+        .arg(r#""$0" quick & trap '' INT; wait $!"#)
+        .arg(script("bench.sh"))
+        .env("RESULTS_DIR", &results)
+        .env("RUNS", "3")
+        .env("MODELS", slow.display().to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let _cleanup = KillGroupOnDrop(pgid);
+    wait_for("the cpu round 1 measured", || {
+        assert!(child.try_wait().unwrap().is_none(), "the bench ended");
+        std::fs::read_dir(results.join("runs"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .is_some_and(|run| {
+                let run = run.unwrap().path();
+                run.join("json/round-1/cpu-slow.json").exists()
+            })
+    });
+    // SAFETY: kill(2) on the process group this test started.
+    unsafe { libc::kill(-pgid, libc::SIGINT) };
+    let deadline = Instant::now() + SCRIPT_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the bench did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(dir.join("stderr")).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("== SIGINT is ignored (started in the background by a script)"),
+        "{stderr}"
+    );
+    let run = run_folder(&results);
+    assert!(!run.join("failed.tsv").exists(), "{stderr}");
+    let summary = std::fs::read_to_string(run.join("summary.csv")).unwrap();
+    for workload in ["cpu", "io"] {
+        assert!(
+            summary
+                .lines()
+                .any(|l| l.starts_with(&format!("slow,{workload},2,ok,3,3,"))),
+            "{summary}"
+        );
+    }
+    assert_nothing_left(pgid, &dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

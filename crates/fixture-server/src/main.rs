@@ -9,7 +9,8 @@
 //!
 //! It binds 127.0.0.1 only, caps what one request can ask (delay, size), raises its own
 //! open-file limit, listens with the kernel's largest backlog so that 10,000 simultaneous
-//! connects are queued rather than dropped, and exits cleanly on SIGINT or SIGTERM, or,
+//! connects are queued rather than dropped, and exits cleanly on SIGTERM, on SIGINT unless
+//! it was started with SIGINT ignored (a script's background command), or,
 //! with `--exit-with-parent`, when the process that started it ends ([`parent`]). It
 //! stays responsive under abuse: idle and slow connections time out and, at the connection
 //! cap, the one that has waited longest for a request makes room, and when every
@@ -252,14 +253,40 @@ fn kernel_backlog() -> u32 {
 }
 
 /// Register the signal handlers now; the returned future resolves on the first signal.
+///
+/// SIGINT only if it is not ignored already. A shell without job control (a script)
+/// starts each background command with SIGINT ignored, so that a Ctrl-C meant for the
+/// foreground leaves it alone; a handler would undo that. The bench driver relies on it:
+/// started in the background by a script, it cannot trap SIGINT itself, and a SIGINT to
+/// its process group used to stop this server alone, under a run that went on against a
+/// dead port. SIGTERM always stops the server.
 fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+    let mut int = match sigint_ignored() {
+        true => None,
+        false => Some(signal(SignalKind::interrupt())?),
+    };
     Ok(async move {
+        let interrupted = async {
+            match &mut int {
+                Some(int) => int.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = int.recv() => "SIGINT",
+            _ = interrupted => "SIGINT",
             _ = term.recv() => "SIGTERM",
         }
     })
+}
+
+/// Whether this process started with SIGINT ignored (inherited from its parent).
+fn sigint_ignored() -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into ours.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGINT, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction == libc::SIG_IGN
+    }
 }

@@ -16,8 +16,8 @@
 //!
 //! The signal is SIGHUP ("the controlling process went away"), handled only with this
 //! flag, and only as that question. A server started by hand without the flag is not
-//! watched at all: it outlives its shell like any background job, and stops on SIGINT or
-//! SIGTERM.
+//! watched at all: it outlives its shell like any background job, and stops on SIGTERM
+//! (or SIGINT, unless started with it ignored: see `shutdown_signal` in main.rs).
 
 use anyhow::{bail, Result};
 use tokio::signal::unix::{signal, SignalKind};

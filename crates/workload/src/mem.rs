@@ -58,10 +58,12 @@ pub struct Peaks {
 
 /// Reads the model's PSS and thread count on its own thread while the workload runs.
 ///
-/// Threads are counted every 10 ms (`/proc/<pid>/status` is cheap). Reading `smaps_rollup`
-/// walks every memory map of a process (thousands for thousands of thread or coroutine
-/// stacks), so PSS is read at a pace of its own: after a reading that took `t`, the next
-/// one comes `max(10 ms, 20 t)` later, which keeps it under 5% of one core.
+/// Threads are counted every 10 ms while that is cheap (one `/proc/<pid>/status` per
+/// process). Reading `smaps_rollup` walks every memory map of a process (thousands for
+/// thousands of thread or coroutine stacks), so PSS is read at a pace of its own: after a
+/// reading that took `t`, the next one comes `max(10 ms, 20 t)` later, which keeps it under
+/// 5% of one core. Threads are paced the same way, for thousands of processes (see
+/// [`sample_until`]): the whole sampler stays under 10% of one core.
 pub struct Sampler {
     stop: Arc<AtomicBool>,
     peaks: Arc<Mutex<Peaks>>,
@@ -78,20 +80,7 @@ impl Sampler {
         let thread = std::thread::Builder::new()
             .name("mem-sampler".into())
             .spawn(move || {
-                let tick = Duration::from_millis(10);
-                let mut next_pss = Instant::now();
-                while !stop2.load(Ordering::Relaxed) {
-                    std::thread::park_timeout(tick);
-                    if stop2.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    if Instant::now() >= next_pss {
-                        let took = sample_into(&peaks2, Sample::All);
-                        next_pss = Instant::now() + (took * 20).max(tick);
-                    } else {
-                        sample_into(&peaks2, Sample::Threads);
-                    }
-                }
+                sample_until(&stop2, |what| sample_into(&peaks2, what));
             })
             // Without a thread (at a thread limit) the run still goes on: the start and
             // end samples below still bound the figure from below.
@@ -115,6 +104,35 @@ impl Sampler {
         let mut peaks = *self.peaks.lock().unwrap_or_else(|e| e.into_inner());
         peaks.pss_bytes = peaks.pss_bytes.max(own_peak_pss().unwrap_or(0));
         peaks
+    }
+}
+
+/// The sampler's pace: one sample per [`TICK`] at most.
+const TICK: Duration = Duration::from_millis(10);
+
+/// The sampler's loop, until `stop`: `sample` takes one sample and says how long it took.
+/// Each kind of sample waits twenty times its own length before the next one of its kind
+/// (at least a [`TICK`]): each kind stays under 5% of one core however many processes it
+/// reads. Threads once came every tick whatever a sample cost: with the 6,000 workers of
+/// `procs switch --n 6000` a threads sample (6,000 `status` files) took longer than its
+/// tick, and the sampler took a whole core from the parent that was starting them.
+fn sample_until(stop: &AtomicBool, mut sample: impl FnMut(Sample) -> Duration) {
+    let mut next_pss = Instant::now();
+    let mut next_threads = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::park_timeout(TICK);
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let now = Instant::now();
+        if now >= next_pss {
+            // A PSS sample reads the threads too.
+            let pace = (sample(Sample::All) * 20).max(TICK);
+            next_pss = Instant::now() + pace;
+            next_threads = next_threads.max(Instant::now() + TICK);
+        } else if now >= next_threads {
+            next_threads = Instant::now() + (sample(Sample::Threads) * 20).max(TICK);
+        }
     }
 }
 
@@ -262,6 +280,34 @@ mod tests {
         assert!(peaks.pss_bytes >= 48 << 20, "{peaks:?}");
         // The test harness runs other tests on threads of its own: at least our five more.
         assert!(peaks.threads >= 6, "{peaks:?}");
+    }
+
+    /// A sample that is slow (thousands of processes to read) is taken less often: the
+    /// sampler stays under 10% of one core. Each sample here takes 5 ms, half a tick: at
+    /// one threads sample per tick the sampler was busy a third of the time.
+    #[test]
+    fn slow_samples_are_paced_to_a_small_share_of_a_core() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let busy = Arc::new(Mutex::new(Duration::ZERO));
+        let (stop2, busy2) = (Arc::clone(&stop), Arc::clone(&busy));
+        let started = Instant::now();
+        let sampler = std::thread::spawn(move || {
+            sample_until(&stop2, |_| {
+                std::thread::sleep(Duration::from_millis(5));
+                *busy2.lock().unwrap() += Duration::from_millis(5);
+                Duration::from_millis(5)
+            })
+        });
+        std::thread::sleep(Duration::from_millis(600));
+        stop.store(true, Ordering::Relaxed);
+        sampler.join().unwrap();
+        let share = busy.lock().unwrap().as_secs_f64() / started.elapsed().as_secs_f64();
+        assert!(
+            share < 0.10,
+            "the sampler was busy {:.0}% of the time",
+            share * 100.0
+        );
+        assert!(*busy.lock().unwrap() > Duration::ZERO, "no sample taken");
     }
 
     /// Memory touched and given back between two samples still counts in the peak.

@@ -184,6 +184,64 @@ impl Line {
 mod tests {
     use super::*;
 
+    /// Set in the environment of this test binary when it is run again as the child of
+    /// [`threads_that_fail_at_once_write_one_line`].
+    const CHILD_ENV: &str = "WORKLOAD_OOM_TEST_CHILD";
+    const THREADS: usize = 16;
+
+    /// The child's part: sixteen threads run out of memory at the same moment (a barrier
+    /// releases them together), each with its own size. Does nothing in a normal test run.
+    #[test]
+    fn child_many_threads_run_out_of_memory_at_once() {
+        if std::env::var_os(CHILD_ENV).is_none() {
+            return;
+        }
+        set_model("oom-test");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    out_of_memory(1000 + i)
+                })
+            })
+            .collect();
+        for t in threads {
+            let _ = t.join();
+        }
+        unreachable!("out_of_memory returned");
+    }
+
+    /// Threads that fail together write one line between them, never two interleaved:
+    /// the first one writes and exits with code 3, the others wait for the exit. Run in a
+    /// child process (this test binary again, running the test above), five times.
+    #[test]
+    fn threads_that_fail_at_once_write_one_line() {
+        let exe = std::env::current_exe().unwrap();
+        for _ in 0..5 {
+            let out = std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "oom::tests::child_many_threads_run_out_of_memory_at_once",
+                ])
+                .args(["--nocapture", "--test-threads", "1"])
+                .env(CHILD_ENV, "1")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(EXIT_OUT_OF_MEMORY), "{stderr}");
+            let lines: Vec<&str> = stderr.lines().collect();
+            assert_eq!(lines.len(), 1, "{stderr}");
+            assert!(
+                lines[0].starts_with("oom-test: error: out of memory: an allocation of 10")
+                    && lines[0]
+                        .ends_with(" bytes failed (see ulimit -v and MemAvailable); exit code 3"),
+                "{stderr}"
+            );
+        }
+    }
+
     #[test]
     fn the_line_is_built_without_allocating() {
         let mut line = Line::default();
