@@ -293,10 +293,11 @@ fn procs_switch_runs_up_to_what_the_open_file_limit_holds() {
 
 /// Item 2, mixed: threads starts a thread per probe in flight. With room for only a few
 /// hundred threads (a process limit, as an unprivileged user), a stream that would hold
-/// a thousand in flight at once joins its oldest probe instead of failing. Before: exit 1
-/// ("cannot start a thread"); at 5,000 a second against a 5 s delay, exit 134.
+/// a thousand in flight at once is refused the moment it runs out of room, naming the
+/// limit. Before: exit 1 ("cannot start a thread"); at 5,000 a second against a 5 s
+/// delay, exit 134; then, joining its oldest probe instead, exit 0 after 51 s.
 #[test]
-fn threads_mixed_bounds_its_probe_threads_to_the_machines_room() {
+fn threads_mixed_past_its_thread_room_is_refused_at_once_naming_the_limit() {
     // SAFETY: geteuid only reads.
     if unsafe { libc::geteuid() } != 0 {
         let required = std::env::var("E2E_REQUIRE_ROOT").is_ok_and(|v| v == "1");
@@ -332,9 +333,19 @@ fn threads_mixed_bounds_its_probe_threads_to_the_machines_room() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    let started = std::time::Instant::now();
     let out = die_with_parent(&mut command).output().expect("run threads");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // 1,000 probes a second of 1 s each want 1,000 threads; the limit holds fewer: one
+    // line naming it, exit 2, at once (it used to join the oldest and crawl).
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("probe threads in flight"), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// Item 10: a bad --variant lists what the model offers; an unclosed IPv6 host is refused

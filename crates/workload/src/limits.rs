@@ -82,6 +82,11 @@ pub fn check_threads(n: u64, what: &str) -> Result<(), Refused> {
 /// the room under the tightest limit on kernel tasks and under `vm.max_map_count`. For a
 /// model that starts threads as it goes (threads' `mixed`), to wait instead of passing it.
 pub fn thread_room(spare: u64) -> u64 {
+    thread_rooms().0.min(thread_rooms().1).saturating_sub(spare)
+}
+
+/// The rooms behind [`thread_room`]: under the kernel task limits, under the memory maps.
+fn thread_rooms() -> (u64, u64) {
     let tasks = tightest().map_or(u64::MAX, |r| r.more);
     let maps = match (number("/proc/sys/vm/max_map_count"), maps_in_use()) {
         (Some(max), Some(used)) => {
@@ -90,7 +95,18 @@ pub fn thread_room(spare: u64) -> u64 {
         }
         _ => u64::MAX,
     };
-    tasks.min(maps).saturating_sub(spare)
+    (tasks, maps)
+}
+
+/// The limit that sets [`thread_room`], with its values, as the user will read it.
+pub fn thread_room_limit() -> String {
+    let (tasks, maps) = thread_rooms();
+    match number("/proc/sys/vm/max_map_count") {
+        Some(max) if maps < tasks => format!(
+            "vm.max_map_count ({max}, {MAPS_PER_THREAD} memory maps per thread), room for {maps} more threads"
+        ),
+        _ => hint(),
+    }
 }
 
 /// Refuse unless `needed` more memory maps fit in this process under `vm.max_map_count`.

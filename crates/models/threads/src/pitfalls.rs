@@ -42,9 +42,10 @@ pub fn run_mixed(args: &MixedArgs) -> Result<Tally> {
     workload::record_workers(args.probes() + args.jobs);
     // A probe's thread lives until its reply: at 5,000 probes a second against a server
     // that takes 5 s, 25,000 at once, past vm.max_map_count (four maps a thread), where
-    // std aborts the process. So at most `room` probe threads run at once: when that many
-    // are in flight, the oldest is joined before the next starts. A probe held back that
-    // way is late, and its latency still counts from when it was due. Half the room: a
+    // std aborts the process. So at most `room` probe threads run at once. A stream that
+    // needs more cannot keep its schedule (every later probe would wait for a thread,
+    // and the run would crawl for minutes measuring the limit, not the scheduler): it
+    // is refused at that moment, in one line naming the limit (exit 2). Half the room: a
     // probe's connect starts a thread of its own for a moment (ureq resolves the host on
     // one when a timeout is set, even for an IP address).
     workload::limits::check_threads(args.jobs + 2, "the jobs' threads and a probe's")?;
@@ -57,9 +58,20 @@ pub fn run_mixed(args: &MixedArgs) -> Result<Tally> {
         thread::sleep(event.due().saturating_duration_since(Instant::now()));
         match event {
             Event::Probe(probe) => {
-                if probes.len() as u64 >= room {
-                    let oldest: JoinHandle<_> = probes.pop_front().expect("room >= 1");
+                // Finished probes leave the queue; a full one is the machine's limit.
+                while probes.front().is_some_and(JoinHandle::is_finished) {
+                    let oldest: JoinHandle<_> = probes.pop_front().expect("not empty");
                     done.push(joined(oldest.join()));
+                }
+                if probes.len() as u64 >= room {
+                    return Err(workload::limits::Refused(format!(
+                        "mixed needs more than {room} probe threads in flight at once (--rate {} \
+                         times each probe's latency), half of what this machine allows: \
+                         {}; lower --rate or use a faster URL",
+                        args.rate,
+                        workload::limits::thread_room_limit()
+                    ))
+                    .into());
                 }
                 let (client, target) = (client.clone(), target.clone());
                 probes.push_back(spawn(move || probe.done(client.download(&target)))?);
