@@ -31,6 +31,14 @@
 //! What one process costs to start (`spawn`) and to switch to (`switch`, a token handed
 //! round a ring of pipes: each hand-off wakes another process) is in `costs.rs`.
 //!
+//! **As a server** (`serve`, see `serve.rs`): K pre-forked worker processes (one per core,
+//! or `--workers K`; procs alone takes it) share one listening socket, and each serves one
+//! connection at a time, closed after its answer, as gunicorn's sync workers do.
+//!
+//! ```sh
+//! target/release/procs serve --port 0 --workers 8 --backend 127.0.0.1:FIXTURE_PORT
+//! ```
+//!
 //! **What to observe.** Times close to `threads` plus a process start per worker; memory
 //! (PSS, summed over every worker) above that of `threads`: by a little at N=10, and by
 //! far more per task as N grows (results/REPORT.md, 'Memory: PSS and peak RSS' and
@@ -41,6 +49,7 @@
 //! the reason in [`NO_MIXED`].
 
 mod costs;
+mod serve;
 mod worker;
 
 use anyhow::{bail, Result};
@@ -70,9 +79,12 @@ const SHAPE: Shape = Shape {
 fn main() -> ExitCode {
     workload::mixed::offer(&Offer::NotOffered(NO_MIXED));
     workload::budget::shape(SHAPE);
-    // A worker is this same binary, started by the parent below: it runs one task.
+    // `serve --workers K`: the worker processes that share the listening socket.
+    workload::serve::offer_workers();
+    // A worker is this same binary, started by the parent below: it runs one task (or
+    // serves, as one of serve's workers).
     if worker::is_worker() {
-        return workload::worker_main("procs", worker::run_task);
+        return workload::worker_main(worker::model_name(), worker::run_task);
     }
     workload::main("procs", |command| match command {
         Command::Cpu(args) => on_processes(args.n, command),
@@ -82,7 +94,7 @@ fn main() -> ExitCode {
         Command::Switch(args) => costs::run_switch(args, command),
         // Not reached: the offer above refuses `mixed` before the run starts.
         Command::Mixed(_) => bail!("mixed is not offered here: {NO_MIXED}"),
-        Command::Serve(_) => anyhow::bail!("TODO(serve): not yet written"),
+        Command::Serve(args) => serve::run_serve(args),
     })
 }
 
