@@ -48,6 +48,15 @@
 //! worker per core where `threads` needs 10,000 kernel threads. How io and sleep grow
 //! with N: results/REPORT.md, 'Scale'.
 //!
+//! **As a server** (`serve`, see `serve.rs`): a coroutine per connection on may's
+//! sockets, kept alive; an idle connection or a request waiting on the backend is a
+//! parked coroutine. `/work` is offloaded to an OS thread, as `mixed`'s `offload` is:
+//! computed in the connection's coroutine it would stall its worker's other connections.
+//!
+//! ```sh
+//! target/release/green serve --port 0 --backend 127.0.0.1:FIXTURE_PORT
+//! ```
+//!
 //! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
 //! requests' latency percentiles, with the jobs run four ways (`--variant`): `offload`
 //! (a plain OS thread), `inline` (in a coroutine), `yield` (in a coroutine,
@@ -61,6 +70,7 @@
 mod client;
 mod costs;
 mod pitfalls;
+mod serve;
 mod transport;
 
 use anyhow::{bail, Result};
@@ -112,7 +122,7 @@ fn main() -> ExitCode {
         Command::Spawn(args) => costs::run_spawn(args),
         Command::Switch(args) => costs::run_switch(args),
         Command::Mixed(args) => pitfalls::run_mixed(args),
-        Command::Serve(_) => anyhow::bail!("TODO(serve): not yet written"),
+        Command::Serve(args) => serve::run_serve(args),
     })
 }
 

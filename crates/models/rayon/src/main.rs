@@ -24,6 +24,14 @@
 //! What a rayon job costs (`spawn`), and why a ring of waiting tasks cannot run on the
 //! pool (`switch` hands the token on as a chain of new jobs instead), is in `costs.rs`.
 //!
+//! **As a server** (`serve`, see `serve.rs`): each connection a job on the pool, served to
+//! its end by one worker, and closed after its answer: a kept-alive idle connection would
+//! hold a worker. At most `cores` requests are answered at once.
+//!
+//! ```sh
+//! target/release/rayon serve --port 0 --backend 127.0.0.1:FIXTURE_PORT
+//! ```
+//!
 //! **What to observe.** cpu about as fast as `threads`, with fewer threads. io about
 //! N / cores times one task's time: on 2 cores, 10 tasks of 4 URLs with a 100 ms delay
 //! take 5 rounds of 4 x 100 ms.
@@ -34,6 +42,7 @@
 //! [`NO_MIXED`].
 
 mod costs;
+mod serve;
 
 use anyhow::{anyhow, bail, Result};
 use rayon::prelude::*;
@@ -86,7 +95,7 @@ fn main() -> ExitCode {
             Command::Switch(args) => costs::run_switch(args),
             // Not reached: the offer above refuses `mixed` before the run starts.
             Command::Mixed(_) => bail!("mixed is not offered here: {NO_MIXED}"),
-            Command::Serve(_) => anyhow::bail!("TODO(serve): not yet written"),
+            Command::Serve(args) => serve::run_serve(args),
         }
     })
 }

@@ -27,6 +27,15 @@
 //! What one thread costs to start (`spawn`) and to switch to (`switch`, a token handed
 //! round a ring on std channels: each hand-off wakes a parked thread) is in `costs.rs`.
 //!
+//! **As a server** (`serve`, see `serve.rs`): a thread per connection, kept alive; a
+//! connection waiting on its next request or on the backend parks only its own thread.
+//! At most half the room the thread limits leave are connection threads; past that a new
+//! connection is closed and counted.
+//!
+//! ```sh
+//! target/release/threads serve --port 0 --backend 127.0.0.1:FIXTURE_PORT
+//! ```
+//!
 //! **What to observe.** io takes about one task's time (URLs x delay) while N is small,
 //! and more as N grows (results/REPORT.md, 'Scale'); cpu takes N powers / number of cores.
 //!
@@ -42,6 +51,7 @@
 mod pitfalls;
 
 mod costs;
+mod serve;
 
 use anyhow::{Context, Result};
 use std::process::ExitCode;
@@ -75,7 +85,7 @@ fn main() -> ExitCode {
         Command::Spawn(args) => costs::run_spawn(args),
         Command::Switch(args) => costs::run_switch(args),
         Command::Mixed(args) => pitfalls::run_mixed(args),
-        Command::Serve(_) => anyhow::bail!("TODO(serve): not yet written"),
+        Command::Serve(args) => serve::run_serve(args),
     })
 }
 

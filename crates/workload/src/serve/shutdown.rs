@@ -4,13 +4,15 @@
 //! the handler only writes to a pipe, everything else runs on that thread, outside the
 //! handler). When one comes it sets a flag that blocking accept loops look at
 //! ([`requested`]) and wakes every task waiting in [`signalled`], a future that needs no
-//! particular runtime: tokio, smol, async-std and may all wait on it the same way.
+//! particular runtime: tokio, smol and async-std all wait on it the same way. A plain
+//! thread with nothing else to do meanwhile waits in [`wait`] (green's main thread, while
+//! may's coroutines serve).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 static WAITING: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
@@ -77,5 +79,21 @@ impl Future for Signalled {
             waiting.push(cx.waker().clone());
         }
         Poll::Pending
+    }
+}
+
+/// Park this thread until SIGINT or SIGTERM has arrived: [`signalled`], polled by a waker
+/// that unparks the thread (a spurious unpark only polls it again).
+pub fn wait() {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    while Pin::new(&mut signalled()).poll(&mut cx).is_pending() {
+        std::thread::park();
     }
 }
