@@ -106,8 +106,13 @@ fn every_route_answers_a_verified_body_and_sigterm_prints_the_counts() {
 #[test]
 fn a_dead_backend_is_a_502_logged_once_and_no_backend_a_503() {
     for model in models() {
-        // Port 1 on loopback: nothing listens, the connection is refused.
-        let s = Serving::rust(&model, &["--backend", "127.0.0.1:1"]);
+        // A port that was free a moment ago: nothing listens, the connection is refused.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string();
+        let s = Serving::rust(&model, &["--backend", &dead]);
         for _ in 0..3 {
             let reply = s.get("/backend/5");
             assert_eq!(reply.status, 502, "{model}: {}", reply.text());

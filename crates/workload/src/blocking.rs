@@ -53,6 +53,18 @@ impl Client {
             .output_buffer_size(16 * 1024)
     }
 
+    /// A client whose agent resolves host names on the calling thread ([`InlineLookup`])
+    /// instead of on a thread of its own: for a model that counts its threads against the
+    /// machine's limits (threads' `serve`), where each new connection would otherwise
+    /// start one more.
+    pub fn resolving_inline(timeout: Duration) -> Client {
+        use ureq::unversioned::transport::DefaultConnector;
+        let config = Client::config(timeout).build();
+        let agent =
+            ureq::Agent::with_parts(config, DefaultConnector::default(), InlineLookup::default());
+        Client::from_agent(agent, timeout)
+    }
+
     /// A client around an agent built elsewhere (from [`Client::config`]).
     pub fn from_agent(agent: ureq::Agent, timeout: Duration) -> Client {
         Client { agent, timeout }
@@ -105,5 +117,30 @@ fn classify(e: &ureq::Error, timeout: Duration) -> Cause {
         ureq::Error::Io(io) => Cause::from_io(io, timeout),
         ureq::Error::ConnectionFailed => Cause::Refused,
         other => Cause::Other(other.to_string()),
+    }
+}
+
+/// Resolves host names on the calling thread (or coroutine). ureq's default resolver
+/// starts an OS thread per lookup whenever a timeout is set, so that the lookup can be
+/// abandoned at the deadline, even for an IP address: one more thread for every new
+/// connection. A real DNS query then blocks the caller without that deadline, but an IP
+/// literal or `localhost` (every URL of the benchmarks) returns at once. It implements
+/// ureq's `unversioned` resolver API, which may change in a minor release: Cargo.toml
+/// pins ureq to 3.5.
+#[derive(Debug, Default)]
+pub struct InlineLookup(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for InlineLookup {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        _timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        self.0.resolve(
+            uri,
+            config,
+            ureq::unversioned::transport::NextTimeout::default(),
+        )
     }
 }

@@ -2,14 +2,15 @@
 //!
 //! The download code is `workload::blocking::Client`'s. What differs is how the agent is
 //! built: [`Agent::with_parts`] from our [`MayConnector`] (chained with ureq's own rustls
-//! connector, so https works) and [`BlockingLookup`], one agent per task. The code still
+//! connector, so https works) and [`InlineLookup`], one agent per task. The code still
 //! reads as blocking code; every wait in it now parks a coroutine instead of a thread.
 
-use crate::transport::{BlockingLookup, MayConnector};
+use crate::transport::MayConnector;
 use std::time::Duration;
 use ureq::unversioned::transport::{Connector, RustlsConnector};
 use ureq::Agent;
 pub use workload::blocking::Client;
+use workload::blocking::InlineLookup;
 
 /// One task's client: the shared ureq settings and download code, on may's sockets.
 ///
@@ -26,7 +27,7 @@ pub fn client(timeout: Duration) -> Client {
     // Plain socket first; for https:// the rustls connector wraps it in TLS.
     let connector = MayConnector.chain(RustlsConnector::default());
     Client::from_agent(
-        Agent::with_parts(config, connector, BlockingLookup::default()),
+        Agent::with_parts(config, connector, InlineLookup::default()),
         timeout,
     )
 }

@@ -12,8 +12,9 @@
 //!   worker does not).
 //! - [`MayTransport`] moves ureq's buffers through the socket, applying ureq's remaining
 //!   deadline as may's read/write timeout before every call.
-//! - [`BlockingLookup`] resolves host names on the calling worker: ureq's default resolver
-//!   would start an OS thread per lookup and block the worker on a channel.
+//! - Host names are resolved on the calling worker (`workload::blocking::InlineLookup`):
+//!   ureq's default resolver would start an OS thread per lookup and block the worker on
+//!   a channel.
 //!
 //! ureq keeps this API in its `unversioned` module: it may change in a minor release, which
 //! is why Cargo.toml pins `ureq = "~3.5"`.
@@ -23,9 +24,6 @@ use std::io::{self, Read, Write};
 use std::time::Duration;
 
 use may::net::TcpStream;
-use ureq::config::Config;
-use ureq::http::Uri;
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
 };
@@ -126,25 +124,6 @@ impl fmt::Debug for MayTransport {
         f.debug_struct("MayTransport")
             .field("peer", &self.stream.peer_addr().ok())
             .finish()
-    }
-}
-
-/// Name resolution without ureq's helper thread. With a deadline, ureq's default resolver
-/// spawns one OS thread per lookup and waits on a std channel, which would block a may
-/// worker; called without a deadline it simply calls `getaddrinfo` here. That call still
-/// blocks the worker for a real DNS query (may has no async resolver), but an IP literal
-/// or `localhost` returns at once.
-#[derive(Debug, Default)]
-pub struct BlockingLookup(DefaultResolver);
-
-impl Resolver for BlockingLookup {
-    fn resolve(
-        &self,
-        uri: &Uri,
-        config: &Config,
-        _timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, Error> {
-        self.0.resolve(uri, config, NextTimeout::default())
     }
 }
 

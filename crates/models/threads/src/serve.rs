@@ -11,17 +11,18 @@
 //! **What it costs.** A thread per open connection, busy or idle: a kernel task, a stack
 //! (2 MiB reserved, a few pages touched) and four memory maps. That is the ceiling. At
 //! start the server takes the room the machine's thread limits leave
-//! (`workload::limits::thread_room`, as `mixed` does) and keeps at most half of it for
-//! connection threads: the other half is for the thread ureq starts for a moment when a
-//! connection first reaches the backend (its resolver does, when a timeout is set). A
-//! connection past that, or whose thread cannot start, is closed at once, counted under
+//! (`workload::limits::thread_room`, as `mixed` does) for its connection threads. (Their
+//! client resolves the backend's address on the connection's own thread,
+//! `Client::resolving_inline`: ureq's default resolver would start one more thread for
+//! each new backend connection.) A connection past that, or whose thread cannot start, is
+//! closed at once, counted under
 //! `accept` and logged once; the server goes on. Unchecked, a thread started past
 //! `vm.max_map_count` aborts the whole process.
 //!
 //! **Its weakness.** Idle keep-alive connections are threads too: 10,000 open connections
 //! would be 10,000 kernel tasks, stacks and 40,000 memory maps, whatever they send. Under
-//! Linux's default `vm.max_map_count` of 65,530, half the room is under 65,530 / 4 / 2 =
-//! 8,191 threads: past that, new connections are closed until idle ones end. An idle
+//! Linux's default `vm.max_map_count` of 65,530, the room is under 65,530 / 4 = 16,382
+//! threads: past that, new connections are closed until idle ones end. An idle
 //! connection is closed after `--header-timeout-ms`.
 
 use anyhow::Result;
@@ -44,15 +45,16 @@ pub fn run_serve(args: &ServeArgs) -> Result<Tally> {
         close_after_each: false,
         header_timeout: args.header_timeout(),
     };
-    // Half the room, as in `mixed`: see the header.
-    let room = (workload::limits::thread_room(SPARE_THREADS) / 2).max(1);
+    // The room the thread limits leave: see the header.
+    let room = workload::limits::thread_room(SPARE_THREADS).max(1);
     let live = Arc::new(AtomicU64::new(0));
     let backend = args.backend;
     http1::accept_loop(&listener, |stream| {
         if live.load(Relaxed) >= room {
             let why = format!(
-                "{room} connection threads are open, half the room that vm.max_map_count and \
-                 the limits on kernel tasks left at start; closing new connections until some end"
+                "{room} connection threads are open, the room that {} left at start; closing \
+                 new connections until some end",
+                workload::limits::thread_room_limit()
             );
             return refuse("room", &why);
         }
@@ -65,7 +67,7 @@ pub fn run_serve(args: &ServeArgs) -> Result<Tally> {
             // A client per connection, as each task has its own in run_io: one shared
             // client is one pool behind one lock. Its keep-alive connection to the
             // backend serves this connection's next /backend request.
-            let client = Client::new(serve::BACKEND_TIMEOUT);
+            let client = Client::resolving_inline(serve::BACKEND_TIMEOUT);
             http1::serve_connection(stream, policy, |route| {
                 http1::answer(route, &client, backend)
             });

@@ -28,11 +28,16 @@ use std::time::{Duration, Instant};
 /// A blocking byte stream whose reads can be given a timeout.
 pub trait Socket: Read + Write {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Send a FIN: no more bytes from this side (the client still reads what was sent).
+    fn shutdown_write(&mut self) -> io::Result<()>;
 }
 
 impl Socket for TcpStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
     }
 }
 
@@ -85,7 +90,9 @@ pub fn serve_connection<S: Socket>(
                 Head::Failed(kind, reply) => {
                     stats::error(kind);
                     if let Some(reply) = reply {
-                        let _ = write_answer(&mut stream, &reply, true);
+                        if write_answer(&mut stream, &reply, true).is_ok() {
+                            close_after_reading_the_rest(&mut stream);
+                        }
                     }
                     return;
                 }
@@ -103,6 +110,28 @@ pub fn serve_connection<S: Socket>(
         }
         if close {
             return;
+        }
+    }
+}
+
+/// Close a connection whose client may still be sending (the rest of a head over 16 KiB,
+/// say) so that it reads our answer: closing with unread bytes makes the kernel send a
+/// reset, which can reach the client before the answer and destroy it. So: FIN first,
+/// then read off what is still coming, for at most 200 ms and 64 KiB, then close.
+fn close_after_reading_the_rest<S: Socket>(stream: &mut S) {
+    if stream.shutdown_write().is_err()
+        || stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .is_err()
+    {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let (mut chunk, mut left) = ([0u8; 4096], 64 * 1024usize);
+    while left > 0 && Instant::now() < deadline {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
         }
     }
 }
@@ -312,6 +341,9 @@ mod tests {
     }
     impl Socket for &mut Script {
         fn set_read_timeout(&mut self, _: Option<Duration>) -> io::Result<()> {
+            Ok(())
+        }
+        fn shutdown_write(&mut self) -> io::Result<()> {
             Ok(())
         }
     }
