@@ -45,7 +45,7 @@ rm -rf "$venv"
 "$venv/bin/python" -m pip install --quiet --no-input --disable-pip-version-check \
   --requirement "$requirements" >&2 ||
   need "pip could not install $requirements into $venv (see above)"
-"$venv/bin/python" -c 'import gevent, aiohttp, uvloop' ||
-  need "$venv was installed but cannot import gevent, aiohttp and uvloop"
+"$venv/bin/python" -c 'import gevent, aiohttp, uvloop, flask, gunicorn, packaging' ||
+  need "$venv was installed but cannot import gevent, aiohttp, uvloop, flask, gunicorn and packaging"
 cp "$requirements" "$venv/requirements.installed"
 echo "$venv/bin/python"

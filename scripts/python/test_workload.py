@@ -1,7 +1,9 @@
-"""Unit tests of workload.py and blocking.py, standard library only:
+"""Unit tests of workload.py, blocking.py and serve_app.py, standard library only:
 `python3 -m unittest test_workload` from this folder (crates/e2e/tests/python.rs runs them)."""
 
 import http.client
+import io
+import json
 import os
 import shutil
 import socket
@@ -12,9 +14,11 @@ import tempfile
 import threading
 import time
 import unittest
+import unittest.mock
 import urllib.error
 
 import blocking
+import serve_app
 import workload
 from workload import FetchError, Tally, Verifier
 
@@ -235,6 +239,85 @@ class Deadline(unittest.TestCase):
         # The client verifies certificates: let it trust this one.
         blocking._tls_context().load_verify_locations(cert)
         self.assert_times_out(f"https://127.0.0.1:{self.trickling_server(server)}/")
+
+
+class Serve(unittest.TestCase):
+    """serve_app.py: what every Python server answers and counts (the serve contract)."""
+
+    def test_the_command_line_and_its_refusals(self):
+        a = serve_app.parse_args("m", ["serve"])
+        self.assertEqual((a.port, a.bind, a.backend, a.workers, a.header_timeout_ms, a.drain_ms),
+                         (0, "127.0.0.1", None, None, 5000, 5000))
+        a = serve_app.parse_args("m", ["serve", "--backend", "[::1]:8", "--workers", "3"],
+                                 takes_workers=True)
+        self.assertEqual((a.backend, a.workers), ("[::1]:8", 3))
+        for argv, why in ((["serve", "--workers", "2"],
+                           "--workers is taken by procs and python-procs only, not by m"),
+                          (["serve", "--backend", "10.0.0.1:80"],
+                           "10.0.0.1:80 is not a loopback address: the fixture server binds "
+                           "127.0.0.0/8 or [::1]"),
+                          (["serve", "--backend", "localhost:80"],
+                           "'localhost:80' is not an address of the form 127.0.0.1:PORT"),
+                          (["serve", "--port", "65536"], "65536 is not in 0..=65535"),
+                          (["serve", "--bind", "example.com"], "'example.com' is not an IP address"),
+                          (["cpu"], "invalid choice")):
+            with self.assertRaises(workload.UsageError, msg=argv) as e:
+                serve_app.parse_args("m", argv)
+            self.assertIn(why, str(e.exception))
+
+    def test_routes_answer_with_the_bodys_checksum(self):
+        hello = serve_app.hello()
+        self.assertEqual(hello, (200, b"hello, world\n"))
+        self.assertEqual(serve_app.headers(hello.body),
+                         {"content-type": "text/plain", "x-checksum": "e60e7ee648829675"})
+        self.assertEqual(serve_app.work("1000"),
+                         (200, f"{pow(7777, 1000, workload.M61):016x}\n".encode()))
+        for bad in ("0", "200001", "+5", "1e3", "", "٣"):
+            self.assertEqual(serve_app.work(bad).status, 400, bad)
+        self.assertEqual(serve_app.backend_plan(None, "10").status, 503)
+        self.assertEqual(serve_app.backend_plan("127.0.0.1:9", "10001").status, 400)
+        target, timeout_ms = serve_app.backend_plan("127.0.0.1:9", "50")
+        self.assertEqual((target.url, timeout_ms),
+                         ("http://127.0.0.1:9/delay/50/bytes/1024", 50 + serve_app.BACKEND_SLACK_MS))
+        self.assertEqual(serve_app.backend_answer("m", Tally.task(1024, 0xAB)),
+                         (200, b"00000000000000ab\n"))
+
+    def test_a_failed_backend_is_a_502_naming_it_logged_once_per_kind(self):
+        serve_app._LOGGED.clear()
+        errors = [FetchError(f"http://b/{i}", workload.timed_out(5000 + i)) for i in range(3)]
+        errors.append(FetchError("http://b/", workload.REFUSED))
+        stderr = io.StringIO()
+        with unittest.mock.patch("sys.stderr", stderr):
+            answers = [serve_app.backend_answer("m", e) for e in errors]
+        self.assertEqual(answers[0], (502, b"backend: GET http://b/0: timed out after 5000 ms\n"))
+        self.assertEqual({a.status for a in answers}, {502})
+        self.assertEqual(stderr.getvalue().count("\n"), 2, stderr.getvalue())
+
+    def test_counters_add_up_across_workers_into_the_summary_line(self):
+        shared = bytearray(2 * serve_app.Counters.SIZE)  # two workers' slots, one buffer
+        size = serve_app.Counters.SIZE
+        a = serve_app.Counters(memoryview(shared)[:size])
+        b = serve_app.Counters(memoryview(shared)[size:])
+        for status, nbytes in ((200, 13), (200, 17), (404, 57), (431, 0), (502, 30)):
+            a.answered(status, nbytes)
+        b.answered(400, 10)
+        b.error("header_timeout")
+        a.connected(1)
+        b.connected(3)
+        b.connected(2)
+        again = serve_app.Counters(memoryview(shared)[size:])  # the arbiter's view of b
+        totals = serve_app.Counters.total([a, again])
+        line = json.loads(serve_app.summary_line("m", "127.0.0.1:1", 1.5, totals, processes=3,
+                                                 workers=2, peak_rss_bytes=1, peak_pss_bytes=2,
+                                                 peak_threads=4))
+        self.assertEqual((line["n"], line["tasks"], line["bytes"], line["workload"]),
+                         (6, 2, 127, "serve"))
+        self.assertEqual(line["serve"], {
+            "listen": "127.0.0.1:1", "requests": 6,
+            "by_status": {"200": 2, "400": 1, "404": 1, "431": 1, "502": 1},
+            "errors": {"bad_request": 1, "head_too_large": 1, "header_timeout": 1,
+                       "backend": 1, "client_gone": 0, "accept": 0},
+            "connections": 3, "peak_open_connections": 4})
 
 
 if __name__ == "__main__":

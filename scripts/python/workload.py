@@ -439,7 +439,10 @@ class Sampler:
     a sample that took t, wait max(10 ms, 20 t). The sampler's own thread is not counted.
     """
 
-    def __init__(self):
+    def __init__(self, children=None):
+        # `children()`: the pids of the model's worker processes now (gunicorn's
+        # arbiter knows its own); by default those given to `track`.
+        self._children = children or (lambda: list(_TRACKED))
         self.pss_bytes, self.threads = 0, 0
         start_thread, allocate_lock = _real_thread_tools()
         # `stop` is held until finish(): the thread waits on it as its sleep, so releasing
@@ -463,7 +466,7 @@ class Sampler:
 
     def _sample(self):
         started = time.perf_counter()
-        pids = ["self"] + [str(p) for p in list(_TRACKED)]
+        pids = ["self"] + [str(p) for p in self._children()]
         pss = sum(_field(f"/proc/{p}/smaps_rollup", "Pss:") or 0 for p in pids)
         threads = sum(_field(f"/proc/{p}/status", "Threads:") or 0 for p in pids)
         self.pss_bytes = max(self.pss_bytes, pss)

@@ -47,6 +47,23 @@ impl Model {
             None => (bin_dir.join(&self.name), Vec::new()),
         }
     }
+
+    /// The command that starts this model as a server (issue 16's `serve` contract), up
+    /// to the word `serve`: the driver appends `--port 0 --backend ...`. A Rust model is
+    /// its binary (`<name> serve`); a Python model is the environment's python and its
+    /// server script beside its client script, `scripts/python/serve_<name less
+    /// python->.py serve` (Flask under gunicorn, or aiohttp.web).
+    // The serve sweep (`make bench-serve`) calls it; until it lands, only the tests do.
+    #[allow(dead_code)]
+    pub fn serve_command_line(&self, bin_dir: &Path) -> (PathBuf, Vec<String>) {
+        let (program, mut args) = self.command_line(bin_dir);
+        if let Some(script) = self.command.as_ref().and_then(|(_, args)| args.first()) {
+            let server = format!("serve_{}.py", self.name.trim_start_matches("python-"));
+            args[0] = script.with_file_name(server).display().to_string();
+        }
+        args.push("serve".into());
+        (program, args)
+    }
 }
 
 #[derive(Deserialize)]
@@ -310,6 +327,16 @@ mod tests {
             args,
             [scripts.join("python_threads.py").display().to_string()]
         );
+        assert_eq!(
+            threads.serve_command_line(Path::new("/bin")),
+            (
+                venv.join("bin/python"),
+                vec![
+                    scripts.join("serve_threads.py").display().to_string(),
+                    "serve".into()
+                ]
+            )
+        );
         let rust = Model {
             name: "threads".into(),
             kernel_task_per_task: true,
@@ -318,6 +345,10 @@ mod tests {
         assert_eq!(
             rust.command_line(Path::new("/r")),
             ("/r/threads".into(), vec![])
+        );
+        assert_eq!(
+            rust.serve_command_line(Path::new("/r")),
+            ("/r/threads".into(), vec!["serve".into()])
         );
         std::fs::remove_dir_all(&d).unwrap();
     }
