@@ -30,8 +30,8 @@ What we add: a timer per connection closes it when no head is complete --header-
 after it was accepted (counted as header_timeout; aiohttp's keepalive_timeout, a second
 later, is the limit between requests, and on a head trickled after the first); an access
 logger counts every answer aiohttp sends, its own 400s included. Accept errors (out of
-file descriptors) are asyncio's: it logs them and pauses accepting for a second; they
-are not counted (`accept` stays 0).
+file descriptors) are asyncio's: it pauses accepting for a second; Listener counts them
+and logs the first (uvloop's libuv closes the waiting connections itself: uncounted).
 
 When to pick it. Many connections and many waiting requests, in code written async.
 Rust's counterparts: crates/models/tokio-async, smol-async, async-std-async.
@@ -43,8 +43,10 @@ however many connections are open. serve_uvloop.py runs this same server on uvlo
 """
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 
 import aiohttp
 from aiohttp import http_exceptions, web
@@ -118,6 +120,7 @@ async def run(model, args, summary_file):
     counters = serve_app.Counters()
     started = set()  # connections with a complete head (aiohttp's protocol objects)
     sock, listen = serve_app.listener(args)
+    sock = Listener(model, counters, sock)
 
     class Counted(web.AbstractAccessLogger):
         # aiohttp calls it for every answer it sends, its own 400s included, and for one
@@ -134,6 +137,7 @@ async def run(model, args, summary_file):
         access_log_class=Counted, keepalive_timeout=args.header_timeout_ms / 1000 + 1,
         max_line_size=serve_app.HEAD_CAP, max_field_size=serve_app.HEAD_CAP,
         shutdown_timeout=args.drain_ms / 1000)
+    asyncio.get_running_loop().set_exception_handler(quiet_accept_failures)
     await runner.setup()
     watch_heads(runner.server, counters, started, args.header_timeout_ms / 1000)
     await web.SockSite(runner, sock, backlog=2048).start()
@@ -153,6 +157,49 @@ async def run(model, args, summary_file):
                                   peak_rss_bytes=workload.peak_rss_bytes(),
                                   peak_pss_bytes=pss, peak_threads=threads)
     serve_app.finish(line, summary_file)
+
+
+class Listener(socket.socket):
+    """The listening socket, whose accept() failures for want of file descriptors or
+    memory are counted and logged once.
+
+    asyncio's own handling of them (Python 3.11's selector loop) spins: it logs the
+    failure with a traceback, takes the listener off the loop and schedules its return a
+    second later, then calls accept() again, up to `backlog` (2,048) times in a row, each
+    failing, logged and scheduled the same way. Here the first failure of a round is
+    raised (asyncio pauses the listener for a second) and the next accept() of that
+    round says "nothing waiting", which ends it. uvloop never calls this: libuv accepts
+    and closes the waiting connections itself at EMFILE, uncounted."""
+
+    def __init__(self, model, counters, sock):
+        super().__init__(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        self.model, self.counters, self.failed, self.logged = model, counters, False, False
+
+    def accept(self):
+        if self.failed:
+            self.failed = False
+            raise BlockingIOError(errno.EAGAIN, "paused after a failed accept")
+        try:
+            return super().accept()
+        except OSError as e:
+            if e.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                raise
+            self.counters.error("accept")
+            if not self.logged:
+                self.logged = True
+                serve_app.log(self.model, f"accept failed: {workload.one_line(e)}; pausing "
+                              "accepts 1 s at each failure (asyncio's delay)")
+            self.failed = True
+            raise
+
+
+def quiet_accept_failures(loop, context):
+    """The loop's exception handler: an accept failure (counted and logged once by
+    Listener) is not logged again; anything else as asyncio logs it."""
+    if isinstance(context.get("exception"), OSError) and context.get("socket") is not None \
+            and "accept" in context.get("message", ""):
+        return
+    loop.default_exception_handler(context)
 
 
 def watch_heads(server, counters, started, timeout):

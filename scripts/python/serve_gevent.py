@@ -16,6 +16,10 @@ connections, waiting ones included, fit in one process. gevent's resolver looks 
 address up, an IP one too, on a pool of real threads (peak_threads shows them). The
 arbiter is not patched: only the worker is, after the fork, where the app is imported.
 
+Out of file descriptors, gevent's server stops accepting for 10 ms, doubling up to 1 s
+at each failure in a row; ours counts the failures and logs the first in one line where
+gevent prints a traceback for each (`Server`, installed in place of gunicorn's).
+
 When to pick it. Blocking-style code (Flask, urllib) with many waiting requests or many
 connections, where patching the standard library is acceptable. Rust's counterpart:
 crates/models/green.
@@ -25,6 +29,9 @@ crates/models/green.
 What to observe. /backend requests overlap as in python-threads, on one thread.
 """
 
+import gevent
+from gevent.server import StreamServer
+from gunicorn.workers import ggevent
 from gunicorn.workers.ggevent import GeventWorker
 
 import serve_app
@@ -33,9 +40,40 @@ import serve_gunicorn
 MODEL = "python-gevent"
 
 
+class OutOfResources(OSError):
+    """An accept() that failed for want of file descriptors or memory, already counted
+    and logged: gevent's hub is told not to print it (see Worker.run)."""
+
+
+class Server(StreamServer):
+    """gevent's StreamServer, whose accept failures for want of a resource are counted
+    and logged once by the worker. gevent then stops accepting for a while (10 ms,
+    doubling up to 1 s at each failure in a row), as it does for any accept error; it
+    would also print a traceback each time."""
+
+    worker = None
+
+    def do_read(self):
+        try:
+            return super().do_read()
+        except OSError as e:
+            if self.worker is not None and self.worker.accept_failed(e):
+                raise OutOfResources(e.errno, e.strerror) from e
+            raise
+
+
 class Worker(serve_gunicorn.Counted, GeventWorker):
     """gunicorn's gevent worker, with the head timer from a connection's accept (or its
     last answer) to its next complete head, and each connection counted while open."""
+
+    def run(self):
+        # gunicorn's GeventWorker.run builds its servers by the name `StreamServer` in
+        # its module (no setting chooses the class): ours, which knows this worker.
+        Server.worker = self
+        ggevent.StreamServer = Server
+        hub = gevent.get_hub()
+        hub.NOT_ERROR = (*hub.NOT_ERROR, OutOfResources)
+        super().run()
 
     def handle(self, listener, client, addr):
         # A greenlet per connection, for its whole life (every kept-alive request).

@@ -34,19 +34,30 @@ What we add, and why:
   head is complete; the timer shuts the socket down, which ends the read. Nothing is sent
   (no 408): the connection is closed. Counted as header_timeout when no answer had been
   sent on it yet (an idle kept-alive connection closed is not an error).
+- The address is printed once the first workers have loaded the app (each writes a byte
+  on a pipe, `post_worker_init`), not when the arbiter has bound the socket: a request
+  sent at once would otherwise wait in the accept queue while Flask is imported, and a
+  SIGTERM meanwhile would reset it, unanswered, rather than drain it.
 - Counting: every answer gunicorn writes for the app (the `post_request` hook: status and
   body bytes sent; short of Content-Length, the client was gone), and its own answers to
   requests it could not parse (`handle_error`), into the worker's cells of memory shared
   with the arbiter, which adds them up at exit (`on_exit`) for the summary line.
 - gunicorn's own answers are its own: 400 (a malformed request), 414, 431, as HTML
   (`text/html`, no `x-checksum`), where the contract asks text/plain with a checksum.
-- Not counted: accept errors (a worker whose accept() fails with anything but EAGAIN
-  exits, and the arbiter starts another; `accept` stays 0).
+- Out of file descriptors (accept() failing with EMFILE, ENFILE, ENOBUFS or ENOMEM):
+  gunicorn's gthread worker would exit with a traceback (the arbiter starts another,
+  which runs out again), and gevent's server backs off but prints a traceback at each
+  retry. Ours count each failure (`accept`), log the first in one line, and pause
+  accepting (`Counted.accept_failed`; serve_threads.py and serve_gevent.py). The sync
+  worker never gets there: it holds one connection at a time.
 - SIGINT drains as SIGTERM does (gunicorn's SIGINT is a quick stop: SIGQUIT to the
   workers), because the contract asks both to drain.
 """
 
+import errno
 import mmap
+import os
+import select
 import signal
 import socket
 import threading
@@ -129,6 +140,10 @@ class Server(gunicorn.app.base.BaseApplication):
         # the arbiter and every worker.
         self.slots = max(64, 4 * workers)
         self.shared = mmap.mmap(-1, self.slots * serve_app.Counters.SIZE)
+        # Each worker writes a byte here once its app is loaded (see Arbiter); None once
+        # the address is printed, so that later workers write nothing.
+        self.ready_r, self.ready_w = os.pipe()
+        self.workers = workers
         self.settings = {
             "bind": [f"fd://{fd}"],
             "workers": workers,
@@ -144,6 +159,7 @@ class Server(gunicorn.app.base.BaseApplication):
             "logger_class": _logger_class(model),
             "proc_name": model,
             "when_ready": self.when_ready,
+            "post_worker_init": post_worker_init,
             "post_request": post_request,
             "worker_exit": worker_exit,
             "on_exit": self.on_exit,
@@ -169,7 +185,6 @@ class Server(gunicorn.app.base.BaseApplication):
     # Hooks, run by the arbiter.
 
     def when_ready(self, arbiter):
-        serve_app.announce(self.listen)
         self.clock = serve_app.Clock()
         # PSS and threads of the arbiter and of the workers it has now.
         self.sampler = workload.Sampler(children=lambda: list(arbiter.WORKERS))
@@ -193,6 +208,22 @@ class Arbiter(gunicorn.arbiter.Arbiter):
     def handle_int(self):
         self.handle_term()
 
+    def manage_workers(self):
+        super().manage_workers()
+        app = self.app
+        if app.ready_w is None:
+            return
+        # The first workers are forked: print the address once each has loaded the app
+        # (or after 30 s, when a worker failing to boot is gunicorn's to report).
+        deadline, ready = time.monotonic() + 30, 0
+        while ready < app.workers and time.monotonic() < deadline:
+            if select.select([app.ready_r], [], [], 0.1)[0]:
+                ready += len(os.read(app.ready_r, app.workers))
+        ready_w, app.ready_w = app.ready_w, None
+        os.close(ready_w)
+        os.close(app.ready_r)
+        serve_app.announce(app.listen)
+
 
 def _logger_class(model):
     """gunicorn's logger, its lines prefixed with the model's name as ours are."""
@@ -204,6 +235,15 @@ def _logger_class(model):
 
 
 # Hooks, run in each worker.
+
+
+def post_worker_init(worker):
+    """The app is loaded: tell the arbiter, while it waits for the first workers."""
+    if worker.app.ready_w is not None:
+        try:
+            os.write(worker.app.ready_w, b"1")
+        except OSError:
+            pass  # the arbiter has stopped waiting
 
 
 def post_request(worker, req, environ, resp):
@@ -242,6 +282,20 @@ class Counted:
         # Ctrl-C reaches every process of the group: a worker drains on it as on SIGTERM.
         signal.signal(signal.SIGINT, self.handle_exit)
 
+    def accept_failed(self, exc):
+        """An accept() failed with `exc`: True if a resource ran out (file descriptors,
+        memory), counted and logged once, and the caller pauses accepting; False for
+        anything else (the caller's own handling)."""
+        if exc.errno not in OUT_OF_RESOURCES:
+            return False
+        self.counters.error("accept")
+        if not getattr(self, "accept_logged", False):
+            self.accept_logged = True
+            serve_app.log(self.app.model,
+                          f"accept failed: {workload.one_line(exc)}; pausing accepts "
+                          f"{ACCEPT_PAUSE * 1000:.0f} ms or more at each failure")
+        return True
+
     def connection_opened(self):
         self.open_connections += 1
         self.counters.connected(self.open_connections)
@@ -254,6 +308,12 @@ class Counted:
         # counted here with the status it sends.
         self.counters.answered(_status_of(exc), 0)
         super().handle_error(req, client, addr, exc)
+
+
+# accept() failing with these means a resource ran out: retrying at once would spin.
+OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+# How long a worker stops accepting after such a failure, at least.
+ACCEPT_PAUSE = 0.1
 
 
 def _status_of(exc):

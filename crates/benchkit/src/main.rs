@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! target/release/benchkit models                 # model binaries, sync first
+//! target/release/benchkit serve-command MODEL    # how MODEL serves (Python ones too)
 //! target/release/benchkit wait-health 127.0.0.1:PORT
 //! target/release/benchkit collect results/runs/STAMP
 //! target/release/benchkit scale --server 127.0.0.1:PORT --out results/runs/STAMP
@@ -59,6 +60,11 @@ struct Cli {
 enum Cmd {
     /// Print the model binaries of the workspace, one per line, sync (the baseline) first.
     Models,
+    /// Print the command that starts MODEL as a server, up to the word `serve`, one
+    /// argument per line (a Python model: the environment's python and its script; exit 1
+    /// with the reason when its environment is not ready). The e2e tests start every
+    /// server with it.
+    ServeCommand { model: String },
     /// Wait until the fixture server at ADDR answers /health (exit 1 after the timeout).
     WaitHealth {
         #[arg(value_parser = models::loopback_addr)]
@@ -152,6 +158,22 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Models => {
             for model in models::discover()? {
                 println!("{model}");
+            }
+            Ok(())
+        }
+        Cmd::ServeCommand { model } => {
+            let bin_dir = bin_dir()?;
+            let mut all = models::discover_models()?;
+            if model.starts_with("python-") {
+                all.extend(models::python_models(&bin_dir)?);
+            }
+            let Some(found) = all.iter().find(|m| m.name == model) else {
+                anyhow::bail!("no model named {model}");
+            };
+            let (program, args) = found.serve_command_line(&bin_dir);
+            println!("{}", program.display());
+            for arg in args {
+                println!("{arg}");
             }
             Ok(())
         }

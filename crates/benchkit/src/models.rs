@@ -53,8 +53,6 @@ impl Model {
     /// its binary (`<name> serve`); a Python model is the environment's python and its
     /// server script beside its client script, `scripts/python/serve_<name less
     /// python->.py serve` (Flask under gunicorn, or aiohttp.web).
-    // The serve sweep (`make bench-serve`) calls it; until it lands, only the tests do.
-    #[allow(dead_code)]
     pub fn serve_command_line(&self, bin_dir: &Path) -> (PathBuf, Vec<String>) {
         let (program, mut args) = self.command_line(bin_dir);
         if let Some(script) = self.command.as_ref().and_then(|(_, args)| args.first()) {

@@ -1,5 +1,6 @@
-//! Test support for the `serve` workload: start a model's server, talk HTTP/1.1 to it
-//! with a client that verifies every answer, and stop it the way users do.
+//! Test support for the `serve` workload: start a model's server (a Rust model or a
+//! Python peer, with the command benchkit's serve sweep uses), talk HTTP/1.1 to it with a
+//! client that verifies every answer, and stop it the way users do.
 
 use crate::die_with_parent;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -41,11 +42,32 @@ impl Stopped {
     }
 }
 
+/// The command that starts `model` as a server, up to the word `serve`, as benchkit's
+/// serve sweep starts it (`benchkit serve-command`): `target/release/<model> serve`, or
+/// for a Python peer (`python-*`) the environment's python and its server script (see
+/// [`crate::python_venv`] for when that environment exists).
+pub fn serve_command(model: &str) -> Command {
+    let out = Command::new(crate::bin("benchkit"))
+        .args(["serve-command", model])
+        .output()
+        .expect("run benchkit serve-command");
+    assert!(
+        out.status.success(),
+        "benchkit serve-command {model}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut words = text.lines();
+    let mut command = Command::new(words.next().expect("a program"));
+    command.args(words);
+    command
+}
+
 impl Serving {
-    /// `target/release/<model> serve --port 0 ARGS...`.
-    pub fn rust(model: &str, args: &[&str]) -> Serving {
-        let mut command = Command::new(crate::bin(model));
-        command.args(["serve", "--port", "0"]).args(args);
+    /// A model's server (Rust or Python), `serve --port 0 ARGS...`.
+    pub fn new(model: &str, args: &[&str]) -> Serving {
+        let mut command = serve_command(model);
+        command.args(["--port", "0"]).args(args);
         Serving::start(model, command)
     }
 
@@ -155,8 +177,8 @@ impl Drop for Serving {
     }
 }
 
-/// One answer, checked: its Content-Length matched the body, and its `x-checksum` was
-/// the FNV-1a 64 of the body.
+/// One answer, checked: its Content-Length matched the body, its content-type was
+/// text/plain, and its `x-checksum` was the FNV-1a 64 of the body.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
@@ -228,6 +250,31 @@ pub fn get_keep_alive(addr: &str, path: &str) -> Result<Reply, String> {
     }
 }
 
+/// Send raw bytes on a fresh connection and read until the server closes it (or 5 s):
+/// what came back, and how long it took.
+pub fn raw(addr: &str, bytes: &[u8]) -> (Vec<u8>, Duration) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    let _ = stream.write_all(bytes);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    (answer, started.elapsed())
+}
+
+/// The status of an answer's first line, unverified (hyper's, gunicorn's and aiohttp's
+/// own error answers carry no `x-checksum`); `Err` is the line.
+pub fn status(answer: &[u8]) -> Result<u16, String> {
+    let text = String::from_utf8_lossy(answer);
+    let line = text.lines().next().unwrap_or("").to_string();
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or(line)
+}
+
 /// Parse and verify one whole answer.
 pub fn parse(answer: &[u8]) -> Result<Reply, String> {
     let end = answer
@@ -252,6 +299,9 @@ pub fn parse(answer: &[u8]) -> Result<Reply, String> {
             reply.body.len()
         ));
     }
+    if reply.header("content-type") != Some("text/plain") {
+        return Err(format!("not text/plain: {:?}", reply.head));
+    }
     let announced = reply
         .header("x-checksum")
         .ok_or_else(|| format!("no x-checksum in {:?}", reply.head))?;
@@ -267,12 +317,37 @@ pub fn parse(answer: &[u8]) -> Result<Reply, String> {
 
 /// CPU time a process has used (user and system), from /proc.
 pub fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    // utime and stime, fields 14 and 15 of proc(5), counted after the state (field 3).
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks(stat_fields(pid).as_ref().map_or(&[][..], |f| &f[11..13]))
+}
+
+/// CPU time a process and all its descendants have used: its own, its reaped children's
+/// (a gunicorn arbiter's dead workers), and its live children's, theirs included.
+pub fn tree_cpu_time(pid: u32) -> Duration {
+    let own = ticks(stat_fields(pid).as_ref().map_or(&[][..], |f| &f[11..15]));
+    let children = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        });
+    own + children.map(tree_cpu_time).sum::<Duration>()
+}
+
+/// The fields of /proc/PID/stat after the command's name (from the state, field 3 of
+/// proc(5), on); None once the process is gone.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// The sum of clock-tick fields (utime, stime: fields 14 and 15; cutime, cstime: 16, 17).
+fn ticks(fields: &[String]) -> Duration {
+    let ticks: u64 = fields.iter().map(|f| f.parse::<u64>().unwrap()).sum();
     // SAFETY: sysconf reads a constant.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
     Duration::from_millis(ticks * 1000 / per_second)
