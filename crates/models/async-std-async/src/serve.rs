@@ -73,7 +73,13 @@ pub async fn run_serve(args: &ServeArgs) -> Result<Tally> {
                     }
                 })
             });
+            // hyper ends a connection with `poll_close`, which on async-std's socket only
+            // flushes (smol's and tokio's shut the write half down), so a close with the
+            // client's bytes still unread (a head over the cap) would be a bare reset.
+            // The FIN goes first, through a second handle to the same socket.
+            let closer = stream.clone();
             let served = http.serve_connection(FuturesIo::new(stream), service).await;
+            let _ = closer.shutdown(std::net::Shutdown::Write);
             hyper_server::connection_ended(served);
         });
         // A `JoinHandle` dropped detaches its task: it runs to its end.
