@@ -21,7 +21,9 @@
 //! - keeps a task's connection open between its consecutive requests to the same
 //!   scheme://host:port (HTTP keep-alive). Unlike reqwest's pool in tokio-async, a
 //!   connection is never handed to another task; with every task in flight at once, both
-//!   open one connection per task, and a task's later URLs reuse it in both;
+//!   open one connection per task, and a task's later URLs reuse it in both. A server
+//!   (`serve`'s `/backend`) keeps one per client connection the same way ([`Kept`]): a
+//!   connection's requests come one after another, as a task's URLs do;
 //! - speaks https through `futures-rustls` (rustls on ring, the provider ureq already uses,
 //!   so no C toolchain is needed) with the Mozilla roots of `webpki-roots`, built once, on
 //!   the first https URL;
@@ -36,6 +38,12 @@
 //!
 //! Each body streams through [`Verifier`] chunk by chunk, and every failure becomes a
 //! [`FetchError`] naming the URL and the [`Cause`].
+//!
+//! Serving (feature `hyper-server`) needs two more things from smol-hyper, re-exported
+//! here: the same `FuturesIo` adapter for an accepted socket, and `SmolTimer`, hyper's
+//! [`hyper::rt::Timer`] on async-io's `Timer` (what bounds a request head's time). One
+//! timer serves both models: smol's `Timer` is async-io's, and async-std's `task::sleep`
+//! waits on it too, with the same reactor thread (`async-io`) behind both.
 
 use crate::io::{Cause, FetchError, Target, Verifier};
 use crate::summary::Tally;
@@ -45,11 +53,17 @@ use futures_rustls::rustls::{self, pki_types::ServerName};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{header, Request, Uri};
-use smol_hyper::rt::FuturesIo;
 use std::future::{poll_fn, Future};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
 use std::time::Duration;
+
+/// A `futures-io` socket as hyper's `Read`/`Write`: the client's connections, and a
+/// server's accepted sockets.
+pub use smol_hyper::rt::FuturesIo;
+/// hyper's timer on async-io, for a server's head timeout (see the module doc).
+#[cfg(feature = "hyper-server")]
+pub use smol_hyper::rt::SmolTimer;
 
 /// What a model lends the client: its runtime's TCP socket, timer and spawner.
 pub trait Runtime: Send + Sync + 'static {
@@ -93,6 +107,11 @@ struct Conn {
     sender: SendRequest<Empty<Bytes>>,
 }
 
+/// The connection a server's client connection keeps to its backend between requests
+/// (see [`Client::download_kept`]); a clone is a reference to the same one.
+#[derive(Clone, Default)]
+pub struct Kept(Arc<Mutex<Option<Conn>>>);
+
 /// The client: the model's runtime, the per-request timeout and the TLS settings.
 ///
 /// Holds no connections itself: each task keeps its own (see [`Client::download_all`]),
@@ -121,6 +140,20 @@ impl<R: Runtime> Client<R> {
             total += self.download(target, &mut conn).await?;
         }
         Ok(total)
+    }
+
+    /// Download one URL over `kept`'s connection, opening one if it has none: a server's
+    /// `/backend`, with the keep-alive of [`Client::download_all`].
+    pub async fn download_kept(&self, target: &Target, kept: &Kept) -> Result<Tally, FetchError> {
+        // Taken out for the download and put back after, so no lock is held across an
+        // await. A client connection's requests come one at a time (HTTP/1.1), so two
+        // downloads never want the same `Kept` at once; if they did, the second would
+        // open a connection of its own. A cancelled download drops (closes) its connection.
+        let lock = || kept.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = lock().take();
+        let result = self.download(target, &mut conn).await;
+        *lock() = conn;
+        result
     }
 
     /// Download one URL within the timeout (connect to last body byte) and verify it.

@@ -82,8 +82,14 @@ fn run_main(
         }
     };
     // Before any work: how long the run will take and the memory it will hold, against
-    // --max-run-s and the machine's memory limits.
-    if let Err(refused) = crate::budget::check(&cli) {
+    // --max-run-s and the machine's memory limits. A worker process's parent checked the
+    // whole run already (and the check reads /proc: N workers doing it again would cost
+    // N times as much as the run's own starts).
+    let checked = match sampling {
+        Sampling::On => crate::budget::check(&cli),
+        Sampling::Off => Ok(()),
+    };
+    if let Err(refused) = checked {
         eprintln!("{model}: {refused}");
         return ExitCode::from(2);
     }

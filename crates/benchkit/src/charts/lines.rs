@@ -1,4 +1,5 @@
-//! Value against N, one line per model, on log-log (or linear) axes: the sweeps' charts.
+//! Value against N, one line per model, on log-log (or linear) axes: the sweeps' charts,
+//! and p99 against the offered rate of the serve sweep.
 
 use super::{err, short};
 use anyhow::{anyhow, Result};
@@ -18,6 +19,7 @@ pub struct Line {
 /// What every line of one chart is drawn with: its axis label, whether the axes are
 /// logarithmic, and where the cells not measured are marked (the top edge).
 struct Style<'a> {
+    x_desc: &'a str,
     y_desc: &'a str,
     log: bool,
     edge: f64,
@@ -25,11 +27,13 @@ struct Style<'a> {
     count: usize,
 }
 
-/// Value against N, one line per model, on log-log axes (or linear ones). Cells that were
-/// skipped (x) or failed (triangle) are marked at the top edge, at their N.
+/// Value against N (or any `x_desc`), one line per model, on log-log axes (or linear
+/// ones). Cells that were skipped (x) or failed (triangle) are marked at the top edge, at
+/// their N.
 pub fn lines(
     path: &Path,
     title: &str,
+    x_desc: &str,
     y_desc: &str,
     lines: &[Line],
     log: bool,
@@ -52,6 +56,7 @@ pub fn lines(
         .x_label_area_size(45)
         .y_label_area_size(80);
     let style = Style {
+        x_desc,
         y_desc,
         log,
         edge,
@@ -98,7 +103,7 @@ where
 {
     chart
         .configure_mesh()
-        .x_desc("N (tasks)")
+        .x_desc(style.x_desc)
         .y_desc(style.y_desc)
         .y_label_formatter(&|v| short(*v))
         .x_label_formatter(&|v| short(*v))

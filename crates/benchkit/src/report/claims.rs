@@ -10,7 +10,7 @@ use crate::stats::compare::{compare, Order};
 use std::fmt::Write as _;
 
 /// The async-runtime models: the article's "async" column.
-fn is_async(model: &str) -> bool {
+pub(crate) fn is_async(model: &str) -> bool {
     model.ends_with("-async") || model == "green"
 }
 

@@ -8,7 +8,8 @@
 //! `scale-fit.csv`, `scale-limits.txt`, `costs.csv`, `costs-fit.csv`; from `make bench`,
 //! `mixed.csv`; from `make bench-python`, `python-summary.csv`, `python-uvloop.csv` and
 //! `python-bench-settings.txt` (the Python bars in the charts, the seed section's Python
-//! column, the Python claims).
+//! column, the Python claims); from `make bench-serve`, `serve.csv`, `serve-knees.csv`
+//! and `serve-settings.txt` (the servers section and its claims; no section without them).
 //!
 //! REPORT.md, section by section, one file each:
 //! - [`answer`]: the findings, also the README's block ([`readme`]);
@@ -21,7 +22,9 @@
 //! - [`pitfalls`]: what blocks a scheduler (the `mixed` workload), with its
 //!   two rows of the claims table;
 //! - [`costs`]: what one task costs (spawn, switch, CPU per download), with
-//!   its three rows of the claims table.
+//!   its three rows of the claims table;
+//! - [`serve`]: every model as a server under open-loop load, with the four server
+//!   claims under the claims table.
 
 mod answer;
 mod by_hand;
@@ -36,12 +39,13 @@ mod readme;
 mod runs;
 mod scale;
 mod seed;
+mod serve;
 #[cfg(test)]
 mod tests;
 mod workloads;
 
 use anyhow::{Context, Result};
-use inputs::{Cell, CostCell, CostFit, Fit, MixedRow, Python, ScaleCell, Settings};
+use inputs::{Cell, CostCell, CostFit, Fit, MixedRow, Python, ScaleCell, Serve, Settings};
 use provenance::Source;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -66,14 +70,20 @@ struct Inputs {
     origins: Origins,
     /// by-hand.csv, when `make bench-by-hand` has run.
     by_hand: Option<Vec<by_hand::Row>>,
+    /// serve.csv and serve-knees.csv, when `make bench-serve` has run.
+    serve: Option<Serve>,
+    /// serve-settings.txt as written, for the environment section.
+    serve_settings: String,
 }
 
 /// The run behind each family of results files: `make bench` (summary.csv, mixed.csv),
-/// `make bench-python` (python-*.csv), `make bench-scale` (scale*.csv, costs*.csv).
+/// `make bench-python` (python-*.csv), `make bench-scale` (scale*.csv, costs*.csv),
+/// `make bench-serve` (serve*.csv).
 struct Origins {
     bench: Option<Source>,
     python: Option<Source>,
     scale: Option<Source>,
+    serve: Option<Source>,
 }
 
 impl Origins {
@@ -84,11 +94,12 @@ impl Origins {
             bench: read("make bench", "bench-settings.txt"),
             python: read("make bench-python", "python-bench-settings.txt"),
             scale: read("make bench-scale", "scale-settings.txt"),
+            serve: read("make bench-serve", "serve-settings.txt"),
         }
     }
 
     fn all(&self) -> Vec<&Source> {
-        [&self.bench, &self.python, &self.scale]
+        [&self.bench, &self.python, &self.scale, &self.serve]
             .into_iter()
             .flatten()
             .collect()
@@ -149,6 +160,9 @@ impl Inputs {
             by_hand: optional("by-hand.csv")
                 .map(|p| by_hand::read(&p))
                 .transpose()?,
+            serve: Serve::read(results)?,
+            serve_settings: std::fs::read_to_string(results.join("serve-settings.txt"))
+                .unwrap_or_default(),
         })
     }
 }
@@ -245,6 +259,9 @@ fn document(
     if let Some(python) = &inputs.python {
         claims += &sourced(claims::python_claims(python), &[&src.python]);
     }
+    if let Some(serve) = &inputs.serve {
+        claims += &sourced(serve::claims_table(serve), &[&src.serve]);
+    }
     md += &claims;
     match pitfalls {
         Some(p) => md += &sourced(p.markdown, &[&src.bench]),
@@ -262,6 +279,9 @@ fn document(
         None => {
             md += "## Scale\n\nNot measured yet: `make bench-scale` writes results/scale.csv.\n\n"
         }
+    }
+    if let Some(serve) = &inputs.serve {
+        md += &sourced(serve::section(serve, charts_dir)?, &[&src.serve]);
     }
     md += &environment(inputs);
     Ok((md, claims))
@@ -295,6 +315,16 @@ fn environment(inputs: &Inputs) -> String {
             md,
             "`make bench-scale` (scale-settings.txt, scale-limits.txt):\n\n```text\n{}{}```",
             inputs.scale_settings, inputs.limits.text
+        );
+    }
+    if !inputs.serve_settings.is_empty() {
+        if !md.ends_with("\n\n") {
+            md.push('\n');
+        }
+        let _ = writeln!(
+            md,
+            "`make bench-serve` (serve-settings.txt):\n\n```text\n{}```",
+            inputs.serve_settings
         );
     }
     md

@@ -156,6 +156,7 @@ fn workload_charts(
         charts::lines(
             &path,
             "cpu: time against N",
+            "N (tasks)",
             "seconds",
             &time,
             false,
@@ -185,6 +186,7 @@ fn workload_charts(
         charts::lines(
             &charts_dir.join(&file),
             &format!("{workload}: {what} against N (log-log)"),
+            "N (tasks)",
             unit,
             &lines(these, value),
             true,

@@ -7,6 +7,11 @@
 //! only when their spreads do not overlap; otherwise they are a tie, and the text gives
 //! both figures. A figure from one run has no spread to judge by: it is never ranked
 //! against another.
+//!
+//! A knee found by raising a rate step by step ([`Knee`]) has no runs to spread over: the
+//! rate a server sustains is known only to lie between the last step within budget and
+//! the step where the budget broke. Two knees are ranked only when those intervals do not
+//! overlap ([`compare_knees`]); otherwise they are "within one step".
 
 /// A measured figure and the spread of the runs behind it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,6 +103,30 @@ pub fn first_place(spreads: &[Spread], highest: bool) -> Vec<usize> {
         .collect()
 }
 
+/// The rate a server sustains, as a step sweep finds it: `knee`, the highest rate offered
+/// within budget (0 when even the first step broke it), and `broke_at`, the rate at which
+/// the budget broke (None when the top step was reached). The true rate lies between
+/// them; the sweep cannot say where.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Knee {
+    pub knee: f64,
+    pub broke_at: Option<f64>,
+}
+
+/// Where knee `a` stands against `b`: above only when `a` sustained a rate at or beyond
+/// the one at which `b` broke (`a.knee >= b.broke_at`), below the other way round, and a
+/// tie ("within one step") when their intervals overlap. A knee that never broke has no
+/// upper end, so nothing is ranked above it.
+pub fn compare_knees(a: &Knee, b: &Knee) -> Order {
+    if b.broke_at.is_some_and(|broke| a.knee >= broke) {
+        Order::Above
+    } else if a.broke_at.is_some_and(|broke| b.knee >= broke) {
+        Order::Below
+    } else {
+        Order::Tie
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +182,35 @@ mod tests {
             compare(&Spread::of_fit(1.0, 0.99, 6, Some(1.1)), &exact),
             Order::Below
         );
+    }
+
+    /// Knees found step by step: a rate sustained at or beyond where the other broke ranks
+    /// above it; overlapping intervals are within one step, however far apart the knees.
+    #[test]
+    fn knees_rank_only_when_their_steps_do_not_overlap() {
+        let knee = |knee, broke_at| Knee { knee, broke_at };
+        // python-asyncio sustained 800 where python-sync broke at 50: above.
+        let (asyncio, sync) = (knee(800.0, Some(1000.0)), knee(40.0, Some(50.0)));
+        assert_eq!(compare_knees(&asyncio, &sync), Order::Above);
+        assert_eq!(compare_knees(&sync, &asyncio), Order::Below);
+        // Sustained exactly the rate at which the other broke: still above.
+        assert_eq!(compare_knees(&knee(50.0, Some(64.0)), &sync), Order::Above);
+        // 1,000 against 1,250 on steps of 1.25x: uvloop's knee is higher, but asyncio's
+        // interval (1,000 to 1,250) reaches it: within one step.
+        let (uvloop, asyncio) = (knee(1250.0, Some(1560.0)), knee(1000.0, Some(1300.0)));
+        assert_eq!(compare_knees(&uvloop, &asyncio), Order::Tie);
+        assert_eq!(compare_knees(&asyncio, &uvloop), Order::Tie);
+        // A knee that reached the top step may lie anywhere above it: nothing beats it,
+        // and it beats what broke below its knee.
+        let top = knee(5000.0, None);
+        assert_eq!(compare_knees(&knee(9000.0, Some(9500.0)), &top), Order::Tie);
+        assert_eq!(compare_knees(&top, &asyncio), Order::Above);
+        // Broke at the first step (no knee): below whatever sustained that step.
+        let none = knee(0.0, Some(100.0));
+        assert_eq!(
+            compare_knees(&none, &knee(100.0, Some(125.0))),
+            Order::Below
+        );
+        assert_eq!(compare_knees(&none, &knee(50.0, Some(100.0))), Order::Tie);
     }
 }

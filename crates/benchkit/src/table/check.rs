@@ -39,6 +39,14 @@ impl<T> Check<'_, T> {
         }
     }
 
+    /// A rate (requests a second): above 0.
+    pub fn rate(&self, name: &str, x: Option<f64>) -> Result<f64> {
+        match self.finite(name, x)? {
+            x if x <= 0.0 => Err(self.error(format!("{name} is {x}: a rate must be above 0"))),
+            x => Ok(x),
+        }
+    }
+
     /// Memory, a latency or a spread: 0 or more.
     pub fn non_negative(&self, name: &str, x: Option<f64>) -> Result<f64> {
         match self.finite(name, x)? {

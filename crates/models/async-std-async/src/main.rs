@@ -45,6 +45,14 @@
 //! what differs is the runtime's API and who starts the executor threads. The figures:
 //! results/REPORT.md, 'Scale'.
 //!
+//! **As a server** (`serve`, see `serve.rs`): a task per connection running hyper's
+//! HTTP/1.1 server; an idle keep-alive connection is a parked task, not a held thread, and
+//! `/work` computes on `task::spawn_blocking`'s pool.
+//!
+//! ```sh
+//! target/release/async-std-async serve --port 0 --backend 127.0.0.1:FIXTURE_PORT
+//! ```
+//!
 //! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
 //! requests' latency percentiles, with the jobs run four ways (`--variant`): `offload`
 //! (`task::spawn_blocking`), `inline` (in a task), `yield` (in a task, `yield_now`
@@ -56,6 +64,8 @@
 //! ```
 
 mod pitfalls;
+
+mod serve;
 
 mod costs;
 
@@ -95,7 +105,7 @@ fn main() -> ExitCode {
                 Command::Spawn(args) => costs::run_spawn(args).await,
                 Command::Switch(args) => costs::run_switch(args).await,
                 Command::Mixed(args) => pitfalls::run_mixed(args).await,
-                Command::Serve(_) => anyhow::bail!("TODO(serve): not yet written"),
+                Command::Serve(args) => serve::run_serve(args).await,
             }
         })
     })

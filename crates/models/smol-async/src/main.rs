@@ -43,6 +43,14 @@
 //! as N grows; cpu takes N powers / cores, on `blocking-N` threads; sleep --n 100000
 //! finishes in little more than one sleep. The figures: results/REPORT.md, 'Scale'.
 //!
+//! **As a server** (`serve`, see `serve.rs`): a task per connection running hyper's
+//! HTTP/1.1 server; an idle keep-alive connection is a parked task, not a held thread, and
+//! `/work` computes on `smol::unblock`'s pool.
+//!
+//! ```sh
+//! target/release/smol-async serve --port 0 --backend 127.0.0.1:FIXTURE_PORT
+//! ```
+//!
 //! **What blocks it.** `mixed` runs a stream of requests beside CPU jobs and reports the
 //! requests' latency percentiles, with the jobs run four ways (`--variant`): `offload`
 //! (`smol::unblock`), `inline` (in a task), `yield` (in a task, `yield_now` between
@@ -54,6 +62,8 @@
 //! ```
 
 mod pitfalls;
+
+mod serve;
 
 mod costs;
 
@@ -98,7 +108,7 @@ fn main() -> ExitCode {
                 Command::Spawn(args) => costs::run_spawn(args).await,
                 Command::Switch(args) => costs::run_switch(args).await,
                 Command::Mixed(args) => pitfalls::run_mixed(args).await,
-                Command::Serve(_) => anyhow::bail!("TODO(serve): not yet written"),
+                Command::Serve(args) => serve::run_serve(args).await,
             }
         })
     })

@@ -189,6 +189,7 @@ fn section(inputs: &Sources, charts_dir: &Path) -> Result<String> {
         charts::lines(
             &charts_dir.join(&file),
             title,
+            "N (tasks)",
             "milliseconds, fastest run",
             &lines,
             true,

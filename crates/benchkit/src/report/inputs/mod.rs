@@ -7,17 +7,22 @@
 //! - [`bench`] reads summary.csv (and the kept runs', the Python models');
 //! - [`scale`] reads scale.csv and scale-fit.csv;
 //! - [`costs`] reads costs.csv and costs-fit.csv;
-//! - [`mixed`] reads mixed.csv.
+//! - [`mixed`] reads mixed.csv;
+//! - [`serve`] reads serve.csv and serve-knees.csv.
 
 mod bench;
 mod costs;
 mod mixed;
 mod scale;
+mod serve;
 
 pub use bench::{read_bench, Cell, Python};
 pub use costs::{read_cost_cells, read_cost_fits, CostCell, CostFit};
 pub use mixed::{read_mixed, MixedRow};
 pub use scale::{read_fits, read_scale, Fit, Measure, ScaleCell};
+#[cfg(test)]
+pub use serve::read_serve;
+pub use serve::{KneeRow, Serve, ServeRow};
 
 use std::path::Path;
 

@@ -152,3 +152,137 @@ fn a_second_row_for_one_cell_of_summary_csv_is_refused() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+const SERVE: &str = include_str!("../../../../e2e/tests/golden/serve/serve.csv");
+const KNEES: &str = include_str!("../../../../e2e/tests/golden/serve/serve-knees.csv");
+
+/// A planted fault in serve.csv or serve-knees.csv (the other file sound): one line
+/// naming the file and the line, and no REPORT.md written.
+fn assert_serve_refused(name: &str, steps: &str, knees: &str, message: &str) {
+    let d = crate::test_dir(name);
+    std::fs::write(d.join("summary.csv"), SUMMARY).unwrap();
+    std::fs::write(d.join("serve.csv"), steps).unwrap();
+    std::fs::write(d.join("serve-knees.csv"), knees).unwrap();
+    let err = report(&d, None).err().map(|e| format!("{e:#}"));
+    let written = d.join("REPORT.md").exists();
+    std::fs::remove_dir_all(&d).unwrap();
+    let err = err.unwrap_or_default();
+    assert!(err.ends_with(message), "{err:?}, expected {message:?}");
+    assert!(!err.contains('\n'), "not one line: {err:?}");
+    assert!(!written, "REPORT.md written despite {message:?}");
+}
+
+#[test]
+fn the_sound_serve_files_are_read_and_absent_ones_leave_no_section() {
+    let d = crate::test_dir("inputs-serve-sound");
+    std::fs::write(d.join("summary.csv"), SUMMARY).unwrap();
+    report(&d, None).unwrap();
+    let without = std::fs::read_to_string(d.join("REPORT.md")).unwrap();
+    assert!(!without.contains("Servers") && !without.contains("server claims"));
+    std::fs::write(d.join("serve.csv"), SERVE).unwrap();
+    std::fs::write(d.join("serve-knees.csv"), KNEES).unwrap();
+    report(&d, None).unwrap();
+    let with = std::fs::read_to_string(d.join("REPORT.md")).unwrap();
+    std::fs::remove_dir_all(&d).unwrap();
+    assert!(with.contains("## Servers: every model under open-loop load"));
+    assert!(with.contains("### The server claims, measured here"));
+}
+
+#[test]
+fn impossible_values_in_serve_csv_are_refused() {
+    let nan = SERVE.replace(
+        "sync,hello,,64,no,2,2000,2000,10,20000,20000,0,0.00000,,0.2,0.35,0.5,",
+        "sync,hello,,64,no,2,2000,2000,10,20000,20000,0,0.00000,,0.2,0.35,NaN,",
+    );
+    assert_serve_refused(
+        "inputs-serve-nan",
+        &nan,
+        KNEES,
+        "serve.csv:3: p99_ms is NaN, not a finite number",
+    );
+    let negative = SERVE.replace("sync,hello,,64,no,1,1000,", "sync,hello,,64,no,1,-1000,");
+    assert_serve_refused(
+        "inputs-serve-negative",
+        &negative,
+        KNEES,
+        "serve.csv:2: offered_rps is -1000: a rate must be above 0",
+    );
+    let second = SERVE.lines().nth(1).unwrap();
+    let twice = format!("{SERVE}{second}\n");
+    assert_serve_refused(
+        "inputs-serve-twice",
+        &twice,
+        KNEES,
+        "serve.csv:61: a second row for sync hello workers=– connections=64 step 1 (the first is on line 2)",
+    );
+    assert_serve_refused(
+        "inputs-serve-empty",
+        "",
+        KNEES,
+        "serve.csv: empty file, expected a header line",
+    );
+    let header_only = SERVE.lines().next().unwrap().to_string() + "\n";
+    assert_serve_refused(
+        "inputs-serve-rows",
+        &header_only,
+        KNEES,
+        "serve.csv: no rows",
+    );
+    let order = SERVE.replace(",,0.16,0.28,0.4,0.52,0.64,", ",,0.16,0.28,0.4,0.3,0.64,");
+    assert_serve_refused(
+        "inputs-serve-order",
+        &order,
+        KNEES,
+        "serve.csv:2: p999_ms is 0.3, below p99_ms 0.4",
+    );
+}
+
+#[test]
+fn impossible_knees_are_refused() {
+    let nan = KNEES.replace("sync,hello,,64,4000,", "sync,hello,,64,NaN,");
+    assert_serve_refused(
+        "inputs-knees-nan",
+        SERVE,
+        &nan,
+        "serve-knees.csv:2: knee_rps is NaN, not a finite number",
+    );
+    let above = KNEES.replace("sync,hello,,64,4000,8000,", "sync,hello,,64,9000,8000,");
+    assert_serve_refused(
+        "inputs-knees-above",
+        SERVE,
+        &above,
+        "serve-knees.csv:2: knee_rps 9000 is not below broke_at_rps 8000",
+    );
+    let twice = format!("{KNEES}{}\n", KNEES.lines().nth(1).unwrap());
+    assert_serve_refused(
+        "inputs-knees-twice",
+        SERVE,
+        &twice,
+        "serve-knees.csv:19: a second row for sync hello workers=– connections=64 (the first is on line 2)",
+    );
+    let unnamed = KNEES.replace(",12500.0,,cpu,12500.0,", ",12500.0,,,12500.0,");
+    assert_serve_refused(
+        "inputs-knees-bound",
+        SERVE,
+        &unnamed,
+        "serve-knees.csv:2: bound is \"\", not little, cpu or generator",
+    );
+    assert_serve_refused(
+        "inputs-knees-empty",
+        SERVE,
+        "",
+        "serve-knees.csv: empty file, expected a header line",
+    );
+}
+
+/// The sweep writes both files; one alone is an error naming the other.
+#[test]
+fn one_serve_file_without_the_other_is_refused() {
+    let d = crate::test_dir("inputs-serve-alone");
+    std::fs::write(d.join("summary.csv"), SUMMARY).unwrap();
+    std::fs::write(d.join("serve.csv"), SERVE).unwrap();
+    let err = format!("{:#}", report(&d, None).unwrap_err());
+    assert!(err.contains("serve-knees.csv: missing beside"), "{err}");
+    assert!(!d.join("REPORT.md").exists());
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -1,0 +1,304 @@
+//! serve.csv and serve-knees.csv of the serve sweep (`make bench-serve`), read as
+//! the serve contract of issue 16 fixes them and checked: a measured step has its offered rate
+//! (above 0) and every latency (0 or more, in order p50 ≤ p90 ≤ p99 ≤ p99.9 ≤ max); a
+//! knee lies below the rate at which the budget broke and names a bound with its
+//! prediction. The two files come together: one without the other is an error.
+//!
+//! A step that was not measured (the `connections` scenario's cells skipped for a limit,
+//! a model that would not start) is a row with a `reason` and its numbers empty. The
+//! contract has no status column; this reader takes an optional `status` (`ok`,
+//! `skipped`, `failed`) when the sweep writes one, and otherwise counts a row with no p99
+//! and a reason as skipped.
+
+use crate::table::check::Check;
+use crate::table::Table;
+use anyhow::{bail, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+/// One row of serve.csv: one rate step of one (model, scenario, workers, connections).
+#[derive(Debug, Deserialize)]
+pub struct ServeRow {
+    pub model: String,
+    pub scenario: String,
+    /// procs and python-procs: the pre-forked workers (K); empty where it does not apply.
+    pub workers: Option<u64>,
+    pub connections: Option<u64>,
+    #[serde(default)]
+    pub keepalive: String,
+    pub step: Option<u64>,
+    pub offered_rps: Option<f64>,
+    pub achieved_rps: Option<f64>,
+    pub requests: Option<f64>,
+    pub errors: Option<f64>,
+    pub error_rate: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub p999_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub server_cpu_us_per_req: Option<f64>,
+    pub server_pss_bytes: Option<f64>,
+    pub pss_per_conn_bytes: Option<f64>,
+    pub generator_cpu_share: Option<f64>,
+    #[serde(default)]
+    pub generator_saturated: String,
+    #[serde(default)]
+    pub within_budget: String,
+    /// Not in the contract: `ok`, `skipped` or `failed` when the sweep writes it.
+    #[serde(default)]
+    pub status: String,
+    /// Not in the contract: why a step was skipped or failed.
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl ServeRow {
+    /// Measured: a status of `ok`, or no status and not a reason with an empty p99.
+    pub fn measured(&self) -> bool {
+        match self.status.as_str() {
+            "" => self.p99_ms.is_some() || self.reason.trim().is_empty(),
+            s => s == "ok",
+        }
+    }
+
+    /// True when the step failed rather than was skipped (for the chart's marker).
+    pub fn failed(&self) -> bool {
+        self.status == "failed"
+    }
+}
+
+/// One row of serve-knees.csv: the knee of one (model, scenario, workers, connections)
+/// and the bound that predicts it.
+#[derive(Debug, Deserialize)]
+pub struct KneeRow {
+    pub model: String,
+    pub scenario: String,
+    pub workers: Option<u64>,
+    pub connections: Option<u64>,
+    /// The highest offered rate within budget; empty when even the first step broke.
+    pub knee_rps: Option<f64>,
+    /// The rate at which the budget broke; empty when the top step was reached.
+    pub broke_at_rps: Option<f64>,
+    /// `p99`, `errors` or `none` (the top step was reached).
+    pub broke_by: String,
+    pub cpu_us_per_req: Option<f64>,
+    pub cpu_bound_rps: Option<f64>,
+    pub little_bound_rps: Option<f64>,
+    /// `little`, `cpu` or `generator`.
+    pub bound: String,
+    pub predicted_rps: Option<f64>,
+    pub generator_ceiling_rps: Option<f64>,
+}
+
+impl KneeRow {
+    /// A cell with a knee: not one whose knee, break and `broke_by` are all empty (a
+    /// cell the sweep skipped, whose steps in serve.csv say why).
+    pub fn measured(&self) -> bool {
+        !(self.knee_rps.is_none() && self.broke_at_rps.is_none() && self.broke_by.is_empty())
+    }
+}
+
+/// serve.csv and serve-knees.csv, read together.
+pub struct Serve {
+    pub rows: Vec<ServeRow>,
+    pub knees: Vec<KneeRow>,
+}
+
+impl Serve {
+    /// Both files when both are in `results`, None when neither is; one alone is an error.
+    pub fn read(results: &Path) -> Result<Option<Serve>> {
+        let (steps, knees) = (results.join("serve.csv"), results.join("serve-knees.csv"));
+        match (steps.exists(), knees.exists()) {
+            (false, false) => Ok(None),
+            (true, true) => Ok(Some(Serve {
+                rows: read_serve(&steps)?,
+                knees: read_knees(&knees)?,
+            })),
+            (true, false) => bail!(
+                "{}: missing beside {} (`make bench-serve` writes both)",
+                knees.display(),
+                steps.display()
+            ),
+            (false, true) => bail!(
+                "{}: missing beside {} (`make bench-serve` writes both)",
+                steps.display(),
+                knees.display()
+            ),
+        }
+    }
+}
+
+/// "yes", "no" or empty, else an error naming the column.
+fn yes_no<T>(check: &Check<T>, name: &str, value: &str) -> Result<()> {
+    match value {
+        "" | "yes" | "no" => Ok(()),
+        other => Err(check.error(format!("{name} is {other:?}, not yes or no"))),
+    }
+}
+
+/// Read serve.csv: one row per (model, scenario, workers, connections, step).
+pub fn read_serve(path: &Path) -> Result<Vec<ServeRow>> {
+    let required = [
+        "model",
+        "scenario",
+        "workers",
+        "connections",
+        "step",
+        "offered_rps",
+        "achieved_rps",
+        "p99_ms",
+        "within_budget",
+    ];
+    let table = Table::<ServeRow>::read(path, &required)?;
+    table.refuse_duplicates(|r| {
+        format!(
+            "{} {} workers={} connections={} step {}",
+            r.model,
+            r.scenario,
+            opt(r.workers),
+            opt(r.connections),
+            opt(r.step)
+        )
+    })?;
+    if table.rows.is_empty() {
+        bail!("{}: no rows", table.path);
+    }
+    table.checked(|r, check| {
+        match r.status.as_str() {
+            "" | "ok" | "skipped" | "failed" => {}
+            other => {
+                return Err(check.error(format!("status is {other:?}, not ok, skipped or failed")))
+            }
+        }
+        for (name, value) in [
+            ("keepalive", &r.keepalive),
+            ("generator_saturated", &r.generator_saturated),
+            ("within_budget", &r.within_budget),
+        ] {
+            yes_no(check, name, value)?;
+        }
+        if !r.measured() {
+            if r.reason.trim().is_empty() {
+                return Err(check.error("a step not measured has no reason"));
+            }
+            return Ok(());
+        }
+        check.rate("offered_rps", r.offered_rps)?;
+        check.non_negative("achieved_rps", r.achieved_rps)?;
+        check.non_negative("requests", r.requests)?;
+        check.non_negative("errors", r.errors)?;
+        check.optional("error_rate", r.error_rate, Check::non_negative)?;
+        let mut last = ("p50_ms", 0.0);
+        for (name, x) in [
+            ("p50_ms", r.p50_ms),
+            ("p90_ms", r.p90_ms),
+            ("p99_ms", r.p99_ms),
+            ("p999_ms", r.p999_ms),
+            ("max_ms", r.max_ms),
+        ] {
+            let x = check.non_negative(name, x)?;
+            if x < last.1 {
+                return Err(check.error(format!("{name} is {x}, below {} {}", last.0, last.1)));
+            }
+            last = (name, x);
+        }
+        for (name, x) in [
+            ("server_cpu_us_per_req", r.server_cpu_us_per_req),
+            ("server_pss_bytes", r.server_pss_bytes),
+            ("pss_per_conn_bytes", r.pss_per_conn_bytes),
+            ("generator_cpu_share", r.generator_cpu_share),
+        ] {
+            check.optional(name, x, Check::non_negative)?;
+        }
+        if r.within_budget.is_empty() {
+            return Err(check.error("within_budget is empty in a measured row"));
+        }
+        Ok(())
+    })
+}
+
+/// Read serve-knees.csv: one row per (model, scenario, workers, connections).
+pub fn read_knees(path: &Path) -> Result<Vec<KneeRow>> {
+    let required = [
+        "model",
+        "scenario",
+        "workers",
+        "knee_rps",
+        "broke_at_rps",
+        "broke_by",
+        "bound",
+        "predicted_rps",
+    ];
+    let table = Table::<KneeRow>::read(path, &required)?;
+    table.refuse_duplicates(|r| {
+        format!(
+            "{} {} workers={} connections={}",
+            r.model,
+            r.scenario,
+            opt(r.workers),
+            opt(r.connections)
+        )
+    })?;
+    if table.rows.is_empty() {
+        bail!("{}: no rows", table.path);
+    }
+    table.checked(|r, check| {
+        let knee = check.optional("knee_rps", r.knee_rps, Check::rate)?;
+        let broke = check.optional("broke_at_rps", r.broke_at_rps, Check::rate)?;
+        check.optional("cpu_us_per_req", r.cpu_us_per_req, Check::time)?;
+        for (name, x) in [
+            ("cpu_bound_rps", r.cpu_bound_rps),
+            ("little_bound_rps", r.little_bound_rps),
+            ("predicted_rps", r.predicted_rps),
+            ("generator_ceiling_rps", r.generator_ceiling_rps),
+        ] {
+            check.optional(name, x, Check::rate)?;
+        }
+        if !r.measured() {
+            return Ok(());
+        }
+        match (r.broke_by.as_str(), broke) {
+            ("p99" | "errors", None) => {
+                return Err(check.error(format!(
+                    "broke_by is {} but broke_at_rps is empty",
+                    r.broke_by
+                )))
+            }
+            ("none", Some(_)) => {
+                return Err(check.error("broke_by is none but broke_at_rps is set"))
+            }
+            ("none", None) if knee.is_none() => {
+                return Err(check.error("broke_by is none (top step reached) but knee_rps is empty"))
+            }
+            ("p99" | "errors" | "none", _) => {}
+            (other, _) => {
+                return Err(check.error(format!("broke_by is {other:?}, not p99, errors or none")))
+            }
+        }
+        if let (Some(k), Some(b)) = (knee, broke) {
+            if k >= b {
+                return Err(check.error(format!("knee_rps {k} is not below broke_at_rps {b}")));
+            }
+        }
+        let needed = match r.bound.as_str() {
+            "little" => Some(("little_bound_rps", r.little_bound_rps)),
+            "cpu" => Some(("cpu_bound_rps", r.cpu_bound_rps)),
+            "generator" => None,
+            other => {
+                return Err(check.error(format!("bound is {other:?}, not little, cpu or generator")))
+            }
+        };
+        if let Some((name, None)) = needed {
+            return Err(check.error(format!("bound is {} but {name} is empty", r.bound)));
+        }
+        if r.predicted_rps.is_none() {
+            return Err(check.error("predicted_rps is empty: every knee names its prediction"));
+        }
+        Ok(())
+    })
+}
+
+fn opt(x: Option<u64>) -> String {
+    x.map_or("–".into(), |x| x.to_string())
+}
