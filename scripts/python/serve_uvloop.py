@@ -12,6 +12,11 @@ timers in C. aiohttp's HTTP parser is its own C extension on either loop.
 What it costs. A compiled dependency; nothing in the program changes. Only the loop's
 work gets faster: aiohttp's Python code, Flask-free handlers and the powers do not.
 
+Where it departs from serve_asyncio.py: out of file descriptors, libuv accepts the
+waiting connections with a spare descriptor and closes them at once (its "EMFILE trick"):
+no spin, but those clients are dropped, and neither counted (`accept` stays 0) nor
+logged, since uvloop tells the program nothing (tests/serve.rs's table says so).
+
 When to pick it. An asyncio server whose time goes to the loop itself: many small
 requests, many connections. Rust's counterparts: crates/models/tokio-async and friends.
 
