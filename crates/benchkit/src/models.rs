@@ -49,6 +49,63 @@ impl Model {
     }
 }
 
+/// The models that serve one connection per worker at a time (the serve contract: they
+/// answer `Connection: close`): their concurrency is their workers, not the connections.
+const ONE_CONNECTION_PER_WORKER: [&str; 5] =
+    ["sync", "procs", "rayon", "python-sync", "python-procs"];
+
+/// The models that serve with an OS thread per connection: each connection held open
+/// costs a kernel task.
+const THREAD_PER_CONNECTION: [&str; 1] = ["threads"];
+
+impl Model {
+    /// How to start the model's server (`make bench-serve`): the program and its
+    /// arguments up to and including `serve`, the options to follow. A binary runs as
+    /// `<release folder>/<name> serve`; a Python model as its environment's python and
+    /// `scripts/python/serve/<name with _>.py serve`, beside its workload script
+    /// (`scripts/python/<name with _>.py`). This is the one place that says where the
+    /// Python servers live.
+    pub fn serve_command_line(&self, bin_dir: &Path) -> (PathBuf, Vec<String>) {
+        let (program, mut args) = match &self.command {
+            Some((program, args)) if self.name.starts_with("python-") => {
+                let script = args.first().map(|script| {
+                    let name = script.file_name().unwrap_or_default();
+                    let folder = script.parent().unwrap_or(Path::new("."));
+                    folder.join("serve").join(name).display().to_string()
+                });
+                (program.clone(), script.into_iter().collect())
+            }
+            _ => self.command_line(bin_dir),
+        };
+        args.push("serve".into());
+        (program, args)
+    }
+
+    /// Serves one connection per worker at a time (sync, procs, rayon, python-sync,
+    /// python-procs): Little's law counts its workers.
+    pub fn serves_one_connection_per_worker(&self) -> bool {
+        ONE_CONNECTION_PER_WORKER.contains(&self.name.as_str())
+    }
+
+    /// Serves each connection on an OS thread of its own (threads).
+    pub fn serves_a_thread_per_connection(&self) -> bool {
+        THREAD_PER_CONNECTION.contains(&self.name.as_str())
+    }
+
+    /// A model given by path (`MODELS=path/to/server`), named after its file: the
+    /// program itself, started as `<path> serve ...`.
+    pub fn from_path(path: &Path) -> Model {
+        Model {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            kernel_task_per_task: false,
+            command: Some((path.to_path_buf(), Vec::new())),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Target {
     name: String,
