@@ -379,6 +379,72 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
+    /// A model's server: `<bin>/<name> serve` for a binary, the environment's python and
+    /// `scripts/python/serve/<name>.py serve` for a Python model, `<path> serve` for one
+    /// given by path; Little's law counts the workers of the five one-connection-per-worker
+    /// models only.
+    #[test]
+    fn serve_command_lines_and_styles() {
+        let rust = Model {
+            name: "procs".into(),
+            kernel_task_per_task: true,
+            command: None,
+        };
+        assert_eq!(
+            rust.serve_command_line(Path::new("/r")),
+            ("/r/procs".into(), vec!["serve".to_string()])
+        );
+        let python = Model {
+            name: "python-sync".into(),
+            kernel_task_per_task: false,
+            command: Some((
+                "/v/bin/python".into(),
+                vec!["/w/scripts/python/python_sync.py".into()],
+            )),
+        };
+        assert_eq!(
+            python.serve_command_line(Path::new("/r")),
+            (
+                "/v/bin/python".into(),
+                vec![
+                    "/w/scripts/python/serve/python_sync.py".to_string(),
+                    "serve".to_string()
+                ]
+            )
+        );
+        let stand_in = Model::from_path(Path::new("/tmp/x/tokio-async"));
+        assert_eq!(stand_in.name, "tokio-async");
+        assert_eq!(
+            stand_in.serve_command_line(Path::new("/r")),
+            ("/tmp/x/tokio-async".into(), vec!["serve".to_string()])
+        );
+        let one: Vec<bool> = [
+            "sync",
+            "procs",
+            "rayon",
+            "threads",
+            "tokio-async",
+            "python-procs",
+            "python-gevent",
+        ]
+        .iter()
+        .map(|n| {
+            Model {
+                name: n.to_string(),
+                ..rust.clone()
+            }
+            .serves_one_connection_per_worker()
+        })
+        .collect();
+        assert_eq!(one, [true, true, true, false, false, true, false]);
+        assert!(Model {
+            name: "threads".into(),
+            ..rust.clone()
+        }
+        .serves_a_thread_per_connection());
+        assert!(!rust.serves_a_thread_per_connection());
+    }
+
     #[test]
     fn python_models_are_compared_with_python_sync() {
         assert_eq!(baseline("threads"), "sync");

@@ -3,7 +3,7 @@
 //! JSON report read into one step's figures.
 //!
 //! oha 1.16's `--output-format json` (checked against its printer.rs and a captured run,
-//! `oha-1.16.json` beside this file): `summary.total` is the run's length in seconds,
+//! testdata/oha-1.16-*.json beside this file): `summary.total` is the run's length in seconds,
 //! `latencyPercentiles` maps `p50`, `p90`, `p99`, `p99.9`, ... to seconds over every
 //! answered request (with `--latency-correction`, counted from when each was due), `null`
 //! when none was answered; `statusCodeDistribution` maps each status to its count, and

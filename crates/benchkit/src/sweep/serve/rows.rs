@@ -3,7 +3,7 @@
 //! its steps.
 
 use crate::table::{self, fixed};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -102,12 +102,13 @@ pub struct StepRow {
 }
 
 /// How a ladder ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BrokeBy {
     P99,
     Errors,
     /// No step broke: the top rate, or the generator's limit, was reached within budget.
+    #[default]
     None,
 }
 
@@ -124,7 +125,7 @@ pub enum Bound {
 }
 
 /// One row of serve-knees.csv: one ladder's knee beside the bound that predicts it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KneeRow {
     pub model: String,
     pub scenario: String,
@@ -152,7 +153,7 @@ pub struct KneeRow {
 }
 
 /// One row of serve-skips.csv: a ladder not run (and why), or one that failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SkipRow {
     pub model: String,
     pub scenario: String,
@@ -233,7 +234,19 @@ pub fn write_csvs(
     knees: &[KneeRow],
     skips: &[SkipRow],
 ) -> Result<()> {
-    table::write(&out.join("serve.csv"), steps)?;
-    table::write(&out.join("serve-knees.csv"), knees)?;
-    table::write(&out.join("serve-skips.csv"), skips)
+    write(&out.join("serve.csv"), steps)?;
+    write(&out.join("serve-knees.csv"), knees)?;
+    write(&out.join("serve-skips.csv"), skips)
+}
+
+/// `rows` under their header, which stands alone when there is no row (a file with no
+/// skip still says what its rows would hold, and reads back as a table).
+fn write<T: Serialize + Default>(path: &Path, rows: &[T]) -> Result<()> {
+    if !rows.is_empty() {
+        return table::write(path, rows);
+    }
+    let text = table::to_text(&[T::default()])?;
+    let header = text.lines().next().unwrap_or_default();
+    std::fs::write(path, format!("{header}\n"))
+        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -1,4 +1,5 @@
 use super::ladder::{next_rate, Ladder, Verdict};
+use super::oha;
 use super::rows::{self, Bound, BrokeBy, KneeRow, Predictions, SkipRow, StepRow, YesNo};
 use crate::table;
 
@@ -204,4 +205,71 @@ procs,backend,2,1000,40,,none,250.00,4000,40,little,40,\n"
     let back = table::Table::<SkipRow>::read(&dir.join("serve-skips.csv"), &[]).unwrap();
     assert_eq!(back.rows[0].row, skip);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// oha 1.16's JSON, captured from real runs against the stand-in server
+/// (target/release/serve-stand-in): percentiles in seconds become milliseconds; requests
+/// still under way at the end (`aborted due to deadline`) are not counted as errors.
+#[test]
+fn ohas_json_is_read_from_real_runs() {
+    // 100/s for 1 s of /backend/200 over 20 connections: 67 answered, 20 cut off.
+    let m = oha::parse(include_str!("testdata/oha-1.16-backend.json")).unwrap();
+    assert_eq!(
+        (m.requests, m.answered, m.ok, m.errors(), m.cut_off),
+        (67, 67, 67, 0, 20)
+    );
+    assert_eq!(m.error_rate(), Some(0.0));
+    assert_eq!(m.error_kinds_cell(), "");
+    assert_eq!(m.p50_ms, Some(249.177697));
+    assert_eq!(m.p90_ms, Some(333.82956));
+    assert_eq!(m.p99_ms, Some(341.801403));
+    assert_eq!(m.p999_ms, Some(341.801403));
+    assert_eq!(m.max_ms, Some(341.801403));
+    assert_eq!(m.duration_s, 1.002432607);
+    assert!((m.achieved_rps - 67.0 / 1.002432607).abs() < 1e-9);
+
+    // An unknown route: every answer is an error, by status.
+    let m = oha::parse(include_str!("testdata/oha-1.16-404.json")).unwrap();
+    assert_eq!((m.requests, m.ok, m.errors()), (25, 0, 25));
+    assert_eq!(m.error_kinds_cell(), "status_404:25");
+    assert_eq!(m.error_rate(), Some(1.0));
+
+    // A server gone: no answer, no percentile, oha's message as the kind (its `:` out).
+    let m = oha::parse(include_str!("testdata/oha-1.16-refused.json")).unwrap();
+    assert_eq!((m.requests, m.answered, m.errors()), (25, 0, 25));
+    assert_eq!(m.error_kinds_cell(), "Connection refused (os error 111):25");
+    assert_eq!((m.p50_ms, m.p99_ms, m.max_ms), (None, None, None));
+    assert_eq!(m.achieved_rps, 0.0);
+
+    let err = oha::parse("{\"summary\": {}}").unwrap_err();
+    assert!(
+        format!("{err:#}").starts_with("oha's JSON report: missing field"),
+        "{err:#}"
+    );
+}
+
+/// oha's command line: open loop at the rate with latency correction, keep-alive off
+/// only when asked; the ceiling runs without a rate.
+#[test]
+fn ohas_command_line() {
+    let load = oha::Load {
+        url: "http://127.0.0.1:1/hello".into(),
+        rate: Some(250.0),
+        connections: 64,
+        keepalive: false,
+        duration: std::time::Duration::from_secs(2),
+    };
+    assert_eq!(
+        load.args().join(" "),
+        "--no-tui --output-format json -z 2000ms -c 64 -q 250 --latency-correction --disable-keepalive http://127.0.0.1:1/hello"
+    );
+    let ceiling = oha::Load {
+        rate: None,
+        keepalive: true,
+        ..load
+    };
+    assert_eq!(
+        ceiling.args().join(" "),
+        "--no-tui --output-format json -z 2000ms -c 64 http://127.0.0.1:1/hello"
+    );
 }
