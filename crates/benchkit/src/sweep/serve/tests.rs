@@ -273,3 +273,52 @@ fn ohas_command_line() {
         "--no-tui --output-format json -z 2000ms -c 64 http://127.0.0.1:1/hello"
     );
 }
+
+/// Connections held open need a file each (and threads a thread each): past the
+/// open-file limit, or half of min(pid_max, threads-max) for threads, a ladder is skipped
+/// with the reason.
+#[test]
+fn guards_skip_what_the_limits_do_not_allow() {
+    use super::{guard, Cell, Plan};
+    use crate::models::Model;
+    use crate::sweep::scale::Limits;
+    let plan = Plan::full();
+    let connections = plan
+        .scenarios
+        .iter()
+        .find(|s| s.name == "connections")
+        .unwrap();
+    let model = |name: &str| Model {
+        name: name.into(),
+        kernel_task_per_task: false,
+        command: None,
+    };
+    let limits = Limits {
+        nofile: (10_400, 10_400),
+        pid_max: 32_768,
+        threads_max: 19_000,
+        somaxconn: 4096,
+        mem_available: 0,
+    };
+    let (tokio, threads) = (model("tokio-async"), model("threads"));
+    let cell = |model, connections_held| Cell {
+        model,
+        scenario: connections,
+        workers: None,
+        connections: connections_held,
+    };
+    assert_eq!(guard(&cell(&tokio, 1_000), &limits), None);
+    assert_eq!(
+        guard(&cell(&tokio, 10_000), &limits).unwrap(),
+        "10000 connections and 512 other files exceed the open-file limit 10400 (ulimit -n, raised to the hard limit)"
+    );
+    let roomy = Limits {
+        nofile: (20_000, 20_000),
+        ..limits
+    };
+    assert_eq!(guard(&cell(&tokio, 10_000), &roomy), None);
+    assert_eq!(
+        guard(&cell(&threads, 10_000), &roomy).unwrap(),
+        "10000 threads (one per connection) would exceed half of min(pid_max 32768, threads-max 19000)"
+    );
+}
