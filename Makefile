@@ -1,5 +1,5 @@
 # Every target a user or CI needs; `make help` lists them.
-.PHONY: help build bench bench-quick bench-scale bench-python bench-by-hand compare report test lint
+.PHONY: help build bench bench-quick bench-scale bench-serve bench-python bench-by-hand compare report test lint
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -22,6 +22,9 @@ compare: ## Two models with hyperfine, by hand: make compare A=threads B=tokio-a
 
 bench-scale: ## Scale sweep of time and memory per task (under 15 min): results/scale*.csv
 	scripts/bench-scale.sh full
+
+bench-serve: ## Every model as a server under open-loop load (oha 1.16 into target/tools once; under 25 min): results/serve*.csv
+	scripts/bench-serve.sh full
 
 bench-by-hand: ## The runs no sweep makes (a switch pinned to one CPU against unpinned): results/by-hand.csv
 	scripts/by-hand.sh

@@ -103,6 +103,20 @@ ensure_hyperfine() {
   fi
 }
 
+# Sets $oha: oha 1.16.0, the open-loop load generator of scripts/bench-serve.sh, installed
+# once into tools/ of the target folder like hyperfine (pinned, so every run loads the
+# servers alike; never taken from PATH, whose version could be any). Default features:
+# TLS on rustls and aws-lc-rs, whose aws-lc-sys 0.44 builds with the C compiler alone
+# (cmake only as its fallback), as oha's jemalloc and bundled SQLite need one anyway;
+# --no-default-features does not compile (1.16's client.rs needs a TLS feature).
+ensure_oha() {
+  oha=$target_dir/tools/bin/oha
+  if [ ! -x "$oha" ] || [ "$("$oha" --version 2>/dev/null)" != "oha 1.16.0" ]; then
+    echo "== installing oha 1.16.0 into $target_dir/tools (once; a few minutes)" >&2
+    cargo install oha --locked --version 1.16.0 --root "$target_dir/tools" --quiet --force
+  fi
+}
+
 # new_run_dir RESULTS TAG: sets $run_dir to a fresh results/runs/<UTC time>-TAG-<pid>.
 new_run_dir() {
   run_dir="$1/runs/$(date -u +%Y%m%dT%H%M%SZ)-$2-$$"
@@ -110,8 +124,10 @@ new_run_dir() {
   mkdir "$run_dir" # fails rather than reuse a folder
 }
 
-# start_server: starts the fixture server on a free loopback port, logs in $run_dir, sets
-# $addr once /health answers. The EXIT trap stops it whatever happens next.
+# start_server [PREFIX...]: starts the fixture server on a free loopback port, logs in
+# $run_dir, sets $addr once /health answers. The EXIT trap stops it whatever happens next.
+# PREFIX, if given, is a command the server runs under (`taskset -c 1`: pinned to CPU 1;
+# it must exec the server, so that $server_pid is the server's).
 server_pid=""
 stop_server() {
   if [ -n "$server_pid" ]; then
@@ -161,7 +177,7 @@ start_server() {
   # SIGKILL and cannot stop it (an orphaned server would serve on, unseen). $$, not
   # $BASHPID, which a background command expands in the child; and so start_server must
   # run in the script's own shell, not in a subshell or a pipeline.
-  "$bin/fixture-server" --port 0 --exit-with-parent $$ >"$run_dir/server.addr" 2>"$run_dir/server.log" {lock_fd}>&- &
+  "$@" "$bin/fixture-server" --port 0 --exit-with-parent $$ >"$run_dir/server.addr" 2>"$run_dir/server.log" {lock_fd}>&- &
   server_pid=$!
   for _ in $(seq 100); do [ -s "$run_dir/server.addr" ] && break; sleep 0.05; done
   addr=$(head -n 1 "$run_dir/server.addr")

@@ -10,6 +10,7 @@
 //! target/release/benchkit report results --readme README.md
 //! target/release/benchkit costs --out results/runs/STAMP
 //! target/release/benchkit mixed --server 127.0.0.1:PORT --out results/runs/STAMP
+//! target/release/benchkit serve --backend 127.0.0.1:PORT --oha target/tools/bin/oha --out results/runs/STAMP
 //! ```
 //!
 //! The layout, one folder per role:
@@ -20,7 +21,8 @@
 //!   PSS, worker and OS thread counts) into cpu.csv, io.csv and summary.csv.
 //! - [`sweep`]: the sweeps side by side, each writing its CSVs: `scale` (how far each
 //!   model goes as N grows), `costs` (spawn and switch, fitted), `mixed` (latency beside
-//!   CPU jobs), and the one way they all start a model (`runner`).
+//!   CPU jobs), `serve` (every model as a server under open-loop load), and the one way
+//!   they all start a model (`runner`).
 //! - [`table`]: every CSV in results/, read and written with the `csv` crate as typed rows.
 //! - [`stats`]: the least-squares fit.
 //! - [`charts`]: every SVG chart, drawn with plotters.
@@ -108,6 +110,26 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
     },
+    /// Every model as a server under open-loop load from oha, the rate raised until p99 or
+    /// errors break; write serve.csv, serve-knees.csv and serve-skips.csv to OUT.
+    Serve {
+        /// The fixture server's address (host:port), the servers' backend.
+        #[arg(long, value_parser = models::loopback_addr)]
+        backend: String,
+        /// The oha executable (1.16.0).
+        #[arg(long)]
+        oha: PathBuf,
+        /// Folder for the CSVs, serve-plan.txt, serve-summaries.jsonl and the servers' logs.
+        #[arg(long)]
+        out: PathBuf,
+        /// Short steps and ladders, sync and tokio-async only (a smoke run for tests).
+        #[arg(long)]
+        quick: bool,
+        /// Only these models, comma-separated: names, or paths to a server executable
+        /// (started as `PATH serve ...`, named after its file).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+    },
     /// Write RESULTS/REPORT.md and RESULTS/charts/*.svg from the CSVs in RESULTS.
     Report {
         results: PathBuf,
@@ -151,6 +173,52 @@ fn bin_dir() -> Result<PathBuf> {
         .parent()
         .map(PathBuf::from)
         .unwrap_or_default())
+}
+
+/// The models `benchkit serve` runs: those named (a name, or a path to an executable),
+/// else in quick mode sync and tokio-async, else every model, the Python ones too where
+/// their environment is ready.
+fn serve_models(
+    bin_dir: &std::path::Path,
+    quick: bool,
+    named: &[String],
+) -> Result<Vec<models::Model>> {
+    let mut all = models::discover_models()?;
+    let python = models::python_models(bin_dir);
+    let wanted: Vec<String> = match named {
+        [] if quick => vec!["sync".into(), "tokio-async".into()],
+        [] => {
+            match python {
+                Ok(python) => all.extend(python),
+                Err(why) => eprintln!("== Python models left out: {why:#}"),
+            }
+            return Ok(all);
+        }
+        named => named.to_vec(),
+    };
+    if let Ok(python) = python {
+        all.extend(python);
+    }
+    wanted
+        .iter()
+        .map(|name| {
+            if name.contains('/') {
+                let path = std::path::Path::new(name);
+                anyhow::ensure!(path.is_file(), "--models: {name} is not a file");
+                return Ok(models::Model::from_path(path));
+            }
+            all.iter()
+                .find(|m| &m.name == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let names: Vec<&str> = all.iter().map(|m| m.name.as_str()).collect();
+                    anyhow::anyhow!(
+                        "--models: no model {name:?} (the models: {})",
+                        names.join(" ")
+                    )
+                })
+        })
+        .collect()
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -211,6 +279,28 @@ fn run(cli: Cli) -> Result<()> {
                 sweep::mixed::Plan::full()
             };
             sweep::mixed::run(&plan, &models::discover()?, &bin_dir()?, &server, &out)
+        }
+        Cmd::Serve {
+            backend,
+            oha,
+            out,
+            quick,
+            models,
+        } => {
+            let plan = if quick {
+                sweep::serve::Plan::quick()
+            } else {
+                sweep::serve::Plan::full()
+            };
+            let bin_dir = bin_dir()?;
+            let models = serve_models(&bin_dir, quick, &models)?;
+            let setup = sweep::serve::Setup {
+                bin_dir: &bin_dir,
+                backend: &backend,
+                oha: &oha,
+                out: &out,
+            };
+            sweep::serve::sweep(&plan, &models, &setup)
         }
         Cmd::Report { results, readme } => report::report(&results, readme.as_deref()),
     }

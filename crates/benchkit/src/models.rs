@@ -64,6 +64,63 @@ impl Model {
     }
 }
 
+/// The models that serve one connection per worker at a time (the serve contract: they
+/// answer `Connection: close`): their concurrency is their workers, not the connections.
+const ONE_CONNECTION_PER_WORKER: [&str; 5] =
+    ["sync", "procs", "rayon", "python-sync", "python-procs"];
+
+/// The models that serve with an OS thread per connection: each connection held open
+/// costs a kernel task.
+const THREAD_PER_CONNECTION: [&str; 1] = ["threads"];
+
+impl Model {
+    /// How to start the model's server (`make bench-serve`): the program and its
+    /// arguments up to and including `serve`, the options to follow. A binary runs as
+    /// `<release folder>/<name> serve`; a Python model as its environment's python and
+    /// `scripts/python/serve/<name with _>.py serve`, beside its workload script
+    /// (`scripts/python/<name with _>.py`). This is the one place that says where the
+    /// Python servers live.
+    pub fn serve_command_line(&self, bin_dir: &Path) -> (PathBuf, Vec<String>) {
+        let (program, mut args) = match &self.command {
+            Some((program, args)) if self.name.starts_with("python-") => {
+                let script = args.first().map(|script| {
+                    let name = script.file_name().unwrap_or_default();
+                    let folder = script.parent().unwrap_or(Path::new("."));
+                    folder.join("serve").join(name).display().to_string()
+                });
+                (program.clone(), script.into_iter().collect())
+            }
+            _ => self.command_line(bin_dir),
+        };
+        args.push("serve".into());
+        (program, args)
+    }
+
+    /// Serves one connection per worker at a time (sync, procs, rayon, python-sync,
+    /// python-procs): Little's law counts its workers.
+    pub fn serves_one_connection_per_worker(&self) -> bool {
+        ONE_CONNECTION_PER_WORKER.contains(&self.name.as_str())
+    }
+
+    /// Serves each connection on an OS thread of its own (threads).
+    pub fn serves_a_thread_per_connection(&self) -> bool {
+        THREAD_PER_CONNECTION.contains(&self.name.as_str())
+    }
+
+    /// A model given by path (`MODELS=path/to/server`), named after its file: the
+    /// program itself, started as `<path> serve ...`.
+    pub fn from_path(path: &Path) -> Model {
+        Model {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            kernel_task_per_task: false,
+            command: Some((path.to_path_buf(), Vec::new())),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Target {
     name: String,
@@ -349,6 +406,72 @@ mod tests {
             ("/r/threads".into(), vec!["serve".into()])
         );
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A model's server: `<bin>/<name> serve` for a binary, the environment's python and
+    /// `scripts/python/serve/<name>.py serve` for a Python model, `<path> serve` for one
+    /// given by path; Little's law counts the workers of the five one-connection-per-worker
+    /// models only.
+    #[test]
+    fn serve_command_lines_and_styles() {
+        let rust = Model {
+            name: "procs".into(),
+            kernel_task_per_task: true,
+            command: None,
+        };
+        assert_eq!(
+            rust.serve_command_line(Path::new("/r")),
+            ("/r/procs".into(), vec!["serve".to_string()])
+        );
+        let python = Model {
+            name: "python-sync".into(),
+            kernel_task_per_task: false,
+            command: Some((
+                "/v/bin/python".into(),
+                vec!["/w/scripts/python/python_sync.py".into()],
+            )),
+        };
+        assert_eq!(
+            python.serve_command_line(Path::new("/r")),
+            (
+                "/v/bin/python".into(),
+                vec![
+                    "/w/scripts/python/serve/python_sync.py".to_string(),
+                    "serve".to_string()
+                ]
+            )
+        );
+        let stand_in = Model::from_path(Path::new("/tmp/x/tokio-async"));
+        assert_eq!(stand_in.name, "tokio-async");
+        assert_eq!(
+            stand_in.serve_command_line(Path::new("/r")),
+            ("/tmp/x/tokio-async".into(), vec!["serve".to_string()])
+        );
+        let one: Vec<bool> = [
+            "sync",
+            "procs",
+            "rayon",
+            "threads",
+            "tokio-async",
+            "python-procs",
+            "python-gevent",
+        ]
+        .iter()
+        .map(|n| {
+            Model {
+                name: n.to_string(),
+                ..rust.clone()
+            }
+            .serves_one_connection_per_worker()
+        })
+        .collect();
+        assert_eq!(one, [true, true, true, false, false, true, false]);
+        assert!(Model {
+            name: "threads".into(),
+            ..rust.clone()
+        }
+        .serves_a_thread_per_connection());
+        assert!(!rust.serves_a_thread_per_connection());
     }
 
     #[test]

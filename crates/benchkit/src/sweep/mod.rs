@@ -5,9 +5,12 @@
 //! - [`costs`]: what one task costs, spawn and switch, as fitted slopes (costs.csv,
 //!   costs-fit.csv);
 //! - [`mixed`]: request latency beside CPU jobs, per model and variant (mixed.csv);
+//! - [`serve`]: every model as a server under open-loop load, rate raised until latency
+//!   breaks (serve.csv, serve-knees.csv);
 //! - [`runner`]: one run of a model under a deadline, the one way every sweep starts one.
 
 pub mod costs;
 pub mod mixed;
 pub mod runner;
 pub mod scale;
+pub mod serve;

@@ -1,0 +1,324 @@
+use super::ladder::{next_rate, Ladder, Verdict};
+use super::oha;
+use super::rows::{self, Bound, BrokeBy, KneeRow, Predictions, SkipRow, StepRow, YesNo};
+use crate::table;
+
+/// Every rate a ladder tries when the server breaks at `limit` (a step breaks above it).
+fn climb(ladder: &Ladder, limit: f64) -> Vec<f64> {
+    let mut steps = Vec::new();
+    while let Some(rate) = next_rate(ladder, &steps) {
+        assert!(steps.len() < 50, "a ladder that does not end: {steps:?}");
+        let verdict = if rate <= limit {
+            Verdict::Within
+        } else {
+            Verdict::Broke
+        };
+        steps.push((rate, verdict));
+    }
+    steps.into_iter().map(|s| s.0).collect()
+}
+
+/// x4 while within budget, then three bisections between the last good and the first
+/// broken rate: sync's backend knee (20/s) is found from 10/s within 19%.
+#[test]
+fn a_ladder_climbs_by_its_factor_then_bisects() {
+    let ladder = Ladder {
+        start: 10.0,
+        factor: 4.0,
+        top: 10_240.0,
+        refinements: 3,
+    };
+    assert_eq!(climb(&ladder, 20.0), [10.0, 40.0, 20.0, 28.0, 24.0]);
+    // Never broken: up to the top (capped), and no bisection.
+    assert_eq!(
+        climb(&ladder, 1e9),
+        [10.0, 40.0, 160.0, 640.0, 2560.0, 10_240.0]
+    );
+    // The first step broke: one step down by the factor, then bisection.
+    assert_eq!(climb(&ladder, 5.0), [10.0, 3.0, 5.0, 7.0]);
+    // Even that broke: done.
+    assert_eq!(climb(&ladder, 1.0), [10.0, 3.0]);
+    // A fixed rate is one step, whatever it shows.
+    assert_eq!(climb(&Ladder::fixed(100.0), 1e9), [100.0]);
+    assert_eq!(climb(&Ladder::fixed(100.0), 1.0), [100.0]);
+}
+
+/// A step within budget but with the generator saturated ends the climb: a higher rate
+/// would measure oha, not the server.
+#[test]
+fn a_saturated_generator_ends_the_ladder() {
+    let ladder = Ladder {
+        start: 250.0,
+        factor: 4.0,
+        top: 64_000.0,
+        refinements: 3,
+    };
+    let steps = [(250.0, Verdict::Within), (1000.0, Verdict::Saturated)];
+    assert_eq!(next_rate(&ladder, &steps), None);
+    assert_eq!(next_rate(&ladder, &steps[..1]), Some(1000.0));
+}
+
+fn step(rate: f64, within: bool) -> StepRow {
+    StepRow {
+        model: "procs".into(),
+        scenario: "backend".into(),
+        workers: Some(2),
+        connections: 1000,
+        keepalive: YesNo::Yes,
+        offered_rps: Some(rate),
+        requests: 100,
+        ok: 100,
+        error_rate: Some(0.0),
+        p99_ms: Some(if within { 60.0 } else { 900.0 }),
+        server_cpu_us_per_req: Some(if rate == 40.0 { 250.0 } else { 100.0 }),
+        within_budget: within.into(),
+        ..StepRow::default()
+    }
+}
+
+/// The knee is the highest rate within budget, wherever it came in the ladder; broke_at
+/// the lowest broken rate above it; the bound the lower prediction: procs with 2 workers
+/// at 50 ms is 40/s by Little's law, against 4,000/s by its CPU at the knee (250 us).
+#[test]
+fn the_knee_sits_beside_the_lower_bound() {
+    let steps = [
+        step(10.0, true),
+        step(160.0, false),
+        step(40.0, true),
+        step(80.0, false),
+        step(57.0, false),
+    ];
+    let predictions = Predictions {
+        little: Some((2.0, 0.05)),
+        generator_ceiling_rps: Some(12_000.0),
+    };
+    let k = rows::knee(&steps, &predictions).unwrap();
+    assert_eq!(k.knee_rps, Some(40.0));
+    assert_eq!(k.broke_at_rps, Some(57.0));
+    assert_eq!(k.broke_by, BrokeBy::P99);
+    assert_eq!(k.cpu_us_per_req, Some(250.0));
+    assert_eq!(k.cpu_bound_rps, Some(4000.0));
+    assert_eq!(k.little_bound_rps, Some(40.0));
+    assert_eq!(
+        (k.bound, k.predicted_rps),
+        (Some(Bound::Little), Some(40.0))
+    );
+    assert_eq!(k.workers, Some(2));
+
+    // Without Little's law (not the backend scenario): the CPU bound.
+    let cpu = rows::knee(
+        &steps,
+        &Predictions {
+            little: None,
+            generator_ceiling_rps: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (cpu.bound, cpu.predicted_rps),
+        (Some(Bound::Cpu), Some(4000.0))
+    );
+
+    // Errors over 0.1% at the break: broke_by errors. The generator saturated at the
+    // knee: the bound is the generator, predicted at its ceiling.
+    let mut errors = steps.to_vec();
+    errors[4].error_rate = Some(0.002);
+    errors[4].p99_ms = Some(1.0);
+    errors[2].generator_saturated = YesNo::Yes;
+    let k = rows::knee(&errors, &predictions).unwrap();
+    assert_eq!(k.broke_by, BrokeBy::Errors);
+    assert_eq!(
+        (k.bound, k.predicted_rps),
+        (Some(Bound::Generator), Some(12_000.0))
+    );
+
+    // Nothing broke: broke_by none, no broke_at. Everything broke: no knee, no CPU bound.
+    let k = rows::knee(&[step(10.0, true), step(40.0, true)], &predictions).unwrap();
+    assert_eq!(
+        (k.knee_rps, k.broke_at_rps, k.broke_by),
+        (Some(40.0), None, BrokeBy::None)
+    );
+    let k = rows::knee(&[step(10.0, false), step(3.0, false)], &predictions).unwrap();
+    assert_eq!(
+        (k.knee_rps, k.broke_at_rps, k.cpu_bound_rps),
+        (None, Some(3.0), None)
+    );
+    assert_eq!(k.bound, Some(Bound::Little));
+    assert!(rows::knee(&[], &predictions).is_none());
+}
+
+/// The CSVs' headers are the contract's columns, in its order; booleans are yes/no,
+/// values that do not apply are empty, and what is written reads back the same.
+#[test]
+fn the_csvs_have_the_contracts_columns() {
+    let dir = crate::test_dir("serve-csv");
+    let mut row = step(40.0, true);
+    row.step = 3;
+    row.error_kinds = "status_503:2;connection reset:1".into();
+    let knee = rows::knee(
+        &[row.clone()],
+        &Predictions {
+            little: Some((2.0, 0.05)),
+            generator_ceiling_rps: None,
+        },
+    )
+    .unwrap();
+    let skip = SkipRow {
+        model: "threads".into(),
+        scenario: "connections".into(),
+        workers: None,
+        connections: 10_000,
+        status: "skipped".into(),
+        reason: "10000 threads, a lot, \"quoted\"".into(),
+    };
+    rows::write_csvs(
+        &dir,
+        &[row.clone()],
+        std::slice::from_ref(&knee),
+        std::slice::from_ref(&skip),
+    )
+    .unwrap();
+    let serve = std::fs::read_to_string(dir.join("serve.csv")).unwrap();
+    let mut lines = serve.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "model,scenario,workers,connections,keepalive,step,offered_rps,achieved_rps,duration_s,\
+requests,ok,errors,error_rate,error_kinds,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,\
+server_cpu_ms,server_cpu_us_per_req,server_pss_bytes,server_threads,pss_per_conn_bytes,\
+generator_cpu_share,generator_saturated,within_budget"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        "procs,backend,2,1000,yes,3,40,,,100,100,0,0.00000,status_503:2;connection reset:1,,,60.000,,,,250.00,,,,,no,yes"
+    );
+    let knees = std::fs::read_to_string(dir.join("serve-knees.csv")).unwrap();
+    assert_eq!(
+        knees,
+        "model,scenario,workers,connections,knee_rps,broke_at_rps,broke_by,cpu_us_per_req,\
+cpu_bound_rps,little_bound_rps,bound,predicted_rps,generator_ceiling_rps\n\
+procs,backend,2,1000,40,,none,250.00,4000,40,little,40,\n"
+    );
+    let back = table::Table::<StepRow>::read(&dir.join("serve.csv"), &[]).unwrap();
+    assert_eq!(back.rows[0].row, row);
+    let back = table::Table::<KneeRow>::read(&dir.join("serve-knees.csv"), &[]).unwrap();
+    assert_eq!(back.rows[0].row, knee);
+    let back = table::Table::<SkipRow>::read(&dir.join("serve-skips.csv"), &[]).unwrap();
+    assert_eq!(back.rows[0].row, skip);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// oha 1.16's JSON, captured from real runs against the stand-in server
+/// (target/release/serve-stand-in): percentiles in seconds become milliseconds; requests
+/// still under way at the end (`aborted due to deadline`) are not counted as errors.
+#[test]
+fn ohas_json_is_read_from_real_runs() {
+    // 100/s for 1 s of /backend/200 over 20 connections: 67 answered, 20 cut off.
+    let m = oha::parse(include_str!("testdata/oha-1.16-backend.json")).unwrap();
+    assert_eq!(
+        (m.requests, m.answered, m.ok, m.errors(), m.cut_off),
+        (67, 67, 67, 0, 20)
+    );
+    assert_eq!(m.error_rate(), Some(0.0));
+    assert_eq!(m.error_kinds_cell(), "");
+    assert_eq!(m.p50_ms, Some(249.177697));
+    assert_eq!(m.p90_ms, Some(333.82956));
+    assert_eq!(m.p99_ms, Some(341.801403));
+    assert_eq!(m.p999_ms, Some(341.801403));
+    assert_eq!(m.max_ms, Some(341.801403));
+    assert_eq!(m.duration_s, 1.002432607);
+    assert!((m.achieved_rps - 67.0 / 1.002432607).abs() < 1e-9);
+
+    // An unknown route: every answer is an error, by status.
+    let m = oha::parse(include_str!("testdata/oha-1.16-404.json")).unwrap();
+    assert_eq!((m.requests, m.ok, m.errors()), (25, 0, 25));
+    assert_eq!(m.error_kinds_cell(), "status_404:25");
+    assert_eq!(m.error_rate(), Some(1.0));
+
+    // A server gone: no answer, no percentile, oha's message as the kind (its `:` out).
+    let m = oha::parse(include_str!("testdata/oha-1.16-refused.json")).unwrap();
+    assert_eq!((m.requests, m.answered, m.errors()), (25, 0, 25));
+    assert_eq!(m.error_kinds_cell(), "Connection refused (os error 111):25");
+    assert_eq!((m.p50_ms, m.p99_ms, m.max_ms), (None, None, None));
+    assert_eq!(m.achieved_rps, 0.0);
+
+    let err = oha::parse("{\"summary\": {}}").unwrap_err();
+    assert!(
+        format!("{err:#}").starts_with("oha's JSON report: missing field"),
+        "{err:#}"
+    );
+}
+
+/// oha's command line: open loop at the rate with latency correction, keep-alive off
+/// only when asked; the ceiling runs without a rate.
+#[test]
+fn ohas_command_line() {
+    let load = oha::Load {
+        url: "http://127.0.0.1:1/hello".into(),
+        rate: Some(250.0),
+        connections: 64,
+        keepalive: false,
+        duration: std::time::Duration::from_secs(2),
+    };
+    assert_eq!(
+        load.args().join(" "),
+        "--no-tui --output-format json -z 2000ms -c 64 -q 250 --latency-correction --disable-keepalive http://127.0.0.1:1/hello"
+    );
+    let ceiling = oha::Load {
+        rate: None,
+        keepalive: true,
+        ..load
+    };
+    assert_eq!(
+        ceiling.args().join(" "),
+        "--no-tui --output-format json -z 2000ms -c 64 http://127.0.0.1:1/hello"
+    );
+}
+
+/// Connections held open need a file each (and threads a thread each): past the
+/// open-file limit, or half of min(pid_max, threads-max) for threads, a ladder is skipped
+/// with the reason.
+#[test]
+fn guards_skip_what_the_limits_do_not_allow() {
+    use super::{guard, Cell, Plan};
+    use crate::models::Model;
+    use crate::sweep::scale::Limits;
+    let plan = Plan::full();
+    let connections = plan
+        .scenarios
+        .iter()
+        .find(|s| s.name == "connections")
+        .unwrap();
+    let model = |name: &str| Model {
+        name: name.into(),
+        kernel_task_per_task: false,
+        command: None,
+    };
+    let limits = Limits {
+        nofile: (10_400, 10_400),
+        pid_max: 32_768,
+        threads_max: 19_000,
+        somaxconn: 4096,
+        mem_available: 0,
+    };
+    let (tokio, threads) = (model("tokio-async"), model("threads"));
+    let cell = |model, connections_held| Cell {
+        model,
+        scenario: connections,
+        workers: None,
+        connections: connections_held,
+    };
+    assert_eq!(guard(&cell(&tokio, 1_000), &limits), None);
+    assert_eq!(
+        guard(&cell(&tokio, 10_000), &limits).unwrap(),
+        "10000 connections and 512 other files exceed the open-file limit 10400 (ulimit -n, raised to the hard limit)"
+    );
+    let roomy = Limits {
+        nofile: (20_000, 20_000),
+        ..limits
+    };
+    assert_eq!(guard(&cell(&tokio, 10_000), &roomy), None);
+    assert_eq!(
+        guard(&cell(&threads, 10_000), &roomy).unwrap(),
+        "10000 threads (one per connection) would exceed half of min(pid_max 32768, threads-max 19000)"
+    );
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Every model as a server under open-loop load (issue 16): for each scenario (hello, work,
+# backend, connections), model and variant, the rate is raised step by step until p99
+# passes the scenario's budget or errors pass 0.1%, and every step is recorded.
+#
+#   scripts/bench-serve.sh        # the full sweep (under 25 minutes on 2 cores)
+#   scripts/bench-serve.sh quick  # seconds: sync and tokio-async, short steps (the tests)
+#
+# The server under test runs alone on CPU 0 (taskset -c 0); oha 1.16.0 (installed once into
+# target/tools, see lib.sh's ensure_oha) and the fixture server, the servers' backend, on
+# CPU 1. Every model binary, and the six Python models of scripts/python/ when their
+# environment (target/python-venv, made by scripts/python-env.sh or make bench-python) is
+# ready: it is never created here. MODELS="a b" runs only these (names, or paths to a server
+# executable, started as `PATH serve ...`): such a run, like a quick one, writes only its
+# run folder.
+# Writes results/runs/<UTC time>-serve-<mode>-<pid>/{serve.csv,serve-knees.csv,
+# serve-skips.csv,serve-plan.txt,serve-summaries.jsonl,serve-settings.txt,logs/}; a full
+# sweep whose every ladder ran (skips by a guard excepted), the reference, then copies the
+# CSVs and settings to results/. A full sweep measures committed code: from a checkout with
+# uncommitted changes it is refused before anything runs, unless ALLOW_DIRTY=1. Ctrl-C
+# keeps every step measured in the run folder and leaves no server or oha running.
+# RESULTS_DIR overrides results/. It shares the lock of scripts/bench.sh: one bench at a
+# time per target folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-full}
+case "$mode" in
+  full) quick="" ;;
+  quick) quick="--quick" ;;
+  *) echo "usage: scripts/bench-serve.sh [full|quick]" >&2; exit 2 ;;
+esac
+results=${RESULTS_DIR:-results}
+
+source scripts/lib.sh
+# The models, checked before anything is built: names of model crates, or executable files.
+model_list=()
+if [ -n "${MODELS:-}" ]; then
+  read -r -a names <<<"$MODELS"
+  for m in "${names[@]}"; do
+    if [[ $m == */* ]]; then
+      [[ $m == /* ]] || m=$OLDPWD/$m
+      [ -f "$m" ] && [ -x "$m" ] || { echo "$script: error: MODELS: $m is not an executable file" >&2; exit 2; }
+    elif ! [[ $m =~ ^[A-Za-z0-9_.-]+$ ]]; then
+      echo "$script: error: MODELS: '$m' is not a model name" >&2; exit 2
+    fi
+    model_list+=("$m")
+  done
+fi
+command -v taskset >/dev/null || die "taskset not found (it comes with util-linux)"
+[ "$(nproc)" -ge 2 ] || die "the serve sweep needs 2 CPUs (the server on CPU 0, the load on CPU 1); this machine gives $(nproc)"
+reference=no
+[ "$mode" != full ] || [ "${#model_list[@]}" -gt 0 ] || reference=yes
+[ "$reference" = no ] || check_clean "$results/serve*.csv"
+find_target_dir
+take_lock "serve-$mode"
+build_release
+ensure_oha
+new_run_dir "$results" "serve-$mode"
+start_server taskset -c 1
+settings=$run_dir/serve-settings.txt
+{
+  echo "mode=$mode reference=$reference models=$(token "${model_list[*]:-all}")"
+  echo "binaries=$bin"
+  echo "oha=$(token "$("$oha" --version | sed 's/^oha //')") server_cpu=0 generator_cpu=1 fixture_server_cpu=1 generator_env=TOKIO_WORKER_THREADS=1"
+  describe_env
+  venv=$target_dir/python-venv
+  if [ -x "$venv/bin/python" ] && cmp -s scripts/python/requirements.txt "$venv/requirements.installed"; then
+    describe_python "$venv/bin/python"
+  fi
+} >"$settings"
+if [ "$reference" = yes ] && [ "$git_dirty" != no ]; then
+  echo "== ALLOW_DIRTY=1: this reference sweep is marked git_dirty=$git_dirty (commit $git_commit)" >&2
+fi
+echo "== run folder: $run_dir" >&2
+models_arg=()
+if [ "${#model_list[@]}" -gt 0 ]; then
+  models_arg=(--models "$(IFS=,; echo "${model_list[*]}")")
+fi
+status=0
+"$bin/benchkit" serve --backend "$addr" --oha "$oha" --out "$run_dir" $quick "${models_arg[@]}" || status=$?
+server_alive || status=1
+if [ "$status" -ne 0 ]; then
+  echo "== the serve sweep did not complete: results/ left as it was; what was measured is in $run_dir" >&2
+  exit "$status"
+fi
+if [ "$reference" = yes ]; then
+  cp "$run_dir"/serve.csv "$run_dir"/serve-knees.csv "$run_dir"/serve-skips.csv "$settings" "$results"/
+  echo "== results: $results/serve.csv $results/serve-knees.csv" >&2
+  if [ -f "$results/summary.csv" ]; then
+    report "$results"
+  else
+    echo "== no summary.csv yet: make bench writes it, then the report" >&2
+  fi
+else
+  echo "== results: $run_dir/serve.csv $run_dir/serve-knees.csv" >&2
+fi
