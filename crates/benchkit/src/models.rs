@@ -74,28 +74,6 @@ const ONE_CONNECTION_PER_WORKER: [&str; 5] =
 const THREAD_PER_CONNECTION: [&str; 1] = ["threads"];
 
 impl Model {
-    /// How to start the model's server (`make bench-serve`): the program and its
-    /// arguments up to and including `serve`, the options to follow. A binary runs as
-    /// `<release folder>/<name> serve`; a Python model as its environment's python and
-    /// `scripts/python/serve/<name with _>.py serve`, beside its workload script
-    /// (`scripts/python/<name with _>.py`). This is the one place that says where the
-    /// Python servers live.
-    pub fn serve_command_line(&self, bin_dir: &Path) -> (PathBuf, Vec<String>) {
-        let (program, mut args) = match &self.command {
-            Some((program, args)) if self.name.starts_with("python-") => {
-                let script = args.first().map(|script| {
-                    let name = script.file_name().unwrap_or_default();
-                    let folder = script.parent().unwrap_or(Path::new("."));
-                    folder.join("serve").join(name).display().to_string()
-                });
-                (program.clone(), script.into_iter().collect())
-            }
-            _ => self.command_line(bin_dir),
-        };
-        args.push("serve".into());
-        (program, args)
-    }
-
     /// Serves one connection per worker at a time (sync, procs, rayon, python-sync,
     /// python-procs): Little's law counts its workers.
     pub fn serves_one_connection_per_worker(&self) -> bool {
@@ -409,7 +387,7 @@ mod tests {
     }
 
     /// A model's server: `<bin>/<name> serve` for a binary, the environment's python and
-    /// `scripts/python/serve/<name>.py serve` for a Python model, `<path> serve` for one
+    /// `scripts/python/serve_<name less python->.py serve` for a Python model, `<path> serve` for one
     /// given by path; Little's law counts the workers of the five one-connection-per-worker
     /// models only.
     #[test]
@@ -436,7 +414,7 @@ mod tests {
             (
                 "/v/bin/python".into(),
                 vec![
-                    "/w/scripts/python/serve/python_sync.py".to_string(),
+                    "/w/scripts/python/serve_sync.py".to_string(),
                     "serve".to_string()
                 ]
             )
