@@ -111,10 +111,19 @@ impl Serve {
         let (steps, knees) = (results.join("serve.csv"), results.join("serve-knees.csv"));
         match (steps.exists(), knees.exists()) {
             (false, false) => Ok(None),
-            (true, true) => Ok(Some(Serve {
-                rows: read_serve(&steps)?,
-                knees: read_knees(&knees)?,
-            })),
+            (true, true) => {
+                let mut rows = read_serve(&steps)?;
+                // The cells the sweep skipped or that failed, with why, as rows not
+                // measured (the sweep writes them to serve-skips.csv).
+                let skips = results.join("serve-skips.csv");
+                if skips.exists() {
+                    rows.extend(read_skips(&skips)?);
+                }
+                Ok(Some(Serve {
+                    rows,
+                    knees: read_knees(&knees)?,
+                }))
+            }
             (true, false) => bail!(
                 "{}: missing beside {} (`make bench-serve` writes both)",
                 knees.display(),
@@ -218,6 +227,60 @@ pub fn read_serve(path: &Path) -> Result<Vec<ServeRow>> {
     })
 }
 
+/// One row of serve-skips.csv: a cell not measured, and why.
+#[derive(Debug, Deserialize)]
+struct SkipRow {
+    model: String,
+    scenario: String,
+    workers: Option<u64>,
+    connections: Option<u64>,
+    status: String,
+    reason: String,
+}
+
+/// Read serve-skips.csv (it may hold no row: nothing was skipped) as rows not measured.
+fn read_skips(path: &Path) -> Result<Vec<ServeRow>> {
+    let table = Table::<SkipRow>::read(path, &["model", "scenario", "status", "reason"])?;
+    let skips = table.checked(|r, check| {
+        if !matches!(r.status.as_str(), "skipped" | "failed") {
+            return Err(check.error(format!("status is {:?}, not skipped or failed", r.status)));
+        }
+        if r.reason.trim().is_empty() {
+            return Err(check.error("a skip without a reason"));
+        }
+        Ok(())
+    })?;
+    Ok(skips
+        .into_iter()
+        .map(|r| ServeRow {
+            model: r.model,
+            scenario: r.scenario,
+            workers: r.workers,
+            connections: r.connections,
+            keepalive: String::new(),
+            step: None,
+            offered_rps: None,
+            achieved_rps: None,
+            requests: None,
+            errors: None,
+            error_rate: None,
+            p50_ms: None,
+            p90_ms: None,
+            p99_ms: None,
+            p999_ms: None,
+            max_ms: None,
+            server_cpu_us_per_req: None,
+            server_pss_bytes: None,
+            pss_per_conn_bytes: None,
+            generator_cpu_share: None,
+            generator_saturated: String::new(),
+            within_budget: String::new(),
+            status: r.status,
+            reason: r.reason,
+        })
+        .collect())
+}
+
 /// Read serve-knees.csv: one row per (model, scenario, workers, connections).
 pub fn read_knees(path: &Path) -> Result<Vec<KneeRow>> {
     let required = [
@@ -256,6 +319,11 @@ pub fn read_knees(path: &Path) -> Result<Vec<KneeRow>> {
             check.optional(name, x, Check::rate)?;
         }
         if !r.measured() {
+            return Ok(());
+        }
+        // The connections scenario runs at one fixed rate: no knee to predict, and at
+        // that rate the server's CPU may be under one clock tick, so no CPU bound either.
+        if r.scenario == "connections" && r.bound.is_empty() && r.predicted_rps.is_none() {
             return Ok(());
         }
         match (r.broke_by.as_str(), broke) {

@@ -500,7 +500,10 @@ fn run_ladder(plan: &Plan, cell: &Cell, setup: &Setup, results: &mut Results) ->
             p999_ms: m.p999_ms,
             max_ms: m.max_ms,
             server_cpu_ms: Some(cpu_s * 1e3),
-            server_cpu_us_per_req: (m.answered > 0).then(|| cpu_s * 1e6 / m.answered as f64),
+            // /proc counts CPU in clock ticks (10 ms): a step that used less than one
+            // measured none, which is not a cost of 0.
+            server_cpu_us_per_req: (m.answered > 0 && cpu_s > 0.0)
+                .then(|| cpu_s * 1e6 / m.answered as f64),
             server_pss_bytes: peak_pss,
             server_threads: Some(peak_threads),
             pss_per_conn_bytes: match (open, peak_pss, idle_pss) {
