@@ -116,7 +116,8 @@ enum Cmd {
         /// The fixture server's address (host:port), the servers' backend.
         #[arg(long, value_parser = models::loopback_addr)]
         backend: String,
-        /// The oha executable (1.16.0).
+        /// The load generator: oha 1.16.0, or a test double that takes its command line
+        /// and prints its JSON report (crates/e2e/src/bin/oha-stand-in.rs).
         #[arg(long)]
         oha: PathBuf,
         /// Folder for the CSVs, serve-plan.txt, serve-summaries.jsonl and the servers' logs.

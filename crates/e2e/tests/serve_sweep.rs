@@ -221,7 +221,7 @@ generator_cpu_share,generator_saturated,within_budget\n"
     assert_eq!(skips, "model,scenario,workers,connections,status,reason\n");
     let settings = std::fs::read_to_string(folder.join("serve-settings.txt")).unwrap();
     assert!(
-        settings.contains("oha=1.16.0 server_cpu=0 generator_cpu=1"),
+        settings.contains("generator_version=oha_1.16.0 server_cpu=0 generator_cpu=1"),
         "{settings}"
     );
     assert!(settings.contains("git_commit="), "{settings}");
