@@ -4,7 +4,7 @@
 # passes the scenario's budget or errors pass 0.1%, and every step is recorded.
 #
 #   scripts/bench-serve.sh        # the full sweep (under 25 minutes on 2 cores)
-#   scripts/bench-serve.sh quick  # seconds: sync and tokio-async, short steps (the tests)
+#   scripts/bench-serve.sh quick  # seconds: sync, procs and tokio-async, short steps (the tests)
 #
 # The server under test runs alone on CPU 0 (taskset -c 0); oha 1.16.0 (installed once into
 # target/tools, see lib.sh's ensure_oha) and the fixture server, the servers' backend, on
