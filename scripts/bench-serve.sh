@@ -4,7 +4,7 @@
 # passes the scenario's budget or errors pass 0.1%, and every step is recorded.
 #
 #   scripts/bench-serve.sh        # the full sweep (under 25 minutes on 2 cores)
-#   scripts/bench-serve.sh quick  # seconds: sync and tokio-async, short steps (the tests)
+#   scripts/bench-serve.sh quick  # seconds: sync, procs and tokio-async, short steps (the tests)
 #
 # The server under test runs alone on CPU 0 (taskset -c 0); oha 1.16.0 (installed once into
 # target/tools, see lib.sh's ensure_oha) and the fixture server, the servers' backend, on
@@ -12,7 +12,10 @@
 # environment (target/python-venv, made by scripts/python-env.sh or make bench-python) is
 # ready: it is never created here. MODELS="a b" runs only these (names, or paths to a server
 # executable, started as `PATH serve ...`): such a run, like a quick one, writes only its
-# run folder.
+# run folder. OHA=/path/to/generator takes the load from that executable instead of the
+# pinned oha, for tests (target/release/oha-stand-in, a test double that saves compiling
+# oha); a benchmark uses the pinned oha: such a run too writes only its run folder.
+# serve-settings.txt names the generator that ran (generator=, generator_version=).
 # Writes results/runs/<UTC time>-serve-<mode>-<pid>/{serve.csv,serve-knees.csv,
 # serve-skips.csv,serve-plan.txt,serve-summaries.jsonl,serve-settings.txt,logs/}; a full
 # sweep whose every ladder ran (skips by a guard excepted), the reference, then copies the
@@ -47,22 +50,35 @@ if [ -n "${MODELS:-}" ]; then
     model_list+=("$m")
   done
 fi
+# The generator: the pinned oha (ensure_oha, after the build), or OHA's, checked here.
+if [ -n "${OHA:-}" ]; then
+  [[ $OHA == /* ]] || OHA=$OLDPWD/$OHA
+  [ -f "$OHA" ] && [ -x "$OHA" ] || { echo "$script: error: OHA: $OHA is not an executable file" >&2; exit 2; }
+  oha_version=$("$OHA" --version 2>/dev/null) || { echo "$script: error: OHA: \`$OHA --version\` failed" >&2; exit 2; }
+fi
 command -v taskset >/dev/null || die "taskset not found (it comes with util-linux)"
 [ "$(nproc)" -ge 2 ] || die "the serve sweep needs 2 CPUs (the server on CPU 0, the load on CPU 1); this machine gives $(nproc)"
+# The reference (copied to results/): a full sweep of every model with the pinned oha.
 reference=no
-[ "$mode" != full ] || [ "${#model_list[@]}" -gt 0 ] || reference=yes
+[ "$mode" != full ] || [ "${#model_list[@]}" -gt 0 ] || [ -n "${OHA:-}" ] || reference=yes
 [ "$reference" = no ] || check_clean "$results/serve*.csv"
 find_target_dir
 take_lock "serve-$mode"
 build_release
-ensure_oha
+if [ -n "${OHA:-}" ]; then
+  oha=$OHA
+  echo "== OHA: the load comes from $oha ($oha_version), not the pinned oha: results/ is left alone" >&2
+else
+  ensure_oha
+  oha_version=$("$oha" --version)
+fi
 new_run_dir "$results" "serve-$mode"
 start_server taskset -c 1
 settings=$run_dir/serve-settings.txt
 {
   echo "mode=$mode reference=$reference models=$(token "${model_list[*]:-all}")"
   echo "binaries=$bin"
-  echo "oha=$(token "$("$oha" --version | sed 's/^oha //')") server_cpu=0 generator_cpu=1 fixture_server_cpu=1 generator_env=TOKIO_WORKER_THREADS=1"
+  echo "generator=$(token "$oha") generator_version=$(token "$oha_version") server_cpu=0 generator_cpu=1 fixture_server_cpu=1 generator_env=TOKIO_WORKER_THREADS=1"
   describe_env
   venv=$target_dir/python-venv
   if [ -x "$venv/bin/python" ] && cmp -s scripts/python/requirements.txt "$venv/requirements.installed"; then

@@ -116,13 +116,15 @@ enum Cmd {
         /// The fixture server's address (host:port), the servers' backend.
         #[arg(long, value_parser = models::loopback_addr)]
         backend: String,
-        /// The oha executable (1.16.0).
+        /// The load generator: oha 1.16.0, or a test double that takes its command line
+        /// and prints its JSON report (crates/e2e/src/bin/oha-stand-in.rs).
         #[arg(long)]
         oha: PathBuf,
         /// Folder for the CSVs, serve-plan.txt, serve-summaries.jsonl and the servers' logs.
         #[arg(long)]
         out: PathBuf,
-        /// Short steps and ladders, sync and tokio-async only (a smoke run for tests).
+        /// Short steps and ladders, sync, procs (its K ladder) and tokio-async only (a
+        /// smoke run for tests).
         #[arg(long)]
         quick: bool,
         /// Only these models, comma-separated: names, or paths to a server executable
@@ -176,8 +178,9 @@ fn bin_dir() -> Result<PathBuf> {
 }
 
 /// The models `benchkit serve` runs: those named (a name, or a path to an executable),
-/// else in quick mode sync and tokio-async, else every model, the Python ones too where
-/// their environment is ready.
+/// else in quick mode sync, procs and tokio-async (one connection at a time, pre-forked
+/// workers at each K, async), else every model, the Python ones too where their
+/// environment is ready.
 fn serve_models(
     bin_dir: &std::path::Path,
     quick: bool,
@@ -186,7 +189,7 @@ fn serve_models(
     let mut all = models::discover_models()?;
     let python = models::python_models(bin_dir);
     let wanted: Vec<String> = match named {
-        [] if quick => vec!["sync".into(), "tokio-async".into()],
+        [] if quick => vec!["sync".into(), "procs".into(), "tokio-async".into()],
         [] => {
             match python {
                 Ok(python) => all.extend(python),

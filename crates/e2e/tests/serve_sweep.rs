@@ -1,8 +1,10 @@
-//! The serve sweep (`scripts/bench-serve.sh quick`), end to end against a stand-in server
-//! (target/release/serve-stand-in, the serve contract written with std alone) run under
-//! model names through MODELS: `tokio-async` (the generator's ceiling is measured against
-//! it) and `procs` (its backend ladder runs once per `--workers K`). Once the models serve,
-//! the same run goes over them: MODELS unset.
+//! The serve sweep (`scripts/bench-serve.sh quick`) end to end, against the real models
+//! quick mode runs (sync, procs at K = 1 and 2, tokio-async) with the load from the oha
+//! stand-in (target/release/oha-stand-in, a test double, through `OHA`): the real oha
+//! takes minutes to compile, too long for `make test`, so these tests never install it.
+//! If target/tools already holds the pinned oha 1.16.0, one more quick sweep runs with it.
+//! A server that misbehaves is played by serve-stand-in, linked under a model's name and
+//! given through MODELS.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,31 +12,44 @@ use std::time::{Duration, Instant};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// A fresh scratch folder holding `results/` and links to the stand-in under model names.
-fn scratch(name: &str, models: &[&str]) -> (PathBuf, Vec<PathBuf>) {
+/// A fresh scratch folder for `results/` (and the stand-in's links).
+fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("serve-sweep-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The oha stand-in.
+fn stand_in_oha() -> PathBuf {
+    e2e::bin("oha-stand-in")
+}
+
+/// `bench-serve.sh MODE` writing into `dir/results`, its load from `oha` (None: the
+/// pinned oha of target/tools, which the script installs if it is missing).
+fn command(dir: &Path, mode: &str, oha: Option<&Path>) -> Command {
+    let mut command = e2e::script_command(&e2e::repo_root().join("scripts/bench-serve.sh"), mode);
+    command.env("RESULTS_DIR", dir.join("results"));
+    command.env_remove("OHA").env_remove("MODELS");
+    if let Some(oha) = oha {
+        command.env("OHA", oha);
+    }
+    command
+}
+
+/// Links to serve-stand-in under model names, for MODELS.
+fn stand_in_servers(dir: &Path, models: &[&str]) -> String {
     std::fs::create_dir_all(dir.join("models")).unwrap();
     let stand_in = e2e::bin("serve-stand-in");
-    let links = models
+    let links: Vec<String> = models
         .iter()
         .map(|m| {
             let link = dir.join("models").join(m);
             std::os::unix::fs::symlink(&stand_in, &link).unwrap();
-            link
+            link.display().to_string()
         })
         .collect();
-    (dir, links)
-}
-
-fn command(dir: &Path, links: &[PathBuf]) -> Command {
-    let mut command =
-        e2e::script_command(&e2e::repo_root().join("scripts/bench-serve.sh"), "quick");
-    let models: Vec<String> = links.iter().map(|l| l.display().to_string()).collect();
-    command
-        .env("RESULTS_DIR", dir.join("results"))
-        .env("MODELS", models.join(" "));
-    command
+    links.join(" ")
 }
 
 fn run_folder(results: &Path) -> PathBuf {
@@ -65,15 +80,47 @@ fn rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         .collect()
 }
 
-/// A quick sweep writes serve.csv and serve-knees.csv with the contract's columns: every
-/// scenario for both models, procs' backend once per K, every step's figures filled in
-/// (the stand-in answers everything, so the lowest steps are within budget), every knee
-/// beside its bound and the generator's ceiling; quick mode leaves results/ alone.
+/// A quick sweep with the load from the oha stand-in writes serve.csv and serve-knees.csv
+/// with the contract's columns and figures that make sense for the real servers; its
+/// settings name the stand-in as the generator, and results/ is left alone.
 #[test]
 fn quick_sweep_writes_well_formed_csvs() {
     let _turn = e2e::driver_lock();
-    let (dir, links) = scratch("quick", &["tokio-async", "procs"]);
-    let run = e2e::run_until(&mut command(&dir, &links), SCRIPT_TIMEOUT);
+    let dir = scratch("quick");
+    let oha = stand_in_oha();
+    let run = e2e::run_until(&mut command(&dir, "quick", Some(&oha)), SCRIPT_TIMEOUT);
+    check_quick_sweep(&dir, &run, &oha, "oha-stand-in_");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The same quick sweep with the pinned oha, when target/tools already holds it (a
+/// `make bench-serve` installed it); never installed here, as its build takes minutes.
+#[test]
+fn quick_sweep_with_the_pinned_oha_when_installed() {
+    let oha = e2e::target_dir().join("tools/bin/oha");
+    let version = Command::new(&oha).arg("--version").output();
+    if !version.is_ok_and(|v| v.stdout == b"oha 1.16.0\n") {
+        eprintln!(
+            "skipped: no oha 1.16.0 at {} (make bench-serve installs it)",
+            oha.display()
+        );
+        return;
+    }
+    let _turn = e2e::driver_lock();
+    let dir = scratch("quick-oha");
+    let run = e2e::run_until(&mut command(&dir, "quick", None), SCRIPT_TIMEOUT);
+    check_quick_sweep(&dir, &run, &oha, "oha_1.16.0 ");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What a quick sweep must have written: every scenario's ladders for sync, procs (its
+/// backend ladder once per K) and tokio-async, every step's figures filled in (the
+/// lowest rates within budget), every knee beside its bound and the generator's ceiling.
+/// The backend scenario shows the load is open loop, latency counted from when each
+/// request was due: sync and procs serve one request per worker at a time, so past K
+/// workers / 20 ms the requests queue and p99 breaks, while tokio-async serves the
+/// whole ladder within budget.
+fn check_quick_sweep(dir: &Path, run: &e2e::ScriptRun, oha: &Path, version: &str) {
     assert_eq!(
         run.code,
         Some(0),
@@ -86,7 +133,7 @@ fn quick_sweep_writes_well_formed_csvs() {
         run.stderr
     );
     assert!(
-        run.stderr.contains("[  1/11]"),
+        run.stderr.contains("[  1/16]"),
         "progress lines:\n{}",
         run.stderr
     );
@@ -121,16 +168,19 @@ generator_cpu_share,generator_saturated,within_budget\n"
         seen
     };
     let l = |s: &str, w: &str, c: &str| (s.to_string(), w.to_string(), c.to_string());
-    assert_eq!(
-        ladders("tokio-async"),
-        [
-            l("hello", "", "8"),
-            l("work", "", "8"),
-            l("backend", "", "20"),
-            l("connections", "", "10"),
-            l("connections", "", "100")
-        ]
-    );
+    for model in ["sync", "tokio-async"] {
+        assert_eq!(
+            ladders(model),
+            [
+                l("hello", "", "8"),
+                l("work", "", "8"),
+                l("backend", "", "20"),
+                l("connections", "", "10"),
+                l("connections", "", "100")
+            ],
+            "{model}"
+        );
+    }
     assert_eq!(
         ladders("procs"),
         [
@@ -173,11 +223,11 @@ generator_cpu_share,generator_saturated,within_budget\n"
         );
         assert_eq!(ok + errors, requests, "{r:?}");
         assert!(requests > 0, "{r:?}");
-        // The held connections stay open on the stand-in (keep-alive): memory per
-        // connection is reported, and only there.
+        // Memory per held connection is reported where they stayed open: tokio-async
+        // keeps them alive; sync and procs close each after its answer.
         assert_eq!(
             r["pss_per_conn_bytes"].is_empty(),
-            r["scenario"] != "connections",
+            r["scenario"] != "connections" || r["model"] != "tokio-async",
             "{r:?}"
         );
     }
@@ -187,47 +237,150 @@ generator_cpu_share,generator_saturated,within_budget\n"
             .all(|r| r["step"] != "1" || r["within_budget"] == "yes"),
         "{serve}"
     );
+    // The load is sent at the offered rate: where the server kept up, the answers came at
+    // that rate (less the few cut off by the end of a half-second step).
+    for r in steps.iter().filter(|r| r["within_budget"] == "yes") {
+        let offered: f64 = r["offered_rps"].parse().unwrap();
+        let achieved: f64 = r["achieved_rps"].parse().unwrap();
+        assert!((0.8 * offered..=1.1 * offered).contains(&achieved), "{r:?}");
+    }
 
     let knees = rows(&folder.join("serve-knees.csv"));
-    assert_eq!(knees.len(), 11, "one knee per ladder");
+    assert_eq!(knees.len(), 16, "one knee per ladder");
     for k in &knees {
         assert!(!k["knee_rps"].is_empty(), "{k:?}");
         assert!(
             ["p99", "errors", "none"].contains(&k["broke_by"].as_str()),
             "{k:?}"
         );
+        // A knee has a bound, but for one: a server whose CPU time at the knee was under
+        // the kernel's tick (/proc counts 10 ms ticks; a short step at a low rate of
+        // /hello can take less) has no CPU bound, and outside the backend scenario no
+        // other.
+        let unmeasured = k["cpu_us_per_req"].parse::<f64>() == Ok(0.0);
         assert!(
-            ["little", "cpu", "generator"].contains(&k["bound"].as_str()),
+            ["little", "cpu", "generator"].contains(&k["bound"].as_str())
+                || (k["bound"].is_empty() && unmeasured && k["little_bound_rps"].is_empty()),
             "{k:?}"
         );
-        assert!(
-            !k["predicted_rps"].is_empty() && !k["generator_ceiling_rps"].is_empty(),
+        assert_eq!(
+            k["predicted_rps"].is_empty(),
+            k["bound"].is_empty(),
             "{k:?}"
         );
+        assert!(!k["generator_ceiling_rps"].is_empty(), "{k:?}");
         assert_eq!(
             k["little_bound_rps"].is_empty(),
             k["scenario"] != "backend",
             "{k:?}"
         );
     }
-    // Little's law for procs at /backend/20: K workers / 20 ms.
-    let little: Vec<&str> = knees
+    // Little's law at /backend/20: one request per worker for sync and procs (K / 20 ms),
+    // one per connection for tokio-async (20 / 20 ms). The first two break past it; the
+    // ladder's top (160/s) is well under tokio-async's.
+    let backend: Vec<(&str, &str, &str, f64, &str)> = knees
         .iter()
-        .filter(|k| k["model"] == "procs" && k["scenario"] == "backend")
-        .map(|k| k["little_bound_rps"].as_str())
+        .filter(|k| k["scenario"] == "backend")
+        .map(|k| {
+            (
+                k["model"].as_str(),
+                k["workers"].as_str(),
+                k["little_bound_rps"].as_str(),
+                k["knee_rps"].parse().unwrap(),
+                k["broke_by"].as_str(),
+            )
+        })
         .collect();
-    assert_eq!(little, ["50", "100"]);
+    let bounds: Vec<(&str, &str, &str)> = backend.iter().map(|b| (b.0, b.1, b.2)).collect();
+    assert_eq!(
+        bounds,
+        [
+            ("sync", "", "50"),
+            ("procs", "1", "50"),
+            ("procs", "2", "100"),
+            ("tokio-async", "", "1000")
+        ]
+    );
+    for (model, _, little, knee, broke_by) in &backend {
+        if *model == "tokio-async" {
+            assert_eq!((*knee, *broke_by), (160.0, "none"), "{backend:?}");
+        } else {
+            assert!(*knee <= little.parse().unwrap(), "{backend:?}");
+            assert_ne!(*broke_by, "none", "{backend:?}");
+        }
+    }
     let skips = std::fs::read_to_string(folder.join("serve-skips.csv")).unwrap();
     assert_eq!(skips, "model,scenario,workers,connections,status,reason\n");
     let settings = std::fs::read_to_string(folder.join("serve-settings.txt")).unwrap();
+    assert!(settings.contains("mode=quick reference=no "), "{settings}");
     assert!(
-        settings.contains("oha=1.16.0 server_cpu=0 generator_cpu=1"),
+        settings.contains(&format!(
+            "generator={} generator_version={version}",
+            oha.display()
+        )),
+        "{settings}"
+    );
+    assert!(
+        settings.contains(" server_cpu=0 generator_cpu=1"),
         "{settings}"
     );
     assert!(settings.contains("git_commit="), "{settings}");
-    // Each server stopped with its summary line: the ceiling's and the 11 ladders'.
+    // Each server stopped with its summary line: the ceiling's and the 16 ladders'.
     let summaries = std::fs::read_to_string(folder.join("serve-summaries.jsonl")).unwrap();
-    assert_eq!(summaries.lines().count(), 12, "{summaries}");
+    assert_eq!(summaries.lines().count(), 17, "{summaries}");
+}
+
+/// Only a full sweep of every model with the pinned oha is the reference, copied to
+/// results/ (and so refused from an uncommitted tree, checked before anything runs):
+/// with OHA set, or MODELS, a full sweep writes its run folder only. Seen where the
+/// script stops early: ALLOW_DIRTY=bogus is refused by the reference's check, and a run
+/// past it stops at the bench lock, held here.
+#[test]
+fn only_the_pinned_oha_makes_the_reference() {
+    let _turn = e2e::driver_lock();
+    let dir = scratch("reference");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(e2e::target_dir().join("bench.lock"))
+        .unwrap();
+    // SAFETY: flock(2) on a descriptor this test owns; released when `lock` is dropped.
+    assert_eq!(
+        unsafe {
+            libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&lock),
+                libc::LOCK_EX | libc::LOCK_NB,
+            )
+        },
+        0,
+        "another bench holds the lock"
+    );
+    let oha = stand_in_oha();
+    let cases: [(Option<&Path>, &str, i32, &str); 4] = [
+        (None, "", 2, "ALLOW_DIRTY must be 1 or 0"),
+        (Some(&oha), "", 1, "another bench is running"),
+        (None, "sync", 1, "another bench is running"),
+        (
+            Some(Path::new("/nonexistent/oha")),
+            "",
+            2,
+            "OHA: /nonexistent/oha is not an executable file",
+        ),
+    ];
+    for (oha, models, code, says) in cases {
+        let mut command = command(&dir, "full", oha);
+        command.env("ALLOW_DIRTY", "bogus").env("MODELS", models);
+        let run = e2e::run_until(&mut command, Duration::from_secs(60));
+        assert_eq!(
+            run.code,
+            Some(code),
+            "OHA={oha:?} MODELS={models}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(says), "OHA={oha:?}: {}", run.stderr);
+        assert!(!dir.join("results").exists());
+    }
+    drop(lock);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -243,9 +396,12 @@ fn a_failing_server_fails_its_ladders_with_the_reason() {
             "the server exited with exit status: 3 after SIGTERM",
         ),
     ] {
-        let (dir, links) = scratch(&format!("fail-{fail}"), &["tokio-async"]);
+        let dir = scratch(&format!("fail-{fail}"));
+        let models = stand_in_servers(&dir, &["tokio-async"]);
         let run = e2e::run_until(
-            command(&dir, &links).env("STAND_IN_FAIL", fail),
+            command(&dir, "quick", Some(&stand_in_oha()))
+                .env("MODELS", models)
+                .env("STAND_IN_FAIL", fail),
             SCRIPT_TIMEOUT,
         );
         assert_eq!(run.code, Some(1), "{}", run.stderr);
@@ -271,13 +427,13 @@ fn a_failing_server_fails_its_ladders_with_the_reason() {
 }
 
 /// Ctrl-C (SIGINT to the whole process group, as a terminal sends it) in the middle of the
-/// sweep: exit 130, the steps measured so far kept in serve.csv, and no server, oha or
-/// fixture server left running.
+/// sweep: exit 130, the steps measured so far kept in serve.csv, and no server, generator
+/// or fixture server left running.
 #[test]
 fn ctrl_c_keeps_the_steps_and_leaves_no_process() {
     let _turn = e2e::driver_lock();
-    let (dir, links) = scratch("ctrl-c", &["tokio-async", "procs"]);
-    let mut command = command(&dir, &links);
+    let dir = scratch("ctrl-c");
+    let mut command = command(&dir, "quick", Some(&stand_in_oha()));
     command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -305,10 +461,16 @@ fn ctrl_c_keeps_the_steps_and_leaves_no_process() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert!(measured(&results) >= 3);
-    let mark = dir.to_str().unwrap().to_string();
+    // The run folder is on benchkit's and the fixture server's command lines, the fixture
+    // server's address on every model server's (`--backend ADDR`).
+    let backend = std::fs::read_to_string(run_folder(&results).join("server.addr")).unwrap();
+    let marks = [
+        dir.display().to_string(),
+        format!("--backend {}", backend.trim()),
+    ];
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let left = left_of(pgid, &mark);
+        let left = left_of(pgid, &marks);
         if left.is_empty() {
             break;
         }
@@ -322,9 +484,8 @@ fn ctrl_c_keeps_the_steps_and_leaves_no_process() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Processes in group `pgid`, or whose command line names `mark` (the stand-in's links,
-/// the run folder on benchkit's and the fixture server's command lines).
-fn left_of(pgid: i32, mark: &str) -> Vec<String> {
+/// Processes in group `pgid`, or whose command line names one of `marks`.
+fn left_of(pgid: i32, marks: &[String]) -> Vec<String> {
     let mut left = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = entry
@@ -346,7 +507,9 @@ fn left_of(pgid: i32, mark: &str) -> Vec<String> {
             &std::fs::read(entry.path().join("cmdline")).unwrap_or_default(),
         )
         .replace('\0', " ");
-        if pid != std::process::id() && fields[0] != "Z" && (pgrp == pgid || cmdline.contains(mark))
+        if pid != std::process::id()
+            && fields[0] != "Z"
+            && (pgrp == pgid || marks.iter().any(|m| cmdline.contains(m.as_str())))
         {
             left.push(format!("{pid} ({}): {cmdline}", fields[0]));
         }

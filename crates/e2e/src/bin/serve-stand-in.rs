@@ -1,7 +1,8 @@
 //! A stand-in for a model's `serve` workload, for the tests of the serve sweep
 //! (`scripts/bench-serve.sh`): the serve contract's command line, first line, routes and
 //! summary line, served a thread per connection with std alone. Not a model: the sweep's
-//! tests run it under a model's name (a link named `procs`, say) through MODELS.
+//! tests run it under a model's name (a link named `tokio-async`) through MODELS where
+//! they need a server that fails on purpose; the real models serve in the others.
 //!
 //! ```sh
 //! target/release/serve-stand-in serve --port 0 --backend 127.0.0.1:PORT [--workers K]
