@@ -61,6 +61,21 @@ fn run_folder(results: &Path) -> PathBuf {
     runs[0].clone()
 }
 
+/// Steps that broke and were followed by another step of the same ladder: the sweep
+/// restarts the server after each.
+fn restarts(serve_csv: &Path) -> usize {
+    let steps = rows(serve_csv);
+    steps
+        .windows(2)
+        .filter(|w| {
+            let same = ["model", "scenario", "workers", "connections"]
+                .iter()
+                .all(|c| w[0][*c] == w[1][*c]);
+            same && w[0]["within_budget"] == "no"
+        })
+        .count()
+}
+
 /// The CSV's rows as maps from column to value, each row with as many fields as the header.
 fn rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -257,7 +272,7 @@ generator_cpu_share,generator_saturated,within_budget\n"
         // the kernel's tick (/proc counts 10 ms ticks; a short step at a low rate of
         // /hello can take less) has no CPU bound, and outside the backend scenario no
         // other.
-        let unmeasured = k["cpu_us_per_req"].parse::<f64>() == Ok(0.0);
+        let unmeasured = k["cpu_us_per_req"].is_empty();
         assert!(
             ["little", "cpu", "generator"].contains(&k["bound"].as_str())
                 || (k["bound"].is_empty() && unmeasured && k["little_bound_rps"].is_empty()),
@@ -325,9 +340,11 @@ generator_cpu_share,generator_saturated,within_budget\n"
         "{settings}"
     );
     assert!(settings.contains("git_commit="), "{settings}");
-    // Each server stopped with its summary line: the ceiling's and the 16 ladders'.
+    // Each server stopped with its summary line: the ceiling's and the 16 ladders', and
+    // one more for every step that broke and was followed by another (a fresh server).
     let summaries = std::fs::read_to_string(folder.join("serve-summaries.jsonl")).unwrap();
-    assert_eq!(summaries.lines().count(), 17, "{summaries}");
+    let restarts = restarts(&folder.join("serve.csv"));
+    assert_eq!(summaries.lines().count(), 17 + restarts, "{summaries}");
 }
 
 /// Only a full sweep of every model with the pinned oha is the reference, copied to

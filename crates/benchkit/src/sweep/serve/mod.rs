@@ -449,17 +449,31 @@ fn run_ladder(plan: &Plan, cell: &Cell, setup: &Setup, results: &mut Results) ->
         cell.connections
     );
     let log = setup.out.join("logs").join(format!("{tag}.log"));
-    let mut server = Server::start(&program, &args, SERVER_CPU, &log)?;
-    server.check_hello()?;
-    let idle_pss = sample_tree(server.pid(), true).pss_bytes;
-    let held = if scenario.hold {
-        Some(Held::open(&server.addr, cell.connections)?)
-    } else {
-        None
+    // A server, checked, its PSS before any load, and the connections the scenario holds.
+    let start = || -> Result<(Server, Option<u64>, Option<Held>)> {
+        let mut server = Server::start(&program, &args, SERVER_CPU, &log)?;
+        server.check_hello()?;
+        let idle_pss = sample_tree(server.pid(), true).pss_bytes;
+        let held = match scenario.hold {
+            true => Some(Held::open(&server.addr, cell.connections)?),
+            false => None,
+        };
+        Ok((server, idle_pss, held))
     };
-    let url = format!("http://{}{}", server.addr, scenario.path);
+    let (mut server, mut idle_pss, mut held) = start()?;
+    let mut url = format!("http://{}{}", server.addr, scenario.path);
     let mut verdicts: Vec<(f64, Verdict)> = Vec::new();
     while let Some(rate) = next_rate(&scenario.ladder, &verdicts) {
+        // After a step that broke, a fresh server: a one-connection-per-worker server
+        // still owes the requests oha gave up on (they wait in its accept queue), and
+        // would serve that backlog during the next step, breaking it too.
+        if verdicts.last().is_some_and(|(_, v)| *v == Verdict::Broke) {
+            drop(held.take());
+            let summary = server.stop()?;
+            append_summary(setup.out, &tag, &summary)?;
+            (server, idle_pss, held) = start()?;
+            url = format!("http://{}{}", server.addr, scenario.path);
+        }
         let load = oha::Load {
             url: url.clone(),
             rate: Some(rate),
