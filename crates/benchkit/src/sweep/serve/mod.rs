@@ -397,6 +397,16 @@ pub fn sweep(plan: &Plan, models: &[Model], setup: &Setup) -> Result<()> {
 /// descriptor each in benchkit and in the server, and a thread each in a model that
 /// serves a thread per connection.
 fn guard(cell: &Cell, limits: &Limits) -> Option<String> {
+    // A server that closes every connection after its answer holds none open: there is
+    // nothing to measure, and a held connection would only wait on its one worker for
+    // the header timeout (a minute here), ladder after ladder.
+    if cell.scenario.hold && cell.model.serves_one_connection_per_worker() {
+        return Some(
+            "serves one connection per worker and closes each after its answer \
+             (connection: close): it holds no idle connection open"
+                .into(),
+        );
+    }
     // Room for the server's and oha's own files beside the connections.
     const SPARE_FILES: u64 = 512;
     let (soft, _) = limits.nofile;

@@ -321,4 +321,14 @@ fn guards_skip_what_the_limits_do_not_allow() {
         guard(&cell(&threads, 10_000), &roomy).unwrap(),
         "10000 threads (one per connection) would exceed half of min(pid_max 32768, threads-max 19000)"
     );
+    // A server that closes each connection after its answer holds none: skipped, at any
+    // count, where a ladder would only wait on its worker's header timeout.
+    for name in ["sync", "procs", "rayon", "python-sync", "python-procs"] {
+        assert!(
+            guard(&cell(&model(name), 100), &roomy)
+                .unwrap()
+                .contains("holds no idle connection"),
+            "{name}"
+        );
+    }
 }
