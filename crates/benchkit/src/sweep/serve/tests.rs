@@ -324,8 +324,9 @@ fn guards_skip_what_the_limits_do_not_allow() {
     // A server that closes each connection after its answer holds none: skipped, at any
     // count, where a ladder would only wait on its worker's header timeout.
     for name in ["sync", "procs", "rayon", "python-sync", "python-procs"] {
+        let one_at_a_time = model(name);
         assert!(
-            guard(&cell(&model(name), 100), &roomy)
+            guard(&cell(&one_at_a_time, 100), &roomy)
                 .unwrap()
                 .contains("holds no idle connection"),
             "{name}"
