@@ -325,8 +325,14 @@ fn guards_skip_what_the_limits_do_not_allow() {
     // count, where a ladder would only wait on its worker's header timeout.
     for name in ["sync", "procs", "rayon", "python-sync", "python-procs"] {
         let one_at_a_time = model(name);
+        let held = Cell {
+            model: &one_at_a_time,
+            scenario: connections,
+            workers: None,
+            connections: 100,
+        };
         assert!(
-            guard(&cell(&one_at_a_time, 100), &roomy)
+            guard(&held, &roomy)
                 .unwrap()
                 .contains("holds no idle connection"),
             "{name}"
