@@ -67,12 +67,29 @@ pub fn python_venv() -> Option<PathBuf> {
 }
 
 /// Ask the kernel to kill a child if the test process dies first, so no server or model
-/// outlives a crashed or killed test run.
+/// outlives a crashed or killed test run. The child also gets SIGINT at its default (see
+/// [`sigint_as_from_a_terminal`]).
 pub fn die_with_parent(command: &mut Command) -> &mut Command {
+    sigint_as_from_a_terminal(command);
     // SAFETY: prctl is async-signal-safe, as pre_exec requires.
     unsafe {
         command.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        })
+    }
+}
+
+/// Start the child with SIGINT at its default disposition, as from a terminal, whatever
+/// these tests inherited: a shell that starts a command in the background (`cmd &` in a
+/// script, `nohup ... &`) makes it ignore SIGINT, every descendant inherits that, and a
+/// program cannot catch a signal ignored at its start (bash, CPython), so a test of
+/// Ctrl-C would fail only because of how the suite was launched.
+pub fn sigint_as_from_a_terminal(command: &mut Command) -> &mut Command {
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
             Ok(())
         })
     }

@@ -182,15 +182,18 @@ fn ctrl_c_keeps_the_whole_rounds_and_leaves_no_process() {
     use std::os::unix::process::CommandExt;
     let _turn = e2e::driver_lock();
     let results = scratch("ctrl-c");
-    let mut child = Command::new("bash")
+    let mut command = Command::new("bash");
+    command
         .arg(script("bench.sh"))
         .arg("quick")
         .env("RESULTS_DIR", &results)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
+        .process_group(0);
+    // As a terminal starts it, even when these tests run under a shell that started them
+    // in the background (see a_driver_started_in_the_background_ignores_sigint_with_its_server).
+    e2e::sigint_as_from_a_terminal(&mut command);
+    let mut child = command.spawn().unwrap();
     let pgid = child.id() as i32;
     let _cleanup = KillGroupOnDrop(pgid);
     // Wait until round 1 of cpu is measured and round 2 has begun, then interrupt it.

@@ -476,6 +476,7 @@ fn ctrl_c_keeps_the_steps_and_leaves_no_process() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    e2e::sigint_as_from_a_terminal(&mut command);
     let mut child = command.spawn().unwrap();
     let pgid = child.id() as i32;
     let results = dir.join("results");
