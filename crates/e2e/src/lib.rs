@@ -340,3 +340,55 @@ pub fn run_script(script: &str, mode: &str) -> (PathBuf, String) {
     assert_eq!(runs.len(), 1, "one run folder: {runs:?}");
     (runs[0].clone(), stderr)
 }
+
+/// The processes in group `pgid` (a script's, which every command it starts inherits) or
+/// whose command line mentions one of `marks`, this test process excepted, as
+/// "pid (state): command line". Zombies (state Z, ended but not yet reaped) are listed
+/// only with `zombies`.
+pub fn processes_of(pgid: i32, marks: &[&str], zombies: bool) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        // A process that has ended since the listing has no files left: skipped.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ...", comm possibly holding spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let pgrp: i32 = fields.get(2).and_then(|f| f.parse().ok()).unwrap_or(0);
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let state = fields.first().copied().unwrap_or("?");
+        if (zombies || state != "Z") && (pgrp == pgid || marks.iter().any(|m| cmdline.contains(m)))
+        {
+            found.push(format!("{pid} ({state}): {cmdline}"));
+        }
+    }
+    found
+}
+
+/// Processes whose environment holds `marker` (a server and the workers that inherit it).
+pub fn processes_with_env(marker: &str) -> Vec<u32> {
+    let needle = marker.as_bytes();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}

@@ -90,35 +90,7 @@ fn working_model(dir: &Path, name: &str, body: &str) -> PathBuf {
 /// command it starts inherits) or whose command line mentions `mark` (the run's scratch
 /// folder, which every model's `--summary-file` names), as "pid (state): command line".
 fn leftovers(pgid: i32, mark: &str) -> Vec<String> {
-    let mut left = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        // A process that has ended since the listing has no files left: skipped.
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid pgrp ...", comm possibly holding spaces and parentheses.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let pgrp: i32 = fields.get(2).and_then(|f| f.parse().ok()).unwrap_or(0);
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if pgrp == pgid || cmdline.contains(mark) {
-            left.push(format!("{pid} ({}): {cmdline}", fields[0]));
-        }
-    }
-    left
+    e2e::processes_of(pgid, &[mark], true)
 }
 
 /// Nothing of the run is left after at most 5 s (the kernel reaps an orphan at once; the

@@ -6,16 +6,7 @@ use std::time::{Duration, Instant};
 
 /// Processes whose environment holds `marker`.
 fn with_marker(marker: &str) -> Vec<u32> {
-    let needle = marker.as_bytes();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.windows(needle.len()).any(|w| w == needle))
-                .unwrap_or(false)
-        })
-        .collect()
+    e2e::processes_with_env(marker)
 }
 
 /// Start 3 workers that would sleep 30 s, kill the parent with SIGKILL (no cleanup code

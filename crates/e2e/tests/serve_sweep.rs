@@ -524,33 +524,6 @@ fn ctrl_c_keeps_the_steps_and_leaves_no_process() {
 
 /// Processes in group `pgid`, or whose command line names one of `marks`.
 fn left_of(pgid: i32, marks: &[String]) -> Vec<String> {
-    let mut left = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let pgrp: i32 = fields.get(2).and_then(|f| f.parse().ok()).unwrap_or(0);
-        let cmdline = String::from_utf8_lossy(
-            &std::fs::read(entry.path().join("cmdline")).unwrap_or_default(),
-        )
-        .replace('\0', " ");
-        if pid != std::process::id()
-            && fields[0] != "Z"
-            && (pgrp == pgid || marks.iter().any(|m| cmdline.contains(m.as_str())))
-        {
-            left.push(format!("{pid} ({}): {cmdline}", fields[0]));
-        }
-    }
-    left
+    let marks: Vec<&str> = marks.iter().map(String::as_str).collect();
+    e2e::processes_of(pgid, &marks, false)
 }
