@@ -11,10 +11,11 @@
 # CPU 1. Every model binary, and the six Python models of scripts/python/ when their
 # environment (target/python-venv, made by scripts/python-env.sh or make bench-python) is
 # ready: it is never created here. MODELS="a b" runs only these (names, or paths to a server
-# executable, started as `PATH serve ...`): such a run, like a quick one, writes only its
-# run folder. OHA=/path/to/generator takes the load from that executable instead of the
-# pinned oha, for tests (target/release/oha-stand-in, a test double that saves compiling
-# oha); a benchmark uses the pinned oha: such a run too writes only its run folder.
+# executable, started as `PATH serve ...`) and SCENARIOS="hello backend" only these
+# scenarios: such a run, like a quick one, writes only its run folder.
+# OHA=/path/to/generator takes the load from that executable instead of the pinned oha,
+# for tests (target/release/oha-stand-in, a test double that saves compiling oha); a
+# benchmark uses the pinned oha: such a run too writes only its run folder.
 # serve-settings.txt names the generator that ran (generator=, generator_version=).
 # Writes results/runs/<UTC time>-serve-<mode>-<pid>/{serve.csv,serve-knees.csv,
 # serve-skips.csv,serve-plan.txt,serve-summaries.jsonl,serve-settings.txt,logs/}; a full
@@ -46,8 +47,21 @@ if [ -n "${MODELS:-}" ]; then
       [ -f "$m" ] && [ -x "$m" ] || { echo "$script: error: MODELS: $m is not an executable file" >&2; exit 2; }
     elif ! [[ $m =~ ^[A-Za-z0-9_.-]+$ ]]; then
       echo "$script: error: MODELS: '$m' is not a model name" >&2; exit 2
+    elif ! [ -d "crates/models/$m" ] && ! [[ $m == python-* && -f scripts/python/serve_${m#python-}.py ]]; then
+      # A model crate (crates/models/<name>) or a Python peer (scripts/python/serve_<x>.py).
+      echo "$script: error: MODELS: no model '$m' (the models: $(cd crates/models && echo *)$(cd scripts/python && for f in serve_*.py; do x=${f#serve_}; x=${x%.py}; [ "$x" = app ] || [ "$x" = gunicorn ] || printf ' python-%s' "$x"; done); or give a path to an executable)" >&2; exit 2
     fi
     model_list+=("$m")
+  done
+fi
+scenario_list=()
+if [ -n "${SCENARIOS:-}" ]; then
+  read -r -a scenario_list <<<"$SCENARIOS"
+  for s in "${scenario_list[@]}"; do
+    case "$s" in
+      hello|work|backend|connections) ;;
+      *) echo "$script: error: SCENARIOS: no scenario '$s': the scenarios are hello, work, backend, connections" >&2; exit 2 ;;
+    esac
   done
 fi
 # The generator: the pinned oha (ensure_oha, after the build), or OHA's, checked here.
@@ -60,7 +74,7 @@ command -v taskset >/dev/null || die "taskset not found (it comes with util-linu
 [ "$(nproc)" -ge 2 ] || die "the serve sweep needs 2 CPUs (the server on CPU 0, the load on CPU 1); this machine gives $(nproc)"
 # The reference (copied to results/): a full sweep of every model with the pinned oha.
 reference=no
-[ "$mode" != full ] || [ "${#model_list[@]}" -gt 0 ] || [ -n "${OHA:-}" ] || reference=yes
+[ "$mode" != full ] || [ "${#model_list[@]}" -gt 0 ] || [ "${#scenario_list[@]}" -gt 0 ] || [ -n "${OHA:-}" ] || reference=yes
 [ "$reference" = no ] || check_clean "$results/serve*.csv"
 find_target_dir
 take_lock "serve-$mode"
@@ -76,7 +90,7 @@ new_run_dir "$results" "serve-$mode"
 start_server taskset -c 1
 settings=$run_dir/serve-settings.txt
 {
-  echo "mode=$mode reference=$reference models=$(token "${model_list[*]:-all}")"
+  echo "mode=$mode reference=$reference models=$(token "${model_list[*]:-all}") scenarios=$(token "${scenario_list[*]:-all}")"
   echo "binaries=$bin"
   echo "generator=$(token "$oha") generator_version=$(token "$oha_version") server_cpu=0 generator_cpu=1 fixture_server_cpu=1 generator_env=TOKIO_WORKER_THREADS=1"
   describe_env
@@ -92,6 +106,9 @@ echo "== run folder: $run_dir" >&2
 models_arg=()
 if [ "${#model_list[@]}" -gt 0 ]; then
   models_arg=(--models "$(IFS=,; echo "${model_list[*]}")")
+fi
+if [ "${#scenario_list[@]}" -gt 0 ]; then
+  models_arg+=(--scenarios "$(IFS=,; echo "${scenario_list[*]}")")
 fi
 status=0
 "$bin/benchkit" serve --backend "$addr" --oha "$oha" --out "$run_dir" $quick "${models_arg[@]}" || status=$?

@@ -131,6 +131,9 @@ enum Cmd {
         /// (started as `PATH serve ...`, named after its file).
         #[arg(long, value_delimiter = ',')]
         models: Vec<String>,
+        /// Only these scenarios, comma-separated (hello, work, backend, connections).
+        #[arg(long, value_delimiter = ',')]
+        scenarios: Vec<String>,
     },
     /// Write RESULTS/REPORT.md and RESULTS/charts/*.svg from the CSVs in RESULTS.
     Report {
@@ -289,12 +292,14 @@ fn run(cli: Cli) -> Result<()> {
             out,
             quick,
             models,
+            scenarios,
         } => {
             let plan = if quick {
                 sweep::serve::Plan::quick()
             } else {
                 sweep::serve::Plan::full()
-            };
+            }
+            .only(&scenarios)?;
             let bin_dir = bin_dir()?;
             let models = serve_models(&bin_dir, quick, &models)?;
             let setup = sweep::serve::Setup {

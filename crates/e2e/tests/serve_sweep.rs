@@ -30,7 +30,10 @@ fn stand_in_oha() -> PathBuf {
 fn command(dir: &Path, mode: &str, oha: Option<&Path>) -> Command {
     let mut command = e2e::script_command(&e2e::repo_root().join("scripts/bench-serve.sh"), mode);
     command.env("RESULTS_DIR", dir.join("results"));
-    command.env_remove("OHA").env_remove("MODELS");
+    command
+        .env_remove("OHA")
+        .env_remove("MODELS")
+        .env_remove("SCENARIOS");
     if let Some(oha) = oha {
         command.env("OHA", oha);
     }
@@ -93,6 +96,27 @@ fn rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
                 .collect()
         })
         .collect()
+}
+
+/// A model or scenario the sweep does not know is refused in one line naming those it
+/// knows, exit 2, before anything is built or a run folder made.
+#[test]
+fn unknown_models_and_scenarios_are_refused_before_the_build() {
+    let dir = scratch("unknown");
+    for (name, value, says) in [
+        ("MODELS", "sync nosuchmodel", "bench-serve.sh: error: MODELS: no model 'nosuchmodel' (the models: async-std-async green procs rayon smol-async sync threads tokio-async python-"),
+        ("SCENARIOS", "hello nope", "bench-serve.sh: error: SCENARIOS: no scenario 'nope': the scenarios are hello, work, backend, connections"),
+    ] {
+        let run = e2e::run_until(
+            command(&dir, "quick", None).env(name, value),
+            Duration::from_secs(30),
+        );
+        assert_eq!(run.code, Some(2), "{name}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{name}: {}", run.stderr);
+        assert!(run.stderr.starts_with(says), "{name}: {}", run.stderr);
+        assert!(!dir.join("results").exists(), "{name}: a results folder was made");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A quick sweep with the load from the oha stand-in writes serve.csv and serve-knees.csv
@@ -164,7 +188,7 @@ fn check_quick_sweep(dir: &Path, run: &e2e::ScriptRun, oha: &Path, version: &str
         "model,scenario,workers,connections,keepalive,step,offered_rps,achieved_rps,duration_s,\
 requests,ok,errors,error_rate,error_kinds,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,\
 server_cpu_ms,server_cpu_us_per_req,server_pss_bytes,server_threads,pss_per_conn_bytes,\
-generator_cpu_share,generator_saturated,within_budget\n"
+generator_cpu_share,generator_saturated,within_budget,rerun\n"
     ));
     let steps = rows(&folder.join("serve.csv"));
     let ladders = |model: &str| {

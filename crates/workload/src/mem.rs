@@ -73,6 +73,13 @@ pub struct Sampler {
 impl Sampler {
     /// Start sampling now (one sample is taken before this returns).
     pub fn start() -> Sampler {
+        Sampler::start_every(TICK)
+    }
+
+    /// The same at a slower pace: at most one sample per `tick`. A server runs for minutes
+    /// and its CPU per request is measured: sampling it every 10 ms would be a cost of its
+    /// own in that figure (an idle tokio-async server spent 2% of a core on it).
+    pub fn start_every(tick: Duration) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let peaks = Arc::new(Mutex::new(Peaks::default()));
         sample_into(&peaks, Sample::All);
@@ -80,7 +87,7 @@ impl Sampler {
         let thread = std::thread::Builder::new()
             .name("mem-sampler".into())
             .spawn(move || {
-                sample_until(&stop2, |what| sample_into(&peaks2, what));
+                sample_until(&stop2, tick.max(TICK), |what| sample_into(&peaks2, what));
             })
             // Without a thread (at a thread limit) the run still goes on: the start and
             // end samples below still bound the figure from below.
@@ -112,26 +119,26 @@ const TICK: Duration = Duration::from_millis(10);
 
 /// The sampler's loop, until `stop`: `sample` takes one sample and says how long it took.
 /// Each kind of sample waits twenty times its own length before the next one of its kind
-/// (at least a [`TICK`]): each kind stays under 5% of one core however many processes it
+/// (at least a `tick`, [`TICK`] for a workload): each kind stays under 5% of one core however many processes it
 /// reads. Threads once came every tick whatever a sample cost: with the 6,000 workers of
 /// `procs switch --n 6000` a threads sample (6,000 `status` files) took longer than its
 /// tick, and the sampler took a whole core from the parent that was starting them.
-fn sample_until(stop: &AtomicBool, mut sample: impl FnMut(Sample) -> Duration) {
+fn sample_until(stop: &AtomicBool, tick: Duration, mut sample: impl FnMut(Sample) -> Duration) {
     let mut next_pss = Instant::now();
     let mut next_threads = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        std::thread::park_timeout(TICK);
+        std::thread::park_timeout(tick);
         if stop.load(Ordering::Relaxed) {
             break;
         }
         let now = Instant::now();
         if now >= next_pss {
             // A PSS sample reads the threads too.
-            let pace = (sample(Sample::All) * 20).max(TICK);
+            let pace = (sample(Sample::All) * 20).max(tick);
             next_pss = Instant::now() + pace;
-            next_threads = next_threads.max(Instant::now() + TICK);
+            next_threads = next_threads.max(Instant::now() + tick);
         } else if now >= next_threads {
-            next_threads = Instant::now() + (sample(Sample::Threads) * 20).max(TICK);
+            next_threads = Instant::now() + (sample(Sample::Threads) * 20).max(tick);
         }
     }
 }
@@ -292,7 +299,7 @@ mod tests {
         let (stop2, busy2) = (Arc::clone(&stop), Arc::clone(&busy));
         let started = Instant::now();
         let sampler = std::thread::spawn(move || {
-            sample_until(&stop2, |_| {
+            sample_until(&stop2, TICK, |_| {
                 std::thread::sleep(Duration::from_millis(5));
                 *busy2.lock().unwrap() += Duration::from_millis(5);
                 Duration::from_millis(5)

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The threads (or processes) the model runs its tasks on; see [`record_workers`].
 static WORKERS: AtomicU64 = AtomicU64::new(1);
@@ -149,6 +149,9 @@ fn open_summary_file(path: &std::path::Path) -> Result<(std::fs::File, std::path
         .with_context(|| format!("cannot open --summary-file {}", path.display()))
 }
 
+/// How often a server samples its own PSS and threads for its summary line.
+const SERVE_SAMPLE_EVERY: Duration = Duration::from_millis(250);
+
 fn execute(
     model: &str,
     cli: &Cli,
@@ -158,7 +161,11 @@ fn execute(
     // Thousands of sockets need thousands of file descriptors; the default soft limit is
     // often 1024 while the hard limit allows far more.
     crate::mem::raise_nofile_limit();
-    let sampler = (sampling == Sampling::On).then(crate::mem::Sampler::start);
+    let sampler = (sampling == Sampling::On).then(|| match &cli.command {
+        // A server's summary needs its peaks, not a fine trace of them.
+        Command::Serve(_) => crate::mem::Sampler::start_every(SERVE_SAMPLE_EVERY),
+        _ => crate::mem::Sampler::start(),
+    });
     crate::oom::plant_fault();
     if let Command::Serve(_) = &cli.command {
         // Before the address is announced: a SIGTERM sent the moment it appears is a

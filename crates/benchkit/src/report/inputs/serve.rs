@@ -45,6 +45,10 @@ pub struct ServeRow {
     pub generator_saturated: String,
     #[serde(default)]
     pub within_budget: String,
+    /// `yes`: the step broke and was run again at the same rate (the next step), which the
+    /// ladder judged the rate by. Empty in files written before the sweep reran steps.
+    #[serde(default)]
+    pub rerun: String,
     /// Not in the contract: `ok`, `skipped` or `failed` when the sweep writes it.
     #[serde(default)]
     pub status: String,
@@ -101,8 +105,39 @@ impl KneeRow {
 
 /// serve.csv and serve-knees.csv, read together.
 pub struct Serve {
+    /// The steps the ladders were judged by (a step run again is in `reruns`, not here),
+    /// and the cells not measured.
     pub rows: Vec<ServeRow>,
     pub knees: Vec<KneeRow>,
+    /// Steps that broke and were run again at the same rate.
+    pub reruns: Vec<ServeRow>,
+}
+
+impl Serve {
+    /// The reruns whose second run was within budget: breaks the server did not repeat.
+    pub fn breaks_not_repeated(&self) -> usize {
+        self.reruns
+            .iter()
+            .filter(|r| {
+                self.rows.iter().any(|s| {
+                    s.within_budget == "yes"
+                        && (
+                            &s.model,
+                            &s.scenario,
+                            s.workers,
+                            s.connections,
+                            s.offered_rps,
+                        ) == (
+                            &r.model,
+                            &r.scenario,
+                            r.workers,
+                            r.connections,
+                            r.offered_rps,
+                        )
+                })
+            })
+            .count()
+    }
 }
 
 impl Serve {
@@ -112,7 +147,9 @@ impl Serve {
         match (steps.exists(), knees.exists()) {
             (false, false) => Ok(None),
             (true, true) => {
-                let mut rows = read_serve(&steps)?;
+                let (reruns, mut rows): (Vec<ServeRow>, Vec<ServeRow>) = read_serve(&steps)?
+                    .into_iter()
+                    .partition(|r| r.rerun == "yes");
                 // The cells the sweep skipped or that failed, with why, as rows not
                 // measured (the sweep writes them to serve-skips.csv).
                 let skips = results.join("serve-skips.csv");
@@ -122,6 +159,7 @@ impl Serve {
                 Ok(Some(Serve {
                     rows,
                     knees: read_knees(&knees)?,
+                    reruns,
                 }))
             }
             (true, false) => bail!(
@@ -184,6 +222,7 @@ pub fn read_serve(path: &Path) -> Result<Vec<ServeRow>> {
             ("keepalive", &r.keepalive),
             ("generator_saturated", &r.generator_saturated),
             ("within_budget", &r.within_budget),
+            ("rerun", &r.rerun),
         ] {
             yes_no(check, name, value)?;
         }
@@ -222,6 +261,11 @@ pub fn read_serve(path: &Path) -> Result<Vec<ServeRow>> {
         }
         if r.within_budget.is_empty() {
             return Err(check.error("within_budget is empty in a measured row"));
+        }
+        if r.rerun == "yes" && r.within_budget == "yes" {
+            return Err(
+                check.error("rerun is yes in a step within budget (only a break is run again)")
+            );
         }
         Ok(())
     })
@@ -275,6 +319,7 @@ fn read_skips(path: &Path) -> Result<Vec<ServeRow>> {
             generator_cpu_share: None,
             generator_saturated: String::new(),
             within_budget: String::new(),
+            rerun: String::new(),
             status: r.status,
             reason: r.reason,
         })

@@ -5,7 +5,8 @@
 //! The bounds, as the sweep computes them (serve-knees.csv): Little's law (requests in
 //! flight over the time each takes: K workers waiting 50 ms each serve at most 20·K a
 //! second), and one core over the CPU one request costs; the lower is the prediction,
-//! unless the generator was saturated at the knee, when the knee is the generator's.
+//! unless the generator was saturated at the knee or busy at the break, when the knee is
+//! the generator's.
 
 use super::{label, rate, series};
 use crate::report::format::{and_list, thousands};
@@ -14,10 +15,12 @@ use crate::stats::compare::{compare_knees, Knee, Order};
 use std::fmt::Write as _;
 
 /// The knee of a row as the ranking rule takes it (no knee: 0, it broke at the first step).
+/// A knee the generator set has no known upper end: the server's own limit lies somewhere
+/// above it, so no other knee ranks above it.
 pub fn knee(row: &KneeRow) -> Knee {
     Knee {
         knee: row.knee_rps.unwrap_or(0.0),
-        broke_at: row.broke_at_rps,
+        broke_at: row.broke_at_rps.filter(|_| row.bound != "generator"),
     }
 }
 
@@ -35,7 +38,7 @@ pub fn ceiling(knees: &[KneeRow]) -> String {
         [one] => rate(*one),
         [lo, .., hi] => format!("{} to {}", rate(*lo), rate(*hi)),
     };
-    format!("**The generator's ceiling: {figure}** (oha's highest rate against the cheapest route of the fastest server, measured once per run). A knee reached while the generator was saturated is the generator's limit, not the server's: its bound says `generator`.\n\n")
+    format!("**The generator's ceiling: {figure}** (oha's highest rate against the cheapest route of the fastest server, measured once per run). A knee reached while the generator was saturated, or that broke while the generator was busy (over {busy:.0}% of its core), is the generator's limit, not the server's: its bound says `generator`, and no knee is ranked above it.\n\n", busy = crate::sweep::serve::GENERATOR_BUSY * 1e2)
 }
 
 /// The bound a knee is predicted by, named with what it is made of, and the other bound's
@@ -57,7 +60,7 @@ pub fn bound(row: &KneeRow) -> String {
             Some(x) => format!("{cpu} (Little's law: {})", rate(x)),
             None => cpu,
         },
-        "generator" => "the generator, saturated at the knee".into(),
+        "generator" => "the generator, saturated at the knee or busy at the break".into(),
         _ => "–".into(),
     }
 }

@@ -42,7 +42,7 @@ fn what(scenario: &str) -> &'static str {
 pub fn section(serve: &Serve, charts_dir: &Path) -> Result<String> {
     let mut md = String::from("## Servers: every model under open-loop load\n\n");
     md += "Every model serves HTTP (`<model> serve`) alone on one CPU, while oha, an open-loop generator, and the fixture server share the other. oha sends requests at a fixed rate and counts each one's latency from when it was due, so a stalled server shows as latency, not as fewer requests. The rate is raised step by step until p99 passes the scenario's budget or errors pass 0.1% (results/serve.csv has every step). The knee is the highest rate within budget; the rate a server sustains lies between its knee and the step at which it broke, so two knees are ranked only when those intervals do not overlap, and otherwise are \"within one step\" (serve-knees.csv).\n\n";
-    md += "**One ladder per cell, run once.** The step bounds a knee's resolution, but a ladder disturbed by something else on the machine is not caught by one run: the sweep has no rounds yet, so read a ranking here as this run's, and repeat `make bench-serve` before relying on one.\n\n";
+    md += &disturbances(serve);
     md += &knees::ceiling(&serve.knees);
     for scenario in scenarios(serve) {
         let steps: Vec<&ServeRow> = serve
@@ -141,6 +141,24 @@ fn series<'a, T>(
             ((m, w), label(m, w, several))
         })
         .collect()
+}
+
+/// What guards the knees against the rest of the machine, and how often it was needed: a
+/// step that broke was run once more on a fresh server before its ladder believed it.
+fn disturbances(serve: &Serve) -> String {
+    let reruns = serve.reruns.len();
+    let cleared = serve.breaks_not_repeated();
+    let counted = if reruns == 0 {
+        "No step was run again in this run (serve.csv's `rerun` column is empty or `no`)"
+            .to_string()
+    } else {
+        format!(
+            "In this run {reruns} step{} broke and {} run again; {cleared} of them were within budget the second time, so the first break was something other than the server (serve.csv, `rerun`)",
+            if reruns == 1 { "" } else { "s" },
+            if reruns == 1 { "was" } else { "were" },
+        )
+    };
+    format!("**A break must repeat.** A step that broke is run once more at the same rate on a fresh server, and the ladder judges the rate by that second run: a burst of other work on the machine can break one step, but rarely two in a row. {counted}. A disturbance that outlasts both runs still lowers a knee, and each cell's ladder runs once: repeat `make bench-serve` before relying on a ranking that turns on one step.\n\n")
 }
 
 /// The steps not measured, with their reasons.

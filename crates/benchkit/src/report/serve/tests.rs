@@ -53,7 +53,7 @@ fn every_knee_names_its_bound_and_its_prediction() {
     );
     assert_eq!(
         bound(row("tokio-async", "hello", None)),
-        "the generator, saturated at the knee"
+        "the generator, saturated at the knee or busy at the break"
     );
     assert_eq!(
         measured_over_predicted(row("tokio-async", "hello", None)),
@@ -348,6 +348,58 @@ fn a_skip_without_a_status_column_is_read_from_its_reason() {
     std::fs::remove_dir_all(dir).unwrap();
     assert!(
         err.ends_with("serve.csv:4: offered_rps is empty in a measured row"),
+        "{err}"
+    );
+}
+
+/// serve.csv with a `rerun` column (empty in every golden row) and `extra` rows after.
+fn with_reruns(extra: &[&str]) -> String {
+    let mut text: String = SERVE
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},rerun\n")
+            } else {
+                format!("{l},\n")
+            }
+        })
+        .collect();
+    for row in extra {
+        text += row;
+        text.push('\n');
+    }
+    text
+}
+
+/// A step that broke and was run again is kept out of the charts and tables (the ladder
+/// judged the rate by its rerun) and counted in the section's guard paragraph: sync's
+/// 4,000/s broke once here, and the golden row at 4,000/s is its rerun, within budget.
+#[test]
+fn a_break_run_again_is_counted_not_charted() {
+    let disturbed = "sync,hello,,64,no,9,4000,3990.0,10,40000,40000,0,0.00000,,12.0,30.0,45.0,50.0,60.0,3200.0,80,2100000,1,,0.2,no,no,ok,,yes";
+    let (s, dir) = serve("rerun", &with_reruns(&[disturbed]), KNEES);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(s.reruns.len(), 1);
+    assert_eq!(s.breaks_not_repeated(), 1);
+    assert!(!s.rows.iter().any(|r| r.step == Some(9)));
+    let charts = crate::test_dir("serve-rerun-charts");
+    let md = section(&s, &charts).unwrap();
+    assert!(
+        md.contains("In this run 1 step broke and was run again; 1 of them were within budget the second time"),
+        "{md}"
+    );
+    // Without reruns the paragraph says none was needed.
+    let md = section(&golden("no-rerun"), &charts).unwrap();
+    assert!(md.contains("No step was run again in this run"), "{md}");
+    // Only a break is run again: a rerun within budget is refused, naming file and line.
+    let wrong = disturbed.replace(",no,no,ok,,yes", ",no,yes,ok,,yes");
+    let dir = crate::test_dir("serve-rerun-wrong");
+    std::fs::write(dir.join("serve.csv"), with_reruns(&[&wrong])).unwrap();
+    std::fs::write(dir.join("serve-knees.csv"), KNEES).unwrap();
+    let err = format!("{:#}", Serve::read(&dir).err().unwrap());
+    assert!(
+        err.contains("serve.csv:61: rerun is yes in a step within budget"),
         "{err}"
     );
 }

@@ -1,6 +1,7 @@
 //! The rates of one ladder: raised geometrically from `start` while every step keeps
 //! within budget, then, once a step breaks, refined by bisection (in log space) between
-//! the highest rate within budget and the lowest that broke. Also how one step is judged.
+//! the highest rate within budget and the lowest that broke. Also how one step is judged,
+//! and a break run once more before the ladder believes it ([`Progress`]).
 
 /// How the rate is raised for one scenario.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,5 +79,46 @@ pub fn next_rate(ladder: &Ladder, steps: &[(f64, Verdict)]) -> Option<f64> {
             (mid > good && mid < bad).then_some(mid)
         }
         Some(_) => None,
+    }
+}
+
+/// A ladder under way: the rates judged so far, and a break waiting to be run again.
+///
+/// A step that breaks is run once more at the same rate (the sweep gives it a fresh
+/// server) before the ladder believes it, and the ladder judges the rate by that second
+/// run alone: a burst of other work on the machine can break one step, but rarely two in
+/// a row. A rerun is never run again, and a break not worth a rerun (see
+/// [`Progress::record`]) is believed at once.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub verdicts: Vec<(f64, Verdict)>,
+    rerun: Option<f64>,
+}
+
+impl Progress {
+    /// The next step's rate, and whether it runs a break again; None: the ladder is done.
+    pub fn next(&mut self, ladder: &Ladder) -> Option<(f64, bool)> {
+        match self.rerun.take() {
+            Some(rate) => Some((rate, true)),
+            None => next_rate(ladder, &self.verdicts).map(|rate| (rate, false)),
+        }
+    }
+
+    /// Record what a step showed. `worth_a_rerun`: whether a break could have been a
+    /// disturbance (not when the server fell far behind, or the generator was saturated).
+    /// True when the step is to be run again (it broke, and it was not itself a rerun).
+    pub fn record(
+        &mut self,
+        rate: f64,
+        verdict: Verdict,
+        a_rerun: bool,
+        worth_a_rerun: bool,
+    ) -> bool {
+        if verdict == Verdict::Broke && !a_rerun && worth_a_rerun {
+            self.rerun = Some(rate);
+            return true;
+        }
+        self.verdicts.push((rate, verdict));
+        false
     }
 }

@@ -99,6 +99,9 @@ pub struct StepRow {
     pub generator_cpu_share: Option<f64>,
     pub generator_saturated: YesNo,
     pub within_budget: YesNo,
+    /// `yes`: this step broke and was run again at the same rate on a fresh server (the
+    /// next step of the ladder), and the ladder judged the rate by that run alone.
+    pub rerun: YesNo,
 }
 
 /// How a ladder ended.
@@ -120,7 +123,8 @@ pub enum Bound {
     Little,
     /// One core / measured CPU per request.
     Cpu,
-    /// The load generator was saturated at the knee: the server's limit is not known.
+    /// The load generator was saturated at the knee, or busy at the break: the server's
+    /// limit is not known.
     Generator,
 }
 
@@ -176,7 +180,9 @@ pub struct Predictions {
 /// connections): the highest offered rate within budget, the lowest above it that broke
 /// and why, and the bounds: one core over the CPU per request measured at the knee, and
 /// Little's law. The bound named is the lower prediction, or `generator` when the
-/// generator was saturated at the knee.
+/// generator was saturated at the knee or busy ([`super::GENERATOR_BUSY`]) at the step
+/// that broke: then the break may be oha's own queueing, and the server's limit is not
+/// known.
 pub fn knee(steps: &[StepRow], predictions: &Predictions) -> Option<KneeRow> {
     let first = steps.first()?;
     let rate = |s: &StepRow| s.offered_rps.unwrap_or(0.0);
@@ -185,9 +191,12 @@ pub fn knee(steps: &[StepRow], predictions: &Predictions) -> Option<KneeRow> {
         .filter(|s| s.within_budget.yes())
         .max_by(|a, b| rate(a).total_cmp(&rate(b)));
     let knee_rps = at_knee.map(rate);
+    // A step run again is judged by its rerun (the next row), not by itself.
     let broke = steps
         .iter()
-        .filter(|s| !s.within_budget.yes() && knee_rps.is_none_or(|k| rate(s) > k))
+        .filter(|s| {
+            !s.within_budget.yes() && !s.rerun.yes() && knee_rps.is_none_or(|k| rate(s) > k)
+        })
         .min_by(|a, b| rate(a).total_cmp(&rate(b)));
     let broke_by = match broke {
         None => BrokeBy::None,
@@ -205,7 +214,12 @@ pub fn knee(steps: &[StepRow], predictions: &Predictions) -> Option<KneeRow> {
         (None, Some(l)) => Some((Bound::Little, l)),
         (None, None) => None,
     };
-    let (bound, predicted_rps) = if at_knee.is_some_and(|s| s.generator_saturated.yes()) {
+    let generator_busy = at_knee.is_some_and(|s| s.generator_saturated.yes())
+        || broke.is_some_and(|s| {
+            s.generator_cpu_share
+                .is_some_and(|g| g > super::GENERATOR_BUSY)
+        });
+    let (bound, predicted_rps) = if generator_busy {
         (Some(Bound::Generator), predictions.generator_ceiling_rps)
     } else {
         (lower.map(|l| l.0), lower.map(|l| l.1))

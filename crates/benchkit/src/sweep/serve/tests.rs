@@ -1,4 +1,4 @@
-use super::ladder::{next_rate, Ladder, Verdict};
+use super::ladder::{next_rate, Ladder, Progress, Verdict};
 use super::oha;
 use super::rows::{self, Bound, BrokeBy, KneeRow, Predictions, SkipRow, StepRow, YesNo};
 use crate::table;
@@ -56,6 +56,74 @@ fn a_saturated_generator_ends_the_ladder() {
     let steps = [(250.0, Verdict::Within), (1000.0, Verdict::Saturated)];
     assert_eq!(next_rate(&ladder, &steps), None);
     assert_eq!(next_rate(&ladder, &steps[..1]), Some(1000.0));
+}
+
+/// A break is run once more before the ladder believes it: a disturbed step (1,000/s
+/// broke once, within budget the second time) does not end the climb, a real break (at
+/// 16,000/s, twice) does, and a rerun is never run again. A break not worth a rerun is
+/// believed at once.
+#[test]
+fn a_break_is_believed_only_when_it_repeats() {
+    let ladder = Ladder {
+        start: 250.0,
+        factor: 4.0,
+        top: 64_000.0,
+        refinements: 1,
+    };
+    let mut progress = Progress::default();
+    let mut tried = Vec::new();
+    let mut disturbed_once = false;
+    while let Some((rate, a_rerun)) = progress.next(&ladder) {
+        assert!(tried.len() < 20, "a ladder that does not end: {tried:?}");
+        tried.push((rate, a_rerun));
+        let verdict = if rate == 1000.0 && !disturbed_once {
+            disturbed_once = true;
+            Verdict::Broke
+        } else if rate > 10_000.0 {
+            Verdict::Broke
+        } else {
+            Verdict::Within
+        };
+        progress.record(rate, verdict, a_rerun, true);
+    }
+    assert_eq!(
+        tried,
+        [
+            (250.0, false),
+            (1000.0, false),
+            (1000.0, true),
+            (4000.0, false),
+            (16_000.0, false),
+            (16_000.0, true),
+            (8000.0, false),
+        ]
+    );
+    assert_eq!(
+        progress.verdicts,
+        [
+            (250.0, Verdict::Within),
+            (1000.0, Verdict::Within),
+            (4000.0, Verdict::Within),
+            (16_000.0, Verdict::Broke),
+            (8000.0, Verdict::Within),
+        ]
+    );
+    // Not worth a rerun (the server fell far behind): believed at once.
+    let mut progress = Progress::default();
+    assert_eq!(progress.next(&ladder), Some((250.0, false)));
+    assert!(!progress.record(250.0, Verdict::Broke, false, false));
+    assert_eq!(progress.verdicts, [(250.0, Verdict::Broke)]);
+    assert_eq!(progress.next(&ladder), Some((63.0, false)));
+}
+
+/// A break is worth a rerun unless the server answered under half the rate offered or the
+/// generator was saturated.
+#[test]
+fn a_rerun_is_for_a_break_a_disturbance_could_explain() {
+    assert!(super::worth_a_rerun(1000.0, 998.0, false));
+    assert!(super::worth_a_rerun(1000.0, 500.0, false));
+    assert!(!super::worth_a_rerun(64_000.0, 21_000.0, false));
+    assert!(!super::worth_a_rerun(1000.0, 998.0, true));
 }
 
 fn step(rate: f64, within: bool) -> StepRow {
@@ -147,6 +215,61 @@ fn the_knee_sits_beside_the_lower_bound() {
     assert!(rows::knee(&[], &predictions).is_none());
 }
 
+/// A step that was run again is judged by its rerun: a break that did not repeat leaves
+/// the knee where the rerun puts it, and when both runs broke the second is the one the
+/// knee names (its generator share, its errors).
+#[test]
+fn the_knee_is_judged_by_the_rerun() {
+    let predictions = Predictions {
+        little: Some((2.0, 0.05)),
+        generator_ceiling_rps: Some(12_000.0),
+    };
+    let disturbed = StepRow {
+        rerun: YesNo::Yes,
+        ..step(40.0, false)
+    };
+    let k = rows::knee(
+        &[
+            step(10.0, true),
+            disturbed,
+            step(40.0, true),
+            step(160.0, false),
+        ],
+        &predictions,
+    )
+    .unwrap();
+    assert_eq!((k.knee_rps, k.broke_at_rps), (Some(40.0), Some(160.0)));
+    // Both runs broke: the second is the break. The first had errors, the second p99.
+    let first = StepRow {
+        rerun: YesNo::Yes,
+        error_rate: Some(0.5),
+        ..step(160.0, false)
+    };
+    let k = rows::knee(&[step(40.0, true), first, step(160.0, false)], &predictions).unwrap();
+    assert_eq!((k.broke_at_rps, k.broke_by), (Some(160.0), BrokeBy::P99));
+}
+
+/// A break while the generator was busy (over GENERATOR_BUSY of its core) is the
+/// generator's: the knee's bound says so and its prediction is the generator's ceiling.
+#[test]
+fn a_break_with_the_generator_busy_is_the_generators() {
+    let predictions = Predictions {
+        little: None,
+        generator_ceiling_rps: Some(20_000.0),
+    };
+    let busy = |share: f64| StepRow {
+        generator_cpu_share: Some(share),
+        ..step(16_000.0, false)
+    };
+    let k = rows::knee(&[step(4000.0, true), busy(0.88)], &predictions).unwrap();
+    assert_eq!(
+        (k.bound, k.predicted_rps),
+        (Some(Bound::Generator), Some(20_000.0))
+    );
+    let k = rows::knee(&[step(4000.0, true), busy(0.5)], &predictions).unwrap();
+    assert_eq!(k.bound, Some(Bound::Cpu));
+}
+
 /// The CSVs' headers are the contract's columns, in its order; booleans are yes/no,
 /// values that do not apply are empty, and what is written reads back the same.
 #[test]
@@ -185,11 +308,11 @@ fn the_csvs_have_the_contracts_columns() {
         "model,scenario,workers,connections,keepalive,step,offered_rps,achieved_rps,duration_s,\
 requests,ok,errors,error_rate,error_kinds,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,\
 server_cpu_ms,server_cpu_us_per_req,server_pss_bytes,server_threads,pss_per_conn_bytes,\
-generator_cpu_share,generator_saturated,within_budget"
+generator_cpu_share,generator_saturated,within_budget,rerun"
     );
     assert_eq!(
         lines.next().unwrap(),
-        "procs,backend,2,1000,yes,3,40,,,100,100,0,0.00000,status_503:2;connection reset:1,,,60.000,,,,250.00,,,,,no,yes"
+        "procs,backend,2,1000,yes,3,40,,,100,100,0,0.00000,status_503:2;connection reset:1,,,60.000,,,,250.00,,,,,no,yes,no"
     );
     let knees = std::fs::read_to_string(dir.join("serve-knees.csv")).unwrap();
     assert_eq!(
