@@ -32,7 +32,7 @@ fn what(scenario: &str) -> &'static str {
     match scenario {
         "hello" => "`GET /hello`: the cost of serving one request and nothing else",
         "work" => "`GET /work/10000`: `7777 ** 10000` computed per request, CPU per request (the GIL, the blocking pool)",
-        "backend" => "`GET /backend/50`: each request waits 50 ms on the fixture server, as a handler waits on a database",
+        "backend" => "`GET /backend/50`: each request waits 50 ms on the fixture server, as a handler waits on a database. oha opens its connections as the rate calls for them and each server connection opens its own to the backend, so the first requests of every step also wait for two new connections: a knee far below both bounds can be that burst's tail, not a server out of CPU",
         "connections" => "`GET /hello` on many open keep-alive connections at one modest rate",
         _ => "a scenario this report does not describe",
     }

@@ -246,7 +246,7 @@ impl Plan {
     /// The plan as lines for serve-plan.txt.
     fn describe(&self) -> String {
         let mut text = format!(
-            "mode={} step_ms={} max_error_rate={MAX_ERROR_RATE} generator_saturated_above={SATURATED} server_cpu={SERVER_CPU} generator_cpu={GENERATOR_CPU}\n",
+            "mode={} step_ms={} max_error_rate={MAX_ERROR_RATE} generator_saturated_above={SATURATED} generator_busy={GENERATOR_BUSY} rerun_a_break=yes server_cpu={SERVER_CPU} generator_cpu={GENERATOR_CPU}\n",
             self.mode,
             self.step.as_millis()
         );
@@ -619,12 +619,27 @@ fn generator_ceiling(
     else {
         return Ok(None);
     };
-    let hello = plan.scenarios.iter().find(|s| s.name == "hello");
-    let (connections, keepalive) = hello.map_or((64, false), |s| (s.load_connections, s.keepalive));
+    // The hello scenario's load, also when the run leaves hello out (SCENARIOS=backend):
+    // the ceiling is the generator's, whatever the scenarios.
+    let hello = plan
+        .scenarios
+        .iter()
+        .find(|s| s.name == "hello")
+        .cloned()
+        .or_else(|| {
+            let all = if plan.mode == "quick" {
+                Plan::quick()
+            } else {
+                Plan::full()
+            };
+            all.scenarios.into_iter().find(|s| s.name == "hello")
+        })
+        .context("no plan has a hello scenario")?;
+    let (connections, keepalive) = (hello.load_connections, hello.keepalive);
     let measure = || -> Result<(f64, f64)> {
         let cell = Cell {
             model,
-            scenario: hello.context("the plan has no hello scenario")?,
+            scenario: &hello,
             workers: None,
             connections,
         };
