@@ -106,7 +106,44 @@ pub fn table(rows: &[&KneeRow]) -> String {
     if let Some(sentence) = highest(rows, &labels) {
         let _ = writeln!(md, "{sentence}\n");
     }
+    if let Some(sentence) = unexplained(rows) {
+        let _ = writeln!(md, "{sentence}\n");
+    }
     md
+}
+
+/// A knee under this share of its prediction is not explained by its bound.
+pub const EXPLAINED: f64 = 0.5;
+
+/// The knees that broke far below their bound (under [`EXPLAINED`] of it, the generator's
+/// aside), each with the share of its core the server used at the knee: a server that
+/// broke its latency budget with most of its CPU idle broke on a queue or a stall, not for
+/// want of CPU or workers.
+fn unexplained(rows: &[&KneeRow]) -> Option<String> {
+    let items: Vec<String> = rows
+        .iter()
+        .filter(|r| r.measured() && r.bound != "generator" && r.broke_at_rps.is_some())
+        .filter_map(|r| {
+            let (k, p) = (r.knee_rps?, r.predicted_rps?);
+            (k < EXPLAINED * p).then_some(())?;
+            let label = label(&r.model, r.workers, r.workers.is_some());
+            Some(match r.cpu_us_per_req {
+                Some(us) => format!(
+                    "{label} ({:.2}x, its core {:.0}% busy at the knee)",
+                    k / p,
+                    (k * us / 1e4).min(100.0)
+                ),
+                None => format!("{label} ({:.2}x)", k / p),
+            })
+        })
+        .collect();
+    (!items.is_empty()).then(|| {
+        format!(
+            "Not explained by their bound (a knee under {:.0}% of its prediction): {}. Their budget broke on latency, a queue or a stall, before the CPU or the workers ran out; serve.csv has their steps.",
+            EXPLAINED * 1e2,
+            and_list(&items)
+        )
+    })
 }
 
 /// knee / predicted: "0.92x"; "≥ 0.92x" where the top step was reached (the knee is a
