@@ -244,10 +244,16 @@ fn runs_predicted_over_the_ceiling_are_refused_naming_the_prediction() {
     assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
 }
 
-/// Item 5: procs' switch holds three descriptors per place (its pipe's two ends and the
-/// worker's output pipe). Under an open-file limit, the largest ring the check admits
-/// runs, and the next size up is refused naming `ulimit -n`. Before, the check was absent
-/// for switch: `procs switch --n 9000` failed after 13 s with "Too many open files".
+/// Item 5: procs' switch counts every descriptor it holds, and holds one per place (the
+/// worker's output pipe) and a few more: each pipe of the ring is made as the worker that
+/// writes into it starts, and the parent closes its copies of a place's ends once its
+/// worker holds them. Under an open-file limit, the largest ring the check admits runs,
+/// the next size up is refused naming `ulimit -n`, and that largest ring holds nearly as
+/// many workers as the limit has descriptors. Before the check: `procs switch --n 9000`
+/// failed after 13 s with "Too many open files". Before the ring was made in turn: three
+/// descriptors per place (all N pipes made up front, each copied into every fork, closed
+/// at every exec, so a ring's start grew with the square of N), and 400 open files held a
+/// ring of about 130.
 #[test]
 fn procs_switch_runs_up_to_what_the_open_file_limit_holds() {
     let procs = bin("procs");
@@ -267,7 +273,7 @@ fn procs_switch_runs_up_to_what_the_open_file_limit_holds() {
         )
     };
     // Refusals are instant: walk down to the largest ring the check admits.
-    let mut n = 200;
+    let mut n = 400;
     let mut refused = under(n);
     while refused.code == Some(2) {
         assert!(
@@ -285,9 +291,10 @@ fn procs_switch_runs_up_to_what_the_open_file_limit_holds() {
         "the largest admitted ring, {n}, failed: {:?}",
         refused.lines
     );
+    assert!(n < 400, "a ring of 400 was admitted under 400 open files");
     assert!(
-        n < 200,
-        "a ring of 200 (600 descriptors) was admitted under 400"
+        n > 300,
+        "only a ring of {n} fits under 400 open files: more than one descriptor per place"
     );
 }
 
