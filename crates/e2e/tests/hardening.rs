@@ -244,6 +244,38 @@ fn runs_predicted_over_the_ceiling_are_refused_naming_the_prediction() {
     assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
 }
 
+/// Item 4, spawn and switch: their length is predicted too, from what a task costs the
+/// model to start and to hand on to (budget::TaskTime). A process start costs
+/// milliseconds, so a procs ring of a few thousand workers takes seconds: under
+/// --max-run-s 1 it is refused at once, naming the prediction, while a small ring still
+/// runs. Before: not predicted, so `procs switch --n 2000` ran for seconds whatever the
+/// ceiling.
+#[test]
+fn procs_spawn_and_switch_are_predicted_from_a_process_start() {
+    for args in [
+        &["switch", "--n", "2000", "--rounds", "1", "--max-run-s", "1"][..],
+        &["spawn", "--n", "2000", "--max-run-s", "1"],
+    ] {
+        let started = Instant::now();
+        let r = run("procs", args);
+        let stderr = r.stderr();
+        assert_eq!(r.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("is predicted to take about")
+                && stderr.contains("2000 task starts of about")
+                && stderr.contains("--max-run-s 1"),
+            "{args:?}: {stderr}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2), "{args:?}");
+    }
+    let small = run(
+        "procs",
+        &["switch", "--n", "20", "--rounds", "5", "--max-run-s", "1"],
+    );
+    assert_eq!(small.code(), Some(0), "{}", small.stderr());
+}
+
 /// Item 5: procs' switch counts every descriptor it holds, and holds one per place (the
 /// worker's output pipe) and a few more: each pipe of the ring is made as the worker that
 /// writes into it starts, and the parent closes its copies of a place's ends once its
