@@ -244,10 +244,48 @@ fn runs_predicted_over_the_ceiling_are_refused_naming_the_prediction() {
     assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
 }
 
-/// Item 5: procs' switch holds three descriptors per place (its pipe's two ends and the
-/// worker's output pipe). Under an open-file limit, the largest ring the check admits
-/// runs, and the next size up is refused naming `ulimit -n`. Before, the check was absent
-/// for switch: `procs switch --n 9000` failed after 13 s with "Too many open files".
+/// Item 4, spawn and switch: their length is predicted too, from what a task costs the
+/// model to start and to hand on to (budget::TaskTime). A process start costs
+/// milliseconds, so a procs ring of a few thousand workers takes seconds: under
+/// --max-run-s 1 it is refused at once, naming the prediction, while a small ring still
+/// runs. Before: not predicted, so `procs switch --n 2000` ran for seconds whatever the
+/// ceiling.
+#[test]
+fn procs_spawn_and_switch_are_predicted_from_a_process_start() {
+    for args in [
+        &["switch", "--n", "2000", "--rounds", "1", "--max-run-s", "1"][..],
+        &["spawn", "--n", "2000", "--max-run-s", "1"],
+    ] {
+        let started = Instant::now();
+        let r = run("procs", args);
+        let stderr = r.stderr();
+        assert_eq!(r.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("is predicted to take about")
+                && stderr.contains("2000 task starts of about")
+                && stderr.contains("--max-run-s 1"),
+            "{args:?}: {stderr}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2), "{args:?}");
+    }
+    let small = run(
+        "procs",
+        &["switch", "--n", "20", "--rounds", "5", "--max-run-s", "1"],
+    );
+    assert_eq!(small.code(), Some(0), "{}", small.stderr());
+}
+
+/// Item 5: procs' switch counts every descriptor it holds, and holds one per place (the
+/// worker's output pipe) and a few more: each pipe of the ring is made as the worker that
+/// writes into it starts, and the parent closes its copies of a place's ends once its
+/// worker holds them. Under an open-file limit, the largest ring the check admits runs,
+/// the next size up is refused naming `ulimit -n`, and that largest ring holds nearly as
+/// many workers as the limit has descriptors. Before the check: `procs switch --n 9000`
+/// failed after 13 s with "Too many open files". Before the ring was made in turn: three
+/// descriptors per place (all N pipes made up front, each copied into every fork, closed
+/// at every exec, so a ring's start grew with the square of N), and 400 open files held a
+/// ring of about 130.
 #[test]
 fn procs_switch_runs_up_to_what_the_open_file_limit_holds() {
     let procs = bin("procs");
@@ -267,7 +305,7 @@ fn procs_switch_runs_up_to_what_the_open_file_limit_holds() {
         )
     };
     // Refusals are instant: walk down to the largest ring the check admits.
-    let mut n = 200;
+    let mut n = 400;
     let mut refused = under(n);
     while refused.code == Some(2) {
         assert!(
@@ -285,9 +323,10 @@ fn procs_switch_runs_up_to_what_the_open_file_limit_holds() {
         "the largest admitted ring, {n}, failed: {:?}",
         refused.lines
     );
+    assert!(n < 400, "a ring of 400 was admitted under 400 open files");
     assert!(
-        n < 200,
-        "a ring of 200 (600 descriptors) was admitted under 400"
+        n > 300,
+        "only a ring of {n} fits under 400 open files: more than one descriptor per place"
     );
 }
 

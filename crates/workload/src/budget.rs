@@ -5,15 +5,17 @@
 //!
 //! Each model declares its [`Shape`] in its `main.rs` (beside what it offers for `mixed`):
 //! how many of its tasks wait at the same time, how many compute at the same time, and
-//! what one task costs it in memory. The rest is the workload's, and is here:
+//! what one task costs it in memory and in time. The rest is the workload's, and is here:
 //!
 //! - sleep: ceil(N / tasks waiting at once) rounds of MS.
 //! - cpu: N powers of [`cpu_seconds`] each, over min(cores, powers computing at once).
 //! - mixed: the stream, or a quarter of it and then the jobs, whichever is longer: J jobs
 //!   of [`job_seconds`] over the cores (one thread for `current-thread`), or for `block`
 //!   ceil(J / cores) rounds of BLOCK_MS.
-//! - io, spawn and switch are not predicted: io's length is the server's (each request is
-//!   bounded by `--timeout-ms`), and spawn and switch are bounded by their caps.
+//! - spawn: N task starts; switch: N task starts and N x R hand-offs, each at the model's
+//!   [`TaskTime`].
+//! - io is not predicted: its length is the server's (each request is bounded by
+//!   `--timeout-ms`).
 //!
 //! The estimates are deliberately rough (the machine may be twice as fast or as slow): the
 //! ceiling is for runs of hours, not for a run of 55 minutes against one of 65.
@@ -54,7 +56,60 @@ pub struct Shape {
     /// What the model holds whatever N, beyond its threads (counted for every model: one
     /// per core, and two more, see [`check`]): green's pool of coroutine stacks.
     pub base: Footprint,
+    /// What one task costs the model in time: its start (spawn, switch) and a hand-off of
+    /// switch's token to it.
+    pub task_time: TaskTime,
 }
+
+/// What one task costs in time, in microseconds: starting and joining it (the slope of
+/// spawn against N), and handing switch's token on to it (the slope of switch against
+/// N x R). Each is counted above the slope results/costs-fit.csv measured on the
+/// development machine (2 cores) and its fit of the medians: a little above, but for a
+/// process's start (see [`PROCESS_TIME`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TaskTime {
+    pub start_us: f64,
+    pub hand_off_us: f64,
+}
+
+/// A worker process: a fork and exec of the model's binary, its dynamic loading and
+/// start-up, and its reaping; about 1.5 ms in the fit of spawn, where each worker exits
+/// at once. A ring's workers all live until the end: by hand, `procs switch --n 10000`
+/// on the same machine, busy with a build, took about 2.6 ms per worker. 2.5 ms is
+/// counted. A hand-off wakes another process: about 26 to 28 µs; 30 µs is counted.
+pub const PROCESS_TIME: TaskTime = TaskTime {
+    start_us: 2_500.0,
+    hand_off_us: 30.0,
+};
+/// A thread started by std: about 100 µs (120 counted); a hand-off wakes a parked thread,
+/// about 12 to 18 µs (20 counted).
+pub const THREAD_TIME: TaskTime = TaskTime {
+    start_us: 120.0,
+    hand_off_us: 20.0,
+};
+/// A may coroutine: about 1.8 to 2.7 µs (3 counted); a hand-off about 0.3 µs (0.5 counted).
+pub const COROUTINE_TIME: TaskTime = TaskTime {
+    start_us: 3.0,
+    hand_off_us: 0.5,
+};
+/// A future spawned on an async runtime: 0.6 to 1.0 µs (1.5 counted) in tokio, smol and
+/// async-std; a hand-off 0.2 to 0.9 µs (1 counted).
+pub const FUTURE_TIME: TaskTime = TaskTime {
+    start_us: 1.5,
+    hand_off_us: 1.0,
+};
+/// A job on rayon's pool: 0.2 to 0.4 µs (0.5 counted); a hand-off about 0.13 µs (0.2
+/// counted).
+pub const JOB_TIME: TaskTime = TaskTime {
+    start_us: 0.5,
+    hand_off_us: 0.2,
+};
+/// A function call: nothing to start, nothing to hand on (sync, which runs neither spawn
+/// nor switch).
+pub const CALL_TIME: TaskTime = TaskTime {
+    start_us: 0.0,
+    hand_off_us: 0.0,
+};
 
 /// One OS thread started by std: a 2 MiB stack reserved with its guard page, and the
 /// signal stack std maps beside it (reserved); about 10 KiB of it is made resident by a
@@ -92,6 +147,7 @@ const UNDECLARED: Shape = Shape {
     own_process: false,
     kernel_task_each: true,
     base: NOTHING,
+    task_time: THREAD_TIME,
 };
 
 fn declared() -> Shape {
@@ -194,8 +250,27 @@ pub fn predict(command: &Command, shape: &Shape) -> Option<(f64, String)> {
                 format!("a stream of {stream} s, {how}"),
             ))
         }
-        // A server runs until it is stopped: there is no length to predict.
-        Command::Io(_) | Command::Spawn(_) | Command::Switch(_) | Command::Serve(_) => None,
+        Command::Spawn(a) => {
+            let time = shape.task_time;
+            Some((
+                a.n as f64 * time.start_us / 1e6,
+                format!("{} task starts of about {}", a.n, micros(time.start_us)),
+            ))
+        }
+        Command::Switch(a) => {
+            let (time, hand_offs) = (shape.task_time, a.n * a.rounds);
+            Some((
+                (a.n as f64 * time.start_us + hand_offs as f64 * time.hand_off_us) / 1e6,
+                format!(
+                    "{} task starts of about {} and {hand_offs} hand-offs of about {}",
+                    a.n,
+                    micros(time.start_us),
+                    micros(time.hand_off_us)
+                ),
+            ))
+        }
+        // io's length is the server's; a server runs until it is stopped.
+        Command::Io(_) | Command::Serve(_) => None,
     }
 }
 
@@ -265,6 +340,14 @@ fn describe(command: &Command) -> String {
     }
 }
 
+/// A task's time as the user reads it: "2.5 ms", "30 µs", "0.5 µs".
+fn micros(us: f64) -> String {
+    match us >= 1_000.0 {
+        true => format!("{} ms", us / 1e3),
+        false => format!("{us} µs"),
+    }
+}
+
 /// Seconds as the user reads them: "14 h", "52 min", "40 s".
 fn human(seconds: f64) -> String {
     if seconds >= 2.0 * 3600.0 {
@@ -295,6 +378,7 @@ mod tests {
         own_process: false,
         kernel_task_each: false,
         base: NOTHING,
+        task_time: JOB_TIME,
     };
 
     /// The examples: rayon's million sleeps of 100 ms take N / cores rounds, not
@@ -325,6 +409,40 @@ mod tests {
         assert!((job_seconds(7777, 800_000) / job_seconds(7777, 400_000) - 4.0).abs() < 1e-9);
     }
 
+    /// spawn and switch: a start per task, and a hand-off per place and round. A ring of
+    /// worker processes at the largest N takes tens of seconds, and a lower --max-run-s
+    /// refuses it; at the cap of hand-offs it stays under the hour; no model's cheaper
+    /// tasks come near it.
+    #[test]
+    fn spawn_and_switch_count_starts_and_hand_offs() {
+        let procs = Shape {
+            task_time: PROCESS_TIME,
+            ..UNDECLARED
+        };
+        let ring = command(&["switch", "--n", "10000", "--rounds", "1"]);
+        let (s, how) = predict(&ring, &procs).unwrap();
+        assert!((10.0..60.0).contains(&s), "{s} s");
+        assert_eq!(
+            how,
+            "10000 task starts of about 2.5 ms and 10000 hand-offs of about 30 µs"
+        );
+        let laps = command(&["switch", "--n", "100", "--rounds", "1000000"]);
+        let (s, _) = predict(&laps, &procs).unwrap();
+        assert!((1800.0..3600.0).contains(&s), "{s} s");
+        let spawn = command(&["spawn", "--n", "1000"]);
+        assert_eq!(predict(&spawn, &procs).unwrap().0, 2.5);
+        for time in [THREAD_TIME, COROUTINE_TIME, FUTURE_TIME, JOB_TIME] {
+            let shape = Shape {
+                task_time: time,
+                ..UNDECLARED
+            };
+            let (s, _) = predict(&laps, &shape).unwrap();
+            assert!(s < 3600.0, "{time:?}: {s} s");
+            let (s, _) = predict(&command(&["spawn", "--n", "1000000"]), &shape).unwrap();
+            assert!(s < 3600.0, "{time:?}: {s} s");
+        }
+    }
+
     #[test]
     fn memory_follows_the_tasks_in_flight() {
         let sleep = command(&["sleep", "--n", "1000"]);
@@ -340,6 +458,9 @@ mod tests {
 
     #[test]
     fn durations_read_as_hours_minutes_or_seconds() {
+        assert_eq!(micros(2_500.0), "2.5 ms");
+        assert_eq!(micros(30.0), "30 µs");
+        assert_eq!(micros(0.5), "0.5 µs");
         assert_eq!(human(50_000.0), "14 h");
         assert_eq!(human(3_120.0), "52 min");
         assert_eq!(human(40.4), "40 s");

@@ -4,8 +4,9 @@
 //!   Each reports one finished task; nothing else is shared.
 //! - `switch --n N --rounds R`: N tasks in a ring hand a token on, R times round
 //!   (jimblandy/context-switch's "bucket brigade"). The model supplies the channel and the
-//!   spawn; this module builds the ring ([`ring`]), marks the token at every hand-off
-//!   ([`pass`]) and checks at the end that it went round exactly R times ([`check_ring`]).
+//!   spawn; this module builds the ring ([`ring`], or [`ring_in_turn`] one place at a
+//!   time), marks the token at every hand-off ([`pass`]) and checks at the end that it
+//!   went round exactly R times ([`check_ring`]).
 //!
 //! The ring: place `i` reads the token from its inbox and hands it on to place `i + 1`
 //! (the last place to place 0), R times. Main puts the token in place 0's inbox to start,
@@ -85,6 +86,44 @@ pub fn ring<S: Clone, R>(n: u64, mut channel: impl FnMut() -> (S, R)) -> (S, Vec
     (start, places)
 }
 
+/// The ring of [`ring`], made one place at a time, for channels whose ends are open files
+/// (procs' pipes, of which every worker it forks inherits a copy until its exec). Each
+/// channel is made just before the place that hands on into it is handed out, so the
+/// maker holds four channel ends at most (the place handed out, place 0's sender, kept for
+/// the last place, and the next place's inbox), not the whole ring's 2N.
+/// `start` puts the token into place 0's inbox before any place is handed out; it waits
+/// there until place 0 runs. A channel that cannot be made ends the ring with its error.
+pub fn ring_in_turn<S, R, E>(
+    n: u64,
+    mut channel: impl FnMut() -> Result<(S, R), E>,
+    start: impl FnOnce(&mut S) -> Result<(), E>,
+) -> Result<impl Iterator<Item = Result<Place<S, R>, E>>, E> {
+    let (mut first, inbox) = channel()?;
+    start(&mut first)?;
+    let (mut first, mut next_inbox) = (Some(first), Some(inbox));
+    // Place i reads the inbox made with place i - 1 (place 0's, above), and hands on into
+    // the one made now for place i + 1, or, the last, into place 0's.
+    Ok((0..n).map_while(move |index| {
+        // None after a channel failed: the ring ends with that error.
+        let inbox = next_inbox.take()?;
+        let outbox = match index + 1 == n {
+            true => first.take()?,
+            false => match channel() {
+                Ok((sender, receiver)) => {
+                    next_inbox = Some(receiver);
+                    sender
+                }
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        Some(Ok(Place {
+            index,
+            inbox,
+            outbox,
+        }))
+    }))
+}
+
 /// What one place reports: the `rounds` hand-offs it made, and the token if it took it
 /// back at the end (place 0), as its checksum.
 pub fn place_tally(rounds: u64, taken_back: Option<u64>) -> Tally {
@@ -143,6 +182,52 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("did not go round 3 places 4 times"));
+    }
+
+    /// A ring made in turn is wired as `ring` wires it (each place hands on to the next,
+    /// the last to place 0, where the token waits), and only two channels beyond place 0's
+    /// exist when a place is handed out: the maker never holds the whole ring.
+    #[test]
+    fn a_ring_made_in_turn_is_the_same_ring_one_channel_at_a_time() {
+        let n = 5;
+        let made = std::cell::Cell::new(0u64);
+        let channel = || {
+            made.set(made.get() + 1);
+            Ok::<_, ()>(mpsc::channel::<u64>())
+        };
+        let start = |first: &mut mpsc::Sender<u64>| first.send(TOKEN_START).map_err(drop);
+        let mut places = Vec::new();
+        for (i, place) in ring_in_turn(n, channel, start).unwrap().enumerate() {
+            // Place 0's channel, this place's outbox, and no more.
+            assert_eq!(made.get(), (i as u64 + 2).min(n), "place {i}");
+            places.push(place.unwrap());
+        }
+        let mut token = places[0].inbox.try_recv().unwrap();
+        for place in &places {
+            place.outbox.send(pass(token, place.index)).unwrap();
+            token = places[((place.index + 1) % n) as usize]
+                .inbox
+                .try_recv()
+                .unwrap();
+        }
+        assert_eq!(token, ring_checksum(n, 1));
+    }
+
+    /// A channel that cannot be made ends the ring with its error, and nothing after it.
+    #[test]
+    fn a_ring_made_in_turn_ends_at_the_first_channel_that_fails() {
+        let mut left = 3;
+        let channel = || match left {
+            0 => Err("no more"),
+            _ => {
+                left -= 1;
+                Ok(mpsc::channel::<u64>())
+            }
+        };
+        let places: Vec<_> = ring_in_turn(10, channel, |_| Ok(())).unwrap().collect();
+        assert_eq!(places.len(), 3);
+        assert!(places[..2].iter().all(Result::is_ok));
+        assert_eq!(places[2].as_ref().err(), Some(&"no more"));
     }
 
     #[test]

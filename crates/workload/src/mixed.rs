@@ -254,6 +254,7 @@ fn deadline(args: &MixedArgs) -> Duration {
         own_process: false,
         kernel_task_each: false,
         base: crate::budget::NOTHING,
+        task_time: crate::budget::CALL_TIME,
     };
     let predicted = crate::budget::predict(&command, &shape).map_or(0.0, |(s, _)| s);
     Duration::from_millis(args.duration_ms + args.timeout_ms)

@@ -91,6 +91,7 @@ const SHAPE: Shape = Shape {
     base: budget::NOTHING,
     kernel_task_each: false,
     own_process: false,
+    task_time: budget::FUTURE_TIME,
 };
 
 fn main() -> ExitCode {

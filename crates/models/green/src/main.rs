@@ -99,6 +99,7 @@ const SHAPE: Shape = Shape {
     own_process: false,
     // may's pool of coroutine stacks, made at the first spawn (see on_coroutines).
     base: budget::COROUTINE.times(1_000),
+    task_time: budget::COROUTINE_TIME,
 };
 
 fn main() -> ExitCode {

@@ -9,7 +9,11 @@
 //!   `read` on its inbox pipe is woken by the previous worker's `write`, and the kernel
 //!   switches to it, address space included (another process's page tables). Each
 //!   worker finds its two pipe ends, inherited across exec, by the numbers the parent puts
-//!   in its environment (see `worker::Workers::start_in_ring`).
+//!   in its environment (see `worker::Workers::start_in_ring`). The parent makes each
+//!   pipe as the worker that writes into it starts (`workload::costs::ring_in_turn`) and
+//!   keeps no end a started worker holds: a fork copies, and an exec closes, every
+//!   descriptor the parent holds, so a ring made up front made its start grow with the
+//!   square of N.
 //!
 //! ```sh
 //! target/release/procs spawn --n 200
@@ -19,8 +23,8 @@
 use super::on_processes;
 use crate::worker::{self, Workers};
 use anyhow::{bail, Context, Result};
-use std::io::{PipeReader, PipeWriter, Read, Write};
-use workload::costs::{check_ring, pass, place_tally, ring, Place, TOKEN_START};
+use std::io::{PipeReader, Read, Write};
+use workload::costs::{check_ring, pass, place_tally, ring_in_turn, Place, TOKEN_START};
 use workload::{gather, Command, SwitchArgs, Tally};
 
 /// N worker processes that do nothing: all that is measured is starting and reaping them.
@@ -31,65 +35,47 @@ pub fn run_spawn(n: u64, command: &Command) -> Result<Tally> {
 /// N worker processes in a ring of pipes, each handing the token on R times.
 pub fn run_switch(args: &SwitchArgs, command: &Command) -> Result<Tally> {
     workload::record_workers(args.n);
-    // Every descriptor this process holds at the last worker's start: the ring's pipes
-    // (two ends each, and the token's start, a dup of place 0's writer), the output pipe
-    // of every worker started, and the few a start opens. Refuse before making any: at
-    // 9,000 places under an open-file limit of 20,000 this used to fail after 13 s.
+    // Every descriptor this process holds at the last worker's start: the output pipe of
+    // every worker started, a few ends of the ring (see below), and the few a start opens.
     workload::limits::check_tasks(
         args.n,
         &format!("{} worker processes, one per place,", args.n),
     )?;
     workload::limits::check_files(
-        args.n * (2 + worker::FILES_PER_WORKER) + 1 + worker::FILES_TO_START,
-        &format!(
-            "a ring of {} worker processes (a pipe each, and each one's output)",
-            args.n
-        ),
+        args.n * worker::FILES_PER_WORKER + RING_FILES + worker::FILES_TO_START,
+        &format!("a ring of {} worker processes (each one's output)", args.n),
     )?;
-    // One pipe per place: place i reads from its own, and writes to the next one's. A
-    // pipe's reader cannot be cloned, but its writer can: `ring` needs only that.
-    let mut pipes = (0..args.n)
-        .map(|_| std::io::pipe())
-        .collect::<std::io::Result<Vec<_>>>()
-        .context("cannot create a pipe per place")?
-        .into_iter();
-    let (mut start, places) = ring(args.n, || {
-        let (reader, writer) = pipes.next().expect("one pipe per place");
-        (Writer(writer), reader)
-    });
+    // One pipe per place: place i reads from its own, and writes to the next one's. Each
+    // pipe is made just before the worker that writes into it starts, and this process
+    // closes its copies of a place's two ends once that worker has them: every fork
+    // copies (and every exec closes) a few ends of the ring, not all 2N of them, which
+    // made the ring's start grow with the square of N. The token waits in place 0's
+    // pipe until its worker starts: no place misses it.
+    let token = TOKEN_START.to_le_bytes();
+    let places = ring_in_turn(
+        args.n,
+        || std::io::pipe().map(|(reader, writer)| (writer, reader)),
+        |first| first.write_all(&token),
+    )
+    .context("cannot start the ring")?;
     let mut workers = Workers::default();
-    for place in &places {
+    for place in places {
+        let place = place.context("cannot make the ring's next pipe")?;
         workers
-            .start_in_ring(
-                &command.one_task_argv(),
-                place.index,
-                &place.inbox,
-                &place.outbox.0,
-            )
+            .start_in_ring(&command.one_task_argv(), &place)
             .with_context(|| format!("cannot start worker {} of {}", place.index + 1, args.n))?;
+        // `place` drops here: this process keeps no end of a started worker's pipes (but
+        // place 0's writer, until the last worker takes it), so a worker that dies closes
+        // its neighbours' pipes (end of file, broken pipe), and the ring ends with an
+        // error instead of waiting forever.
     }
-    // The parent keeps no end of any pipe but place 0's inbox writer, just long enough to
-    // start the token: then a worker that dies closes its neighbours' pipes (end of file,
-    // broken pipe), and the ring ends with an error instead of waiting forever.
-    drop(places);
-    start
-        .0
-        .write_all(&TOKEN_START.to_le_bytes())
-        .context("cannot start the token")?;
-    drop(start);
     let total = gather(workers.wait_all())?;
     check_ring(args, total)
 }
 
-/// A pipe's writer, made clonable for [`ring`] (a clone is a `dup` of the same pipe end).
-struct Writer(PipeWriter);
-
-impl Clone for Writer {
-    fn clone(&self) -> Writer {
-        // dup fails only when the process is out of file descriptors.
-        Writer(self.0.try_clone().expect("dup a pipe's writer"))
-    }
-}
+/// Ends of the ring this process holds at most while it starts a worker: the starting
+/// place's two, place 0's writer (kept for the last place) and the next place's reader.
+const RING_FILES: u64 = 4;
 
 /// In a worker: one place of the ring, on the two pipe ends it inherited. R times, wait
 /// for the token, mark it, hand it on.

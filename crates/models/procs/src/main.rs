@@ -74,6 +74,7 @@ const SHAPE: Shape = Shape {
     base: budget::NOTHING,
     kernel_task_each: true,
     own_process: true,
+    task_time: budget::PROCESS_TIME,
 };
 
 fn main() -> ExitCode {

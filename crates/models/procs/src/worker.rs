@@ -154,12 +154,10 @@ impl Workers {
     pub fn start_in_ring(
         &mut self,
         argv: &[String],
-        index: u64,
-        inbox: &PipeReader,
-        outbox: &PipeWriter,
+        place: &Place<PipeWriter, PipeReader>,
     ) -> Result<()> {
-        let fds = [inbox.as_raw_fd(), outbox.as_raw_fd()];
-        self.start_keeping(argv, Inherits::Ring(index, fds))
+        let fds = [place.inbox.as_raw_fd(), place.outbox.as_raw_fd()];
+        self.start_keeping(argv, Inherits::Ring(place.index, fds))
     }
 
     /// Start worker `index` of `serve`: it inherits the listening socket itself (the same

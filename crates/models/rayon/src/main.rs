@@ -69,6 +69,7 @@ const SHAPE: Shape = Shape {
     base: budget::NOTHING,
     kernel_task_each: false,
     own_process: false,
+    task_time: budget::JOB_TIME,
 };
 
 fn main() -> ExitCode {

@@ -65,6 +65,7 @@ const SHAPE: Shape = Shape {
     base: budget::NOTHING,
     kernel_task_each: false,
     own_process: false,
+    task_time: budget::CALL_TIME,
 };
 
 fn main() -> ExitCode {

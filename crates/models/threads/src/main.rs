@@ -73,6 +73,7 @@ const SHAPE: Shape = Shape {
     base: budget::NOTHING,
     kernel_task_each: true,
     own_process: false,
+    task_time: budget::THREAD_TIME,
 };
 
 fn main() -> ExitCode {
