@@ -69,6 +69,10 @@ pub struct Scenario {
     pub load_connections: u64,
     /// The backend's wait: the service time of Little's law.
     pub backend_ms: Option<u64>,
+    /// A step of this scenario lasts this long instead of the plan's step: at one modest
+    /// rate, a p99 needs more requests than a 2 s step holds (200 at 100/s: p99 is the
+    /// second slowest).
+    pub step: Option<Duration>,
 }
 
 /// The whole sweep.
@@ -106,6 +110,7 @@ impl Plan {
                     hold: false,
                     load_connections: 64,
                     backend_ms: None,
+                    step: None,
                 },
                 Scenario {
                     name: "work",
@@ -117,6 +122,7 @@ impl Plan {
                     hold: false,
                     load_connections: 64,
                     backend_ms: None,
+                    step: None,
                 },
                 Scenario {
                     name: "backend",
@@ -130,6 +136,7 @@ impl Plan {
                     hold: false,
                     load_connections: 1000,
                     backend_ms: Some(50),
+                    step: None,
                 },
                 Scenario {
                     name: "connections",
@@ -141,6 +148,7 @@ impl Plan {
                     hold: true,
                     load_connections: 10,
                     backend_ms: None,
+                    step: Some(Duration::from_secs(10)),
                 },
             ],
             backend_workers: vec![
@@ -172,6 +180,7 @@ impl Plan {
                     hold: false,
                     load_connections: 8,
                     backend_ms: None,
+                    step: None,
                 },
                 Scenario {
                     name: "work",
@@ -183,6 +192,7 @@ impl Plan {
                     hold: false,
                     load_connections: 8,
                     backend_ms: None,
+                    step: None,
                 },
                 Scenario {
                     name: "backend",
@@ -194,6 +204,7 @@ impl Plan {
                     hold: false,
                     load_connections: 20,
                     backend_ms: Some(20),
+                    step: None,
                 },
                 Scenario {
                     name: "connections",
@@ -205,6 +216,7 @@ impl Plan {
                     hold: true,
                     load_connections: 4,
                     backend_ms: None,
+                    step: None,
                 },
             ],
             backend_workers: vec![("procs", vec![1, 2]), ("python-procs", vec![1, 2])],
@@ -252,12 +264,13 @@ impl Plan {
         );
         for s in &self.scenarios {
             text += &format!(
-                "scenario={} path={} connections={} keepalive={} budget_p99_ms={} ladder_start={} ladder_factor={} ladder_top={} refinements={} hold={} load_connections={}\n",
+                "scenario={} path={} connections={} keepalive={} budget_p99_ms={} step_ms={} ladder_start={} ladder_factor={} ladder_top={} refinements={} hold={} load_connections={}\n",
                 s.name,
                 s.path,
                 s.connections.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
                 YesNo::from(s.keepalive).as_str(),
                 s.budget_ms,
+                s.step.unwrap_or(self.step).as_millis(),
                 s.ladder.start,
                 s.ladder.factor,
                 s.ladder.top,
@@ -519,7 +532,7 @@ fn run_ladder(plan: &Plan, cell: &Cell, setup: &Setup, results: &mut Results) ->
             rate: Some(rate),
             connections: scenario.load_connections,
             keepalive: scenario.keepalive,
-            duration: plan.step,
+            duration: scenario.step.unwrap_or(plan.step),
         };
         let before = sample_tree(server.pid(), false);
         let sampler = Sampler::start(server.pid());

@@ -462,3 +462,25 @@ fn guards_skip_what_the_limits_do_not_allow() {
         );
     }
 }
+
+/// A scenario measured at one fixed rate (connections) holds enough requests in its one
+/// step for its p99 to rest on ten of them or more: 1,000 requests at least. At 100/s a
+/// 2 s step held 200, and p99 was the second slowest: one stall decided the claim.
+#[test]
+fn a_fixed_rate_step_holds_a_thousand_requests() {
+    let plan = super::Plan::full();
+    let fixed: Vec<_> = plan
+        .scenarios
+        .iter()
+        .filter(|s| s.ladder.factor <= 1.0)
+        .collect();
+    assert!(!fixed.is_empty());
+    for s in fixed {
+        let requests = s.ladder.start * s.step.unwrap_or(plan.step).as_secs_f64();
+        assert!(
+            requests >= 1000.0,
+            "{}: {requests} requests in its step",
+            s.name
+        );
+    }
+}
