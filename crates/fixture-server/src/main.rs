@@ -76,8 +76,8 @@ struct Args {
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     idle_timeout_ms: u64,
     /// Most connections open at once [default: the open-file limit minus 32 kept for the
-    /// server]. At the cap, the connection that has waited longest for a request is closed
-    /// to make room for the next; if all are busy, up to 8 more get one answer each:
+    /// server]. At the cap, the connection that has waited longest for a request (250 ms
+    /// at least) is closed to make room for the next; if all are busy, up to 8 more get one answer each:
     /// /health, or 503 to anything else.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: Option<u64>,
