@@ -11,14 +11,16 @@
 # CPU 1. Every model binary, and the six Python models of scripts/python/ when their
 # environment (target/python-venv, made by scripts/python-env.sh or make bench-python) is
 # ready: it is never created here. MODELS="a b" runs only these (names, or paths to a server
-# executable, started as `PATH serve ...`) and SCENARIOS="hello backend" only these
-# scenarios: such a run, like a quick one, writes only its run folder.
+# executable, started as `PATH serve ...`), SCENARIOS="hello backend" only these
+# scenarios, and ROUNDS=1 each cell once instead of twice (round 2 checks round 1's knee):
+# such a run, like a quick one, writes only its run folder.
 # OHA=/path/to/generator takes the load from that executable instead of the pinned oha,
 # for tests (target/release/oha-stand-in, a test double that saves compiling oha); a
 # benchmark uses the pinned oha: such a run too writes only its run folder.
 # serve-settings.txt names the generator that ran (generator=, generator_version=).
 # Writes results/runs/<UTC time>-serve-<mode>-<pid>/{serve.csv,serve-knees.csv,
-# serve-skips.csv,serve-plan.txt,serve-summaries.jsonl,serve-settings.txt,logs/}; a full
+# serve-skips.csv,serve-plan.txt,serve-summaries.jsonl,serve-settings.txt,
+# serve-progress.log,logs/}; a full
 # sweep whose every ladder ran (skips by a guard excepted), the reference, then copies the
 # CSVs and settings to results/. A full sweep measures committed code: from a checkout with
 # uncommitted changes it is refused before anything runs, unless ALLOW_DIRTY=1. Ctrl-C
@@ -64,6 +66,9 @@ if [ -n "${SCENARIOS:-}" ]; then
     esac
   done
 fi
+if [ -n "${ROUNDS:-}" ] && ! [[ $ROUNDS =~ ^[1-5]$ ]]; then
+  echo "$script: error: ROUNDS: '$ROUNDS' is not a number of rounds from 1 to 5" >&2; exit 2
+fi
 # The generator: the pinned oha (ensure_oha, after the build), or OHA's, checked here.
 if [ -n "${OHA:-}" ]; then
   [[ $OHA == /* ]] || OHA=$OLDPWD/$OHA
@@ -74,7 +79,7 @@ command -v taskset >/dev/null || die "taskset not found (it comes with util-linu
 [ "$(nproc)" -ge 2 ] || die "the serve sweep needs 2 CPUs (the server on CPU 0, the load on CPU 1); this machine gives $(nproc)"
 # The reference (copied to results/): a full sweep of every model with the pinned oha.
 reference=no
-[ "$mode" != full ] || [ "${#model_list[@]}" -gt 0 ] || [ "${#scenario_list[@]}" -gt 0 ] || [ -n "${OHA:-}" ] || reference=yes
+[ "$mode" != full ] || [ "${#model_list[@]}" -gt 0 ] || [ "${#scenario_list[@]}" -gt 0 ] || [ -n "${OHA:-}" ] || [ -n "${ROUNDS:-}" ] || reference=yes
 [ "$reference" = no ] || check_clean "$results/serve*.csv"
 find_target_dir
 take_lock "serve-$mode"
@@ -90,7 +95,7 @@ new_run_dir "$results" "serve-$mode"
 start_server taskset -c 1
 settings=$run_dir/serve-settings.txt
 {
-  echo "mode=$mode reference=$reference models=$(token "${model_list[*]:-all}") scenarios=$(token "${scenario_list[*]:-all}")"
+  echo "mode=$mode reference=$reference models=$(token "${model_list[*]:-all}") scenarios=$(token "${scenario_list[*]:-all}") rounds=${ROUNDS:-plan}"
   echo "binaries=$bin"
   echo "generator=$(token "$oha") generator_version=$(token "$oha_version") server_cpu=0 generator_cpu=1 fixture_server_cpu=1 generator_env=TOKIO_WORKER_THREADS=1"
   describe_env
@@ -110,8 +115,14 @@ fi
 if [ "${#scenario_list[@]}" -gt 0 ]; then
   models_arg+=(--scenarios "$(IFS=,; echo "${scenario_list[*]}")")
 fi
+if [ -n "${ROUNDS:-}" ]; then
+  models_arg+=(--rounds "$ROUNDS")
+fi
 status=0
-"$bin/benchkit" serve --backend "$addr" --oha "$oha" --out "$run_dir" $quick "${models_arg[@]}" || status=$?
+# The progress lines also go to serve-progress.log: what each step showed, and when. tee
+# ignores Ctrl-C, so that it outlives benchkit's own lines about the interruption.
+"$bin/benchkit" serve --backend "$addr" --oha "$oha" --out "$run_dir" $quick "${models_arg[@]}" \
+  2> >(trap '' INT; tee -a "$run_dir/serve-progress.log" >&2) || status=$?
 server_alive || status=1
 if [ "$status" -ne 0 ]; then
   echo "== the serve sweep did not complete: results/ left as it was; what was measured is in $run_dir" >&2

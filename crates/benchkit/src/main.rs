@@ -134,6 +134,11 @@ enum Cmd {
         /// Only these scenarios, comma-separated (hello, work, backend, connections).
         #[arg(long, value_delimiter = ',')]
         scenarios: Vec<String>,
+        /// Rounds of every cell [default: the plan's, 2]: round 1 climbs each ladder, each
+        /// later one checks round 1's knee. 1 halves the time and leaves every knee
+        /// unchecked.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=5))]
+        rounds: Option<u64>,
     },
     /// Write RESULTS/REPORT.md and RESULTS/charts/*.svg from the CSVs in RESULTS.
     Report {
@@ -293,13 +298,15 @@ fn run(cli: Cli) -> Result<()> {
             quick,
             models,
             scenarios,
+            rounds,
         } => {
-            let plan = if quick {
+            let mut plan = if quick {
                 sweep::serve::Plan::quick()
             } else {
                 sweep::serve::Plan::full()
             }
             .only(&scenarios)?;
+            plan.rounds = rounds.unwrap_or(plan.rounds);
             let bin_dir = bin_dir()?;
             let models = serve_models(&bin_dir, quick, &models)?;
             let setup = sweep::serve::Setup {

@@ -71,7 +71,7 @@ fn restarts(serve_csv: &Path) -> usize {
     steps
         .windows(2)
         .filter(|w| {
-            let same = ["model", "scenario", "workers", "connections"]
+            let same = ["model", "scenario", "workers", "connections", "round"]
                 .iter()
                 .all(|c| w[0][*c] == w[1][*c]);
             same && w[0]["within_budget"] == "no"
@@ -172,7 +172,7 @@ fn check_quick_sweep(dir: &Path, run: &e2e::ScriptRun, oha: &Path, version: &str
         run.stderr
     );
     assert!(
-        run.stderr.contains("[  1/16]"),
+        run.stderr.contains("[round 1   1/16]") && run.stderr.contains("[round 2   1/12]"),
         "progress lines:\n{}",
         run.stderr
     );
@@ -188,9 +188,18 @@ fn check_quick_sweep(dir: &Path, run: &e2e::ScriptRun, oha: &Path, version: &str
         "model,scenario,workers,connections,keepalive,step,offered_rps,achieved_rps,duration_s,\
 requests,ok,errors,error_rate,error_kinds,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,\
 server_cpu_ms,server_cpu_us_per_req,server_pss_bytes,server_threads,pss_per_conn_bytes,\
-generator_cpu_share,generator_saturated,within_budget,rerun\n"
+generator_cpu_share,generator_saturated,within_budget,rerun,round\n"
     ));
-    let steps = rows(&folder.join("serve.csv"));
+    let all_steps = rows(&folder.join("serve.csv"));
+    // Round 1 climbs every ladder; round 2 checks its knees (below).
+    let steps: Vec<_> = all_steps
+        .iter()
+        .filter(|r| r["round"] == "1")
+        .cloned()
+        .collect();
+    assert!(all_steps
+        .iter()
+        .all(|r| ["1", "2"].contains(&r["round"].as_str())));
     let ladders = |model: &str| {
         let mut seen: Vec<(String, String, String)> = steps
             .iter()
@@ -236,7 +245,7 @@ generator_cpu_share,generator_saturated,within_budget,rerun\n"
             l("backend", "2", "20"),
         ]
     );
-    for r in &steps {
+    for r in &all_steps {
         for yes_no in ["keepalive", "generator_saturated", "within_budget"] {
             assert!(
                 ["yes", "no"].contains(&r[yes_no].as_str()),
@@ -283,15 +292,25 @@ generator_cpu_share,generator_saturated,within_budget,rerun\n"
     );
     // The load is sent at the offered rate: where the server kept up, the answers came at
     // that rate (less the few cut off by the end of a half-second step).
-    for r in steps.iter().filter(|r| r["within_budget"] == "yes") {
+    for r in all_steps.iter().filter(|r| r["within_budget"] == "yes") {
         let offered: f64 = r["offered_rps"].parse().unwrap();
         let achieved: f64 = r["achieved_rps"].parse().unwrap();
         assert!((0.8 * offered..=1.1 * offered).contains(&achieved), "{r:?}");
     }
 
-    let knees = rows(&folder.join("serve-knees.csv"));
+    let all_knees = rows(&folder.join("serve-knees.csv"));
+    let knees: Vec<_> = all_knees
+        .iter()
+        .filter(|k| k["round"] == "1")
+        .cloned()
+        .collect();
     assert_eq!(knees.len(), 12, "one knee per ladder run");
-    for k in &knees {
+    assert_eq!(
+        all_knees.len(),
+        24,
+        "round 2 checks every knee of round 1 (the skipped cells aside)"
+    );
+    for k in &all_knees {
         assert!(!k["knee_rps"].is_empty(), "{k:?}");
         assert!(
             ["p99", "errors", "none"].contains(&k["broke_by"].as_str()),
@@ -322,9 +341,9 @@ generator_cpu_share,generator_saturated,within_budget,rerun\n"
     // Little's law at /backend/20: one request per worker for sync and procs (K / 20 ms),
     // one per connection for tokio-async (20 / 20 ms). The first two break past it; the
     // ladder's top (160/s) is well under tokio-async's.
-    let backend: Vec<(&str, &str, &str, f64, &str)> = knees
+    let backend: Vec<(&str, &str, &str, f64, &str)> = all_knees
         .iter()
-        .filter(|k| k["scenario"] == "backend")
+        .filter(|k| k["scenario"] == "backend" && k["round"] == "1")
         .map(|k| {
             (
                 k["model"].as_str(),
@@ -345,7 +364,20 @@ generator_cpu_share,generator_saturated,within_budget,rerun\n"
             ("tokio-async", "", "1000")
         ]
     );
-    for (model, _, little, knee, broke_by) in &backend {
+    let both_rounds: Vec<(&str, &str, f64, &str)> = all_knees
+        .iter()
+        .filter(|k| k["scenario"] == "backend")
+        .map(|k| {
+            (
+                k["model"].as_str(),
+                k["little_bound_rps"].as_str(),
+                k["knee_rps"].parse().unwrap(),
+                k["broke_by"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(both_rounds.len(), 8, "{both_rounds:?}");
+    for (model, little, knee, broke_by) in &both_rounds {
         if *model == "tokio-async" {
             assert_eq!((*knee, *broke_by), (160.0, "none"), "{backend:?}");
         } else {
@@ -384,11 +416,12 @@ generator_cpu_share,generator_saturated,within_budget,rerun\n"
         "{settings}"
     );
     assert!(settings.contains("git_commit="), "{settings}");
-    // Each server stopped with its summary line: the ceiling's and the 12 ladders', and
-    // one more for every step that broke and was followed by another (a fresh server).
+    // Each server stopped with its summary line: the ceiling's and the 12 ladders' of each
+    // round, and one more for every step that broke and was followed by another (a fresh
+    // server).
     let summaries = std::fs::read_to_string(folder.join("serve-summaries.jsonl")).unwrap();
     let restarts = restarts(&folder.join("serve.csv"));
-    assert_eq!(summaries.lines().count(), 13 + restarts, "{summaries}");
+    assert_eq!(summaries.lines().count(), 25 + restarts, "{summaries}");
 }
 
 /// Only a full sweep of every model with the pinned oha is the reference, copied to

@@ -9,6 +9,11 @@
 //! contract has no status column; this reader takes an optional `status` (`ok`,
 //! `skipped`, `failed`) when the sweep writes one, and otherwise counts a row with no p99
 //! and a reason as skipped.
+//!
+//! A sweep measures each cell in rounds (`round`, 1 in files from before rounds): one
+//! serve-knees.csv row per round, which the reader folds into one knee per cell
+//! ([`merge_rounds`]): the rate sustained in every round, and the highest at which any
+//! round broke. So a ranking of two cells holds in every round or is not made.
 
 use crate::table::check::Check;
 use crate::table::Table;
@@ -55,9 +60,16 @@ pub struct ServeRow {
     /// Not in the contract: why a step was skipped or failed.
     #[serde(default)]
     pub reason: String,
+    /// The round of the sweep (empty in files from before rounds: round 1).
+    #[serde(default)]
+    pub round: Option<u64>,
 }
 
 impl ServeRow {
+    pub fn round(&self) -> u64 {
+        self.round.unwrap_or(1)
+    }
+
     /// Measured: a status of `ok`, or no status and not a reason with an empty p99.
     pub fn measured(&self) -> bool {
         match self.status.as_str() {
@@ -93,9 +105,37 @@ pub struct KneeRow {
     pub bound: String,
     pub predicted_rps: Option<f64>,
     pub generator_ceiling_rps: Option<f64>,
+    /// The round whose steps this knee comes from (empty in files from before rounds: 1).
+    #[serde(default)]
+    pub round: Option<u64>,
+    /// Not in the file: after [`merge_rounds`], each round's own knee and break, in round
+    /// order.
+    #[serde(skip)]
+    pub by_round: Vec<RoundKnee>,
+}
+
+/// One round's knee of a cell, and the rate above it at which that round broke.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoundKnee {
+    pub round: u64,
+    pub knee: Option<f64>,
+    pub broke_at: Option<f64>,
 }
 
 impl KneeRow {
+    /// Whether every round's interval (its knee up to the rate it broke at) overlaps every
+    /// other's: the rounds found the same knee to within their steps.
+    pub fn rounds_agree(&self) -> bool {
+        let highest_knee = self
+            .by_round
+            .iter()
+            .map(|r| r.knee.unwrap_or(0.0))
+            .fold(0.0, f64::max);
+        self.by_round
+            .iter()
+            .all(|r| r.broke_at.is_none_or(|b| b > highest_knee))
+    }
+
     /// A cell with a knee: not one whose knee, break and `broke_by` are all empty (a
     /// cell the sweep skipped, whose steps in serve.csv say why).
     pub fn measured(&self) -> bool {
@@ -127,12 +167,14 @@ impl Serve {
                             s.workers,
                             s.connections,
                             s.offered_rps,
+                            s.round(),
                         ) == (
                             &r.model,
                             &r.scenario,
                             r.workers,
                             r.connections,
                             r.offered_rps,
+                            r.round(),
                         )
                 })
             })
@@ -158,7 +200,7 @@ impl Serve {
                 }
                 Ok(Some(Serve {
                     rows,
-                    knees: read_knees(&knees)?,
+                    knees: merge_rounds(read_knees(&knees)?),
                     reruns,
                 }))
             }
@@ -200,11 +242,12 @@ pub fn read_serve(path: &Path) -> Result<Vec<ServeRow>> {
     let table = Table::<ServeRow>::read(path, &required)?;
     table.refuse_duplicates(|r| {
         format!(
-            "{} {} workers={} connections={} step {}",
+            "{} {} workers={} connections={}{} step {}",
             r.model,
             r.scenario,
             opt(r.workers),
             opt(r.connections),
+            in_round(r.round),
             opt(r.step)
         )
     })?;
@@ -280,6 +323,8 @@ struct SkipRow {
     connections: Option<u64>,
     status: String,
     reason: String,
+    #[serde(default)]
+    round: Option<u64>,
 }
 
 /// Read serve-skips.csv (it may hold no row: nothing was skipped) as rows not measured.
@@ -322,6 +367,7 @@ fn read_skips(path: &Path) -> Result<Vec<ServeRow>> {
             rerun: String::new(),
             status: r.status,
             reason: r.reason,
+            round: r.round,
         })
         .collect())
 }
@@ -341,11 +387,12 @@ pub fn read_knees(path: &Path) -> Result<Vec<KneeRow>> {
     let table = Table::<KneeRow>::read(path, &required)?;
     table.refuse_duplicates(|r| {
         format!(
-            "{} {} workers={} connections={}",
+            "{} {} workers={} connections={}{}",
             r.model,
             r.scenario,
             opt(r.workers),
-            opt(r.connections)
+            opt(r.connections),
+            in_round(r.round)
         )
     })?;
     if table.rows.is_empty() {
@@ -410,6 +457,93 @@ pub fn read_knees(path: &Path) -> Result<Vec<KneeRow>> {
         }
         Ok(())
     })
+}
+
+/// One knee per cell from its rounds' rows, in the order each cell first appears. The
+/// knee is the lowest of the rounds' knees (a rate every round sustained; none if a
+/// round had none) and the break the highest of their breaks (none if a round never
+/// broke), so the interval holds every round's. The bound, prediction and CPU per request
+/// are those of the round with the lowest knee; the generator's where any round's knee
+/// was the generator's, since then no knee may rank above it. Cells not measured are kept
+/// as they are.
+pub fn merge_rounds(rows: Vec<KneeRow>) -> Vec<KneeRow> {
+    let mut cells: Vec<Vec<KneeRow>> = Vec::new();
+    for row in rows {
+        let key = |k: &KneeRow| {
+            (
+                k.model.clone(),
+                k.scenario.clone(),
+                k.workers,
+                k.connections,
+            )
+        };
+        match cells.iter_mut().find(|c| key(&c[0]) == key(&row)) {
+            Some(cell) => cell.push(row),
+            None => cells.push(vec![row]),
+        }
+    }
+    cells
+        .into_iter()
+        .map(|rows| {
+            let (mut rounds, not_measured): (Vec<KneeRow>, Vec<KneeRow>) =
+                rows.into_iter().partition(KneeRow::measured);
+            if rounds.is_empty() {
+                return not_measured
+                    .into_iter()
+                    .next()
+                    .expect("every cell has a row");
+            }
+            rounds.sort_by_key(|r| r.round.unwrap_or(1));
+            let by_round: Vec<RoundKnee> = rounds
+                .iter()
+                .map(|r| RoundKnee {
+                    round: r.round.unwrap_or(1),
+                    knee: r.knee_rps,
+                    broke_at: r.broke_at_rps,
+                })
+                .collect();
+            let generator = rounds.iter().any(|r| r.bound == "generator");
+            let knee = rounds
+                .iter()
+                .map(|r| r.knee_rps)
+                .min_by(|a, b| a.unwrap_or(0.0).total_cmp(&b.unwrap_or(0.0)))
+                .flatten();
+            let broke = rounds
+                .iter()
+                .max_by(|a, b| {
+                    let rank = |r: &KneeRow| r.broke_at_rps.unwrap_or(f64::INFINITY);
+                    rank(a).total_cmp(&rank(b))
+                })
+                .map(|r| (r.broke_at_rps, r.broke_by.clone()));
+            // The row of the lowest knee (the first such round), among the generator's
+            // rounds if there are any.
+            let key = |r: &KneeRow| {
+                (
+                    r.bound != "generator" || !generator,
+                    r.knee_rps.unwrap_or(0.0),
+                )
+            };
+            let lowest = (0..rounds.len())
+                .min_by(|&i, &j| {
+                    let (a, b) = (key(&rounds[i]), key(&rounds[j]));
+                    a.0.cmp(&b.0).then(a.1.total_cmp(&b.1))
+                })
+                .expect("at least one round");
+            let mut merged = rounds.swap_remove(lowest);
+            merged.knee_rps = knee;
+            if let Some((broke_at, broke_by)) = broke {
+                merged.broke_at_rps = broke_at;
+                merged.broke_by = broke_by;
+            }
+            merged.by_round = by_round;
+            merged
+        })
+        .collect()
+}
+
+/// " round 2" where the file has a round column, for the line naming a duplicate.
+fn in_round(round: Option<u64>) -> String {
+    round.map_or(String::new(), |n| format!(" round {n}"))
 }
 
 fn opt(x: Option<u64>) -> String {

@@ -1,6 +1,7 @@
 //! The `connections` scenario: p99 at each count of open keep-alive connections (one
-//! modest rate throughout), PSS per open connection, the cells skipped with their reasons,
-//! and a chart of p99 against open connections, one line per model.
+//! modest rate throughout), in each round, PSS per open connection, the cells skipped with
+//! their reasons, and a chart of p99 against open connections (round 1), one line per
+//! model.
 
 use super::{clean, latency, series};
 use crate::charts::{self, Line};
@@ -18,50 +19,70 @@ pub fn counts(steps: &[&ServeRow]) -> Vec<u64> {
     n
 }
 
-/// The row of one model (and K) at `conns` connections: its last step where the sweep
-/// ran more than one.
+/// The rows of one model (and K) at `conns` connections, one per round (its last step
+/// where a round ran more than one), in round order.
 pub fn at<'a>(
     steps: &[&'a ServeRow],
     model: &str,
     workers: Option<u64>,
     conns: u64,
-) -> Option<&'a ServeRow> {
-    steps
+) -> Vec<&'a ServeRow> {
+    let mut rows: Vec<&ServeRow> = Vec::new();
+    for r in steps
         .iter()
         .copied()
         .filter(|r| r.model == model && r.workers == workers && r.connections == Some(conns))
-        .max_by_key(|r| r.step)
+    {
+        match rows.iter_mut().find(|x| x.round() == r.round()) {
+            Some(x) if x.step < r.step => *x = r,
+            Some(_) => {}
+            None => rows.push(r),
+        }
+    }
+    rows.sort_by_key(|r| r.round());
+    rows
 }
 
-/// "1.2 ms", "1.2 ms (over budget)" for a measured cell; "skipped" or "failed" otherwise.
-fn cell(row: Option<&ServeRow>) -> String {
-    match row {
-        None => String::new(),
-        Some(r) if !r.measured() => (if r.failed() { "failed" } else { "skipped" }).into(),
-        Some(r) => {
+/// Round 1's measured row, for the chart.
+fn first_round<'a>(rows: &[&'a ServeRow]) -> Option<&'a ServeRow> {
+    rows.iter()
+        .copied()
+        .find(|r| r.measured() && r.round() == 1)
+}
+
+/// Each round's p99, "1.2 ms · 1.4 ms", with "(over budget)" after one that broke;
+/// "skipped" or "failed" for a round not measured.
+fn cell(rows: &[&ServeRow]) -> String {
+    let each: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            if !r.measured() {
+                return (if r.failed() { "failed" } else { "skipped" }).into();
+            }
             let p99 = r.p99_ms.map_or("–".into(), latency);
             if r.within_budget == "no" {
                 format!("{p99} (over budget)")
             } else {
                 p99
             }
-        }
-    }
+        })
+        .collect();
+    each.join(" · ")
 }
 
-/// PSS per open connection at the largest count the model was measured at: "3.1 KiB
-/// (at 10,000)"; "–" where none was recorded.
+/// PSS per open connection at the largest count the model was measured at, the highest
+/// of its rounds: "3.1 KiB (at 10,000)"; "–" where none was recorded.
 pub fn pss_per_connection(steps: &[&ServeRow], model: &str, workers: Option<u64>) -> String {
     counts(steps)
         .into_iter()
         .rev()
         .find_map(|n| {
-            let r = at(steps, model, workers, n).filter(|r| r.measured())?;
-            Some(format!(
-                "{} (at {})",
-                bytes(r.pss_per_conn_bytes?),
-                thousands(n)
-            ))
+            let pss = at(steps, model, workers, n)
+                .iter()
+                .filter(|r| r.measured())
+                .filter_map(|r| r.pss_per_conn_bytes)
+                .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))?;
+            Some(format!("{} (at {})", bytes(pss), thousands(n)))
         })
         .unwrap_or_else(|| "–".into())
 }
@@ -85,6 +106,13 @@ pub fn section(steps: &[&ServeRow], charts_dir: &Path) -> Result<String> {
     if !rates.is_empty() {
         let _ = writeln!(md, "Offered rate: {}.\n", rates.join(", "));
     }
+    let rounds = steps.iter().map(|r| r.round()).max().unwrap_or(1);
+    if rounds > 1 {
+        let _ = writeln!(
+            md,
+            "Each cell gives its p99 in each of the {rounds} rounds, in order; the chart shows round 1.\n"
+        );
+    }
     let header: Vec<String> = counts
         .iter()
         .map(|n| format!("p99 at {}", thousands(*n)))
@@ -99,7 +127,7 @@ pub fn section(steps: &[&ServeRow], charts_dir: &Path) -> Result<String> {
     for ((model, workers), name) in &labels {
         let cells: Vec<String> = counts
             .iter()
-            .map(|n| cell(at(steps, model, *workers, *n)))
+            .map(|n| cell(&at(steps, model, *workers, *n)))
             .collect();
         let _ = writeln!(
             md,
@@ -108,9 +136,17 @@ pub fn section(steps: &[&ServeRow], charts_dir: &Path) -> Result<String> {
             pss_per_connection(steps, model, *workers)
         );
         for n in &counts {
-            if let Some(r) = at(steps, model, *workers, *n).filter(|r| !r.measured()) {
+            for r in at(steps, model, *workers, *n)
+                .into_iter()
+                .filter(|r| !r.measured())
+            {
+                let round = if rounds > 1 {
+                    format!(", round {}", r.round())
+                } else {
+                    String::new()
+                };
                 reasons.push(format!(
-                    "- {name} at {}: {}",
+                    "- {name} at {}{round}: {}",
                     thousands(*n),
                     clean(&r.reason)
                 ));
@@ -129,14 +165,15 @@ pub fn section(steps: &[&ServeRow], charts_dir: &Path) -> Result<String> {
             points: counts
                 .iter()
                 .filter_map(|n| {
-                    let r = at(steps, model, *workers, *n).filter(|r| r.measured())?;
+                    let r = first_round(&at(steps, model, *workers, *n))?;
                     Some((*n as f64, r.p99_ms.filter(|p| *p > 0.0)?))
                 })
                 .collect(),
             missing: counts
                 .iter()
                 .filter_map(|n| {
-                    let r = at(steps, model, *workers, *n).filter(|r| !r.measured())?;
+                    let rows = at(steps, model, *workers, *n);
+                    let r = rows.iter().find(|r| !r.measured() && r.round() == 1)?;
                     Some((*n as f64, r.failed()))
                 })
                 .collect(),
@@ -155,7 +192,7 @@ pub fn section(steps: &[&ServeRow], charts_dir: &Path) -> Result<String> {
         md += &crate::report::charts_embed(
             "connections: p99 against open connections",
             "charts/serve-connections.svg",
-            "serve.csv (scenario connections)",
+            "serve.csv (scenario connections, round 1)",
             "connections, p99_ms, per model",
         );
     }

@@ -1,6 +1,9 @@
 //! The knee table of a scenario: every knee beside the bound that predicts it, the
 //! prediction and the ratio of the two; then which knee is highest, ranked only beyond
-//! one step ([`crate::stats::compare::compare_knees`]).
+//! one step ([`crate::stats::compare::compare_knees`]). A cell measured in several rounds
+//! has one knee here, folded from its rounds (`merge_rounds` in inputs/serve.rs):
+//! the rate every round sustained, up to the highest at which one broke. So a knee that
+//! moved between rounds widens its interval, and ranks only where every round agrees.
 //!
 //! The bounds, as the sweep computes them (serve-knees.csv): Little's law (requests in
 //! flight over the time each takes: K workers waiting 50 ms each serve at most 20·K a
@@ -79,11 +82,11 @@ fn micros(us: f64) -> String {
 /// The knee table of one scenario, then the highest knee and those within one step of it.
 pub fn table(rows: &[&KneeRow]) -> String {
     let labels = series(rows, |k| (k.model.as_str(), k.workers));
-    let mut md = String::from("| model | workers | knee | broke at | broke by | bound | predicted | measured / predicted |\n| --- | ---: | ---: | ---: | --- | --- | ---: | ---: |\n");
+    let mut md = String::from("| model | workers | knee | broke at | broke by | rounds | bound | predicted | measured / predicted |\n| --- | ---: | ---: | ---: | --- | --- | --- | ---: | ---: |\n");
     for r in rows {
         let workers = r.workers.map_or("–".into(), thousands);
         if !r.measured() {
-            let _ = writeln!(md, "| {} | {workers} | not measured | | | | | |", r.model);
+            let _ = writeln!(md, "| {} | {workers} | not measured | | | | | | |", r.model);
             continue;
         }
         let knee = r.knee_rps.map_or("none within budget".into(), rate);
@@ -96,8 +99,9 @@ pub fn table(rows: &[&KneeRow]) -> String {
         let predicted = r.predicted_rps.map_or("–".into(), rate);
         let _ = writeln!(
             md,
-            "| {} | {workers} | {knee} | {broke_at} | {broke_by} | {} | {predicted} | {} |",
+            "| {} | {workers} | {knee} | {broke_at} | {broke_by} | {} | {} | {predicted} | {} |",
             r.model,
+            rounds(r),
             bound(r),
             measured_over_predicted(r)
         );
@@ -110,6 +114,44 @@ pub fn table(rows: &[&KneeRow]) -> String {
         let _ = writeln!(md, "{sentence}\n");
     }
     md
+}
+
+/// What each round found: "2, the same" where every round's knee and break were equal;
+/// else each round's knee up to its break, "16,000–19,027 · 34,896–40,609", and
+/// "(disagree)" where the intervals do not overlap.
+pub fn rounds(r: &KneeRow) -> String {
+    match r.by_round.as_slice() {
+        [] | [_] => "1".into(),
+        [first, rest @ ..]
+            if rest
+                .iter()
+                .all(|x| (x.knee, x.broke_at) == (first.knee, first.broke_at)) =>
+        {
+            format!("{}, the same", r.by_round.len())
+        }
+        _ if r.rounds_agree() => intervals(r),
+        _ => format!("{} (disagree)", intervals(r)),
+    }
+}
+
+/// Each round's knee up to the rate it broke at: "16,000–19,027 · 34,896–40,609" ("none"
+/// for no knee, "top" for no break).
+pub fn intervals(r: &KneeRow) -> String {
+    let each: Vec<String> = r
+        .by_round
+        .iter()
+        .map(|x| {
+            let knee = x.knee.map_or("none".into(), bare);
+            let broke = x.broke_at.map_or("top".into(), bare);
+            format!("{knee}–{broke}")
+        })
+        .collect();
+    each.join(" · ")
+}
+
+/// A rate without its unit, for a list of them: "19,027", "46.0".
+fn bare(x: f64) -> String {
+    rate(x).trim_end_matches(" req/s").to_string()
 }
 
 /// A knee under this share of its prediction is not explained by its bound.

@@ -144,7 +144,8 @@ fn series<'a, T>(
 }
 
 /// What guards the knees against the rest of the machine, and how often it was needed: a
-/// step that broke was run once more on a fresh server before its ladder believed it.
+/// step that broke was run once more on a fresh server before its ladder believed it, and
+/// every cell ran in rounds whose knees must agree before two cells are ranked.
 fn disturbances(serve: &Serve) -> String {
     let reruns = serve.reruns.len();
     let cleared = serve.breaks_not_repeated();
@@ -158,7 +159,61 @@ fn disturbances(serve: &Serve) -> String {
             if reruns == 1 { "was" } else { "were" },
         )
     };
-    format!("**A break must repeat.** A step that broke is run once more at the same rate on a fresh server, and the ladder judges the rate by that second run: a burst of other work on the machine can break one step, but rarely two in a row. {counted}. A disturbance that outlasts both runs still lowers a knee, and each cell's ladder runs once: repeat `make bench-serve` before relying on a ranking that turns on one step.\n\n")
+    let mut md = format!("**A break must repeat.** A step that broke is run once more at the same rate on a fresh server, and the ladder judges the rate by that second run: a burst of other work on the machine can break one step, but rarely two in a row. {counted}.\n\n");
+    md += &rounds(serve);
+    md
+}
+
+/// The rounds paragraph: how many cells ran in more than one round, and those whose
+/// rounds disagree (their intervals do not overlap), each with its rounds' intervals.
+fn rounds(serve: &Serve) -> String {
+    let checked: Vec<&KneeRow> = serve
+        .knees
+        .iter()
+        .filter(|k| k.measured() && k.by_round.len() > 1)
+        .collect();
+    let measured = serve.knees.iter().filter(|k| k.measured()).count();
+    if checked.is_empty() {
+        return "**One round.** Each cell's ladder ran once (serve-knees.csv has one round per cell): a disturbance that outlasted a step and its rerun would lower a knee unseen. Repeat `make bench-serve`, which runs two rounds, before relying on a ranking that turns on one step.\n\n".into();
+    }
+    let rounds = checked.iter().map(|k| k.by_round.len()).max().unwrap_or(1);
+    let disagree: Vec<String> = checked
+        .iter()
+        .filter(|k| !k.rounds_agree())
+        .map(|k| {
+            format!(
+                "{} {} ({})",
+                label(&k.model, k.workers, k.workers.is_some()),
+                k.scenario,
+                knees::intervals(k)
+            )
+        })
+        .collect();
+    let only_one = measured - checked.len();
+    let mut md = format!("**Rounds.** Every cell ran in {rounds} rounds: round 1 climbed its ladder; then, after all of round 1 and in reverse order, round 2 checked each knee on a fresh server (the knee, then the rate that broke: two steps where it repeats). A knee below is the rate every round sustained, and its interval reaches the highest rate at which a round broke, so two cells are ranked only where every round agrees. ");
+    if disagree.is_empty() {
+        let _ = write!(
+            md,
+            "In this run the rounds of all {} cells checked agree.",
+            checked.len()
+        );
+    } else {
+        let _ = write!(
+            md,
+            "In this run the rounds of {} of {} cells disagree (knee to break, by round): {}.",
+            disagree.len(),
+            checked.len(),
+            disagree.join("; ")
+        );
+    }
+    if only_one > 0 {
+        let _ = write!(
+            md,
+            " {only_one} cell{} measured in round 1 only (a later round failed or did not run).",
+            if only_one == 1 { " was" } else { "s were" }
+        );
+    }
+    md + "\n\n"
 }
 
 /// The steps not measured, with their reasons.
@@ -176,7 +231,11 @@ fn not_measured(steps: &[&ServeRow]) -> String {
             .map(|x| format!(" at {}", rate(x)))
             .unwrap_or_default();
         let status = if r.failed() { "failed" } else { "skipped" };
-        let _ = writeln!(md, "- {name}{at}: {status}: {}", clean(&r.reason));
+        let round = match r.round() {
+            1 => String::new(),
+            n => format!(" in round {n}"),
+        };
+        let _ = writeln!(md, "- {name}{at}: {status}{round}: {}", clean(&r.reason));
     }
     if !md.is_empty() {
         md.push('\n');
@@ -184,8 +243,11 @@ fn not_measured(steps: &[&ServeRow]) -> String {
     md
 }
 
-/// p99 against the offered rate, one line per model (and K), log-log.
+/// p99 against the offered rate, one line per model (and K), log-log: round 1's ladder
+/// (a later round checks its knee with a step or two, which the knee table gives).
 fn chart(scenario: &str, steps: &[&ServeRow], charts_dir: &Path) -> Result<String> {
+    let steps: Vec<&ServeRow> = steps.iter().copied().filter(|r| r.round() == 1).collect();
+    let steps = steps.as_slice();
     let mut lines: Vec<Line> = series(steps, |r| (r.model.as_str(), r.workers))
         .into_iter()
         .map(|((m, w), label)| {
@@ -223,7 +285,7 @@ fn chart(scenario: &str, steps: &[&ServeRow], charts_dir: &Path) -> Result<Strin
     Ok(super::charts_embed(
         &format!("{scenario}: p99 against offered rate"),
         &format!("charts/{file}"),
-        &format!("serve.csv (scenario {scenario})"),
+        &format!("serve.csv (scenario {scenario}, round 1)"),
         "offered_rps, p99_ms, per model and workers",
     ))
 }

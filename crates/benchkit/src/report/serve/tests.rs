@@ -80,7 +80,7 @@ fn a_knee_at_the_top_step_is_a_floor() {
             .collect::<Vec<_>>(),
     );
     assert!(
-        table.contains("| sync | – | 4,000 req/s | – | not broken: top step reached | CPU: one core / 80 µs per request | 12,500 req/s | ≥ 0.32x |"),
+        table.contains("| sync | – | 4,000 req/s | – | not broken: top step reached | 1 | CPU: one core / 80 µs per request | 12,500 req/s | ≥ 0.32x |"),
         "{table}"
     );
 }
@@ -94,9 +94,9 @@ fn the_section_renders_tables_ceiling_skips_and_charts() {
     has("## Servers: every model under open-loop load\n");
     has("**The generator's ceiling: 20,000 req/s**");
     has("### hello\n\n`GET /hello`: the cost of serving one request and nothing else; 64 connections, no keep-alive.");
-    has("| sync | – | 4,000 req/s | 8,000 req/s | p99 over budget | CPU: one core / 80 µs per request | 12,500 req/s | 0.32x |");
-    has("| python-asyncio | – | 2,000 req/s | 4,000 req/s | errors over 0.1% |");
-    has("| procs | 32 | 512 req/s | 640 req/s | p99 over budget | Little's law");
+    has("| sync | – | 4,000 req/s | 8,000 req/s | p99 over budget | 1 | CPU: one core / 80 µs per request | 12,500 req/s | 0.32x |");
+    has("| python-asyncio | – | 2,000 req/s | 4,000 req/s | errors over 0.1% | 1 |");
+    has("| procs | 32 | 512 req/s | 640 req/s | p99 over budget | 1 | Little's law");
     // sync's hello knee is 0.32x of its CPU bound with its core 32% busy: not explained.
     has("Not explained by their bound (a knee under 50% of its prediction): sync (0.32x, its core 32% busy at the knee)");
     // hello: tokio-async's 16,000 is at or above where every other broke (8,000 at most).
@@ -403,5 +403,128 @@ fn a_break_run_again_is_counted_not_charted() {
     assert!(
         err.contains("serve.csv:61: rerun is yes in a step within budget"),
         "{err}"
+    );
+}
+
+/// The golden CSV with a `round` column (1 in every golden row) and `extra` rows after,
+/// each ending in its round.
+fn with_rounds(text: &str, extra: &[&str]) -> String {
+    let mut out: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("{l},round\n"),
+            _ => format!("{l},1\n"),
+        })
+        .collect();
+    for row in extra {
+        out += row;
+        out.push('\n');
+    }
+    out
+}
+
+/// Two rounds of a cell fold into one knee: the rate both sustained, up to the highest at
+/// which one broke. sync's hello knee moved from 4,000 (round 1) to 16,000 (round 2): its
+/// interval now reaches 32,000, so tokio-async's 16,000 no longer ranks above it, and the
+/// section names the cell whose rounds disagree. tokio-async's rounds agree.
+#[test]
+fn rounds_that_disagree_widen_the_knee_and_unrank_it() {
+    let knees = with_rounds(
+        KNEES,
+        &[
+            "sync,hello,,64,16000,32000,p99,80,12500.0,,cpu,12500.0,20000,2",
+            "tokio-async,hello,,64,16000,32000,p99,25,40000.0,,generator,20000,20000,2",
+        ],
+    );
+    let (s, dir) = serve("rounds", &with_rounds(SERVE, &[]), &knees);
+    std::fs::remove_dir_all(dir).unwrap();
+    let row = |model: &str| {
+        s.knees
+            .iter()
+            .find(|r| r.model == model && r.scenario == "hello")
+            .unwrap()
+    };
+    let sync = row("sync");
+    assert_eq!(
+        (sync.knee_rps, sync.broke_at_rps),
+        (Some(4000.0), Some(32_000.0))
+    );
+    assert!(!sync.rounds_agree());
+    assert_eq!(
+        knees::rounds(sync),
+        "4,000–8,000 · 16,000–32,000 (disagree)"
+    );
+    assert_eq!(knees::rounds(row("tokio-async")), "2, the same");
+    assert_eq!(knees::rounds(row("python-sync")), "1");
+    assert_eq!(
+        s.knees.iter().filter(|k| k.scenario == "hello").count(),
+        6,
+        "one knee per cell"
+    );
+    let charts = crate::test_dir("serve-rounds-charts");
+    let md = section(&s, &charts).unwrap();
+    let has = |text: &str| assert!(md.contains(text), "{text}\n---\n{md}");
+    has("Highest knee: tokio-async (16,000 req/s); within one step of it, so not ranked below it: sync.");
+    has("In this run the rounds of 1 of 2 cells disagree (knee to break, by round): sync hello (4,000–8,000 · 16,000–32,000).");
+    has("15 cells were measured in round 1 only");
+    has("| sync | – | 4,000 req/s | 32,000 req/s | p99 over budget | 4,000–8,000 · 16,000–32,000 (disagree) |");
+    // Without rounds the paragraph says each ladder ran once.
+    let md = section(&golden("one-round"), &charts).unwrap();
+    assert!(
+        md.contains("**One round.** Each cell's ladder ran once"),
+        "{md}"
+    );
+    // A knee that was the generator's in any round is the generator's: nothing above it.
+    let knees = with_rounds(
+        KNEES,
+        &["sync,hello,,64,16000,32000,p99,80,12500.0,,generator,20000,20000,2"],
+    );
+    let (s, dir) = serve("rounds-generator", &with_rounds(SERVE, &[]), &knees);
+    std::fs::remove_dir_all(dir).unwrap();
+    let sync = s.knees.iter().find(|r| r.model == "sync").unwrap();
+    assert_eq!(sync.bound, "generator");
+    assert_eq!(knees::knee(sync).broke_at, None);
+}
+
+/// The connections claim holds only where every round keeps p99 at 10,000 within 2x of
+/// p99 at 100: tokio-async at 1.50x in round 1 and 3.75x in round 2 is neither.
+#[test]
+fn the_connections_claim_needs_every_round() {
+    let round_2 = |model: &str, conns: u64, p99: &str| {
+        format!("{model},connections,,{conns},yes,1,100,100,10,1000,1000,0,0.00000,,0.3,0.5,{p99},{p99},{p99},60.0,60,3900000,2,3000,0.2,no,yes,ok,,2")
+    };
+    let fast = with(
+        SERVE,
+        "python-asyncio,connections,,10000,yes,1,100,100,10,1000,1000,0,0.00000,,3.6,6.3,9.0,",
+        "python-asyncio,connections,,10000,yes,1,100,100,10,1000,1000,0,0.00000,,1.2,2.1,3.0,",
+    );
+    let rows = [
+        round_2("tokio-async", 100, "0.8"),
+        round_2("tokio-async", 10_000, "3.0"),
+        round_2("python-asyncio", 100, "2.0"),
+        round_2("python-asyncio", 10_000, "3.0"),
+    ];
+    let extra: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let (s, dir) = serve(
+        "claim1-rounds",
+        &with_rounds(&fast, &extra),
+        &with_rounds(KNEES, &[]),
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    let (measured, verdict) = claims::connections(&s);
+    assert!(
+        measured.contains("tokio-async: round 1: p99 0.80 ms at 100, 1.2 ms at 10,000 (1.50x), round 2: p99 0.80 ms at 100, 3.0 ms at 10,000 (3.75x)"),
+        "{measured}"
+    );
+    assert_eq!(
+        verdict,
+        "not shown: the rounds disagree for tokio-async (1.50x, 3.75x) (within 2x in one round, not in another)"
+    );
+    let charts = crate::test_dir("serve-rounds-connections");
+    let md = section(&s, &charts).unwrap();
+    assert!(
+        md.contains("| tokio-async | 0.80 ms · 0.80 ms | 0.90 ms | 1.2 ms · 3.0 ms |"),
+        "{md}"
     );
 }

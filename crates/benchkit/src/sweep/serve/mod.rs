@@ -9,7 +9,9 @@
 //! threads) and oha's own CPU is read from its rusage. The rate is raised geometrically
 //! while p99 and errors stay within the scenario's budget, then refined by bisection
 //! ([`ladder`]). The server is then stopped with SIGTERM; it must exit 0 with its summary
-//! line. The generator's ceiling (oha as fast as it can against /hello of tokio-async) is
+//! line. Every cell runs in [`Plan::rounds`] rounds: after the whole first round, a second
+//! in reverse order checks each knee on a fresh server ([`ladder::next_confirming`]), so
+//! that the report ranks two knees only where every round agrees. The generator's ceiling (oha as fast as it can against /hello of tokio-async) is
 //! measured once first, and every knee is set beside the bound that predicts it
 //! ([`rows::knee`]). The CSVs are rewritten after every step, so an interruption loses
 //! nothing already measured.
@@ -29,7 +31,7 @@ pub mod server;
 use crate::models::Model;
 use crate::sweep::scale::Limits;
 use anyhow::{Context, Result};
-use ladder::{Ladder, Progress, Verdict};
+use ladder::{Bracket, Ladder, Progress, Verdict};
 use process::sample_tree;
 use rows::{KneeRow, Predictions, SkipRow, StepRow, YesNo};
 use server::{Held, Server};
@@ -84,11 +86,15 @@ pub struct Plan {
     /// `--workers K` of the models that take it, in the backend scenario (the others run
     /// their default: one worker per core, and the server has one core).
     pub backend_workers: Vec<(&'static str, Vec<u64>)>,
+    /// How many times each cell is measured: round 1 climbs its ladder, each later round
+    /// checks round 1's knee (two steps where it repeats), all cells of one round before
+    /// the next, in reverse order.
+    pub rounds: u64,
 }
 
 impl Plan {
-    /// The reference sweep: 2 s steps, ladders of x4 then three bisections; under 25
-    /// minutes for the 14 models on 2 cores.
+    /// The reference sweep: 2 s steps, ladders of x4 then three bisections, two rounds;
+    /// under 25 minutes for the 14 models on 2 cores.
     pub fn full() -> Plan {
         let climb = |start: f64, top: f64| Ladder {
             start,
@@ -148,13 +154,16 @@ impl Plan {
                     hold: true,
                     load_connections: 10,
                     backend_ms: None,
-                    step: Some(Duration::from_secs(10)),
+                    // 500 requests at 100/s, p99 the 5th slowest, in each of two rounds:
+                    // at 2 s it was the 2nd slowest, and one stall decided the claim.
+                    step: Some(Duration::from_secs(5)),
                 },
             ],
             backend_workers: vec![
                 ("procs", vec![1, 2, 8, 32]),
                 ("python-procs", vec![1, 2, 8]),
             ],
+            rounds: 2,
         }
     }
 
@@ -220,6 +229,7 @@ impl Plan {
                 },
             ],
             backend_workers: vec![("procs", vec![1, 2]), ("python-procs", vec![1, 2])],
+            rounds: 2,
         }
     }
 
@@ -258,9 +268,10 @@ impl Plan {
     /// The plan as lines for serve-plan.txt.
     fn describe(&self) -> String {
         let mut text = format!(
-            "mode={} step_ms={} max_error_rate={MAX_ERROR_RATE} generator_saturated_above={SATURATED} generator_busy={GENERATOR_BUSY} rerun_a_break=yes server_cpu={SERVER_CPU} generator_cpu={GENERATOR_CPU}\n",
+            "mode={} step_ms={} rounds={} later_rounds=check_round_1_knee,reverse_order max_error_rate={MAX_ERROR_RATE} generator_saturated_above={SATURATED} generator_busy={GENERATOR_BUSY} rerun_a_break=yes server_cpu={SERVER_CPU} generator_cpu={GENERATOR_CPU}\n",
             self.mode,
-            self.step.as_millis()
+            self.step.as_millis(),
+            self.rounds
         );
         for s in &self.scenarios {
             text += &format!(
@@ -367,58 +378,83 @@ pub fn sweep(plan: &Plan, models: &[Model], setup: &Setup) -> Result<()> {
             })
         })
         .collect();
-    for (i, cell) in cells.iter().enumerate() {
-        eprintln!(
-            "[{:>3}/{}] {:>4}s {:<11} {:<16} workers={:<3} connections={}",
-            i + 1,
-            cells.len(),
-            started.elapsed().as_secs(),
-            cell.scenario.name,
-            cell.model.name,
-            cell.workers.map_or("-".into(), |k| k.to_string()),
-            cell.connections
-        );
-        let skip = |status: &str, reason: String| SkipRow {
-            model: cell.model.name.clone(),
-            scenario: cell.scenario.name.into(),
-            workers: cell.workers,
-            connections: cell.connections,
-            status: status.into(),
-            reason,
+    // What round 1 found for each cell, for the later rounds to check.
+    let mut brackets: Vec<Option<Bracket>> = vec![None; cells.len()];
+    for round in 1..=plan.rounds.max(1) {
+        // Each later round in reverse order: a cell's two runs then sit at different
+        // points of the sweep, and what drifts over it falls on them differently.
+        let mut order: Vec<usize> = match round % 2 {
+            1 => (0..cells.len()).collect(),
+            _ => (0..cells.len()).rev().collect(),
         };
-        if let Some(reason) = guard(cell, &limits) {
-            eprintln!("      skipped: {reason}");
-            results.skips.push(skip("skipped", reason));
-            results.save()?;
-            continue;
+        // A later round checks the cells round 1 measured; one skipped or failed there
+        // has nothing to check (serve-skips.csv says why).
+        if round > 1 {
+            order.retain(|&i| brackets[i].is_some());
         }
-        let first_step = results.steps.len();
-        let outcome = run_ladder(plan, cell, setup, &mut results);
-        let predictions = Predictions {
-            little: cell.scenario.backend_ms.map(|ms| {
-                let concurrency = if cell.model.serves_one_connection_per_worker() {
-                    cell.workers.unwrap_or(1)
-                } else {
-                    cell.connections
-                };
-                (concurrency as f64, ms as f64 / 1e3)
-            }),
-            generator_ceiling_rps: ceiling,
-        };
-        match outcome {
-            Ok(()) => {
-                if let Some(knee) = rows::knee(&results.steps[first_step..], &predictions) {
-                    eprintln!("      {}", describe_knee(&knee));
-                    results.knees.push(knee);
+        let count = order.len();
+        for (n, i) in order.into_iter().enumerate() {
+            let cell = &cells[i];
+            let earlier = brackets[i];
+            eprintln!(
+                "[round {round} {:>3}/{count}] {:>4}s {:<11} {:<16} workers={:<3} connections={}",
+                n + 1,
+                started.elapsed().as_secs(),
+                cell.scenario.name,
+                cell.model.name,
+                cell.workers.map_or("-".into(), |k| k.to_string()),
+                cell.connections
+            );
+            let skip = |status: &str, reason: String| SkipRow {
+                model: cell.model.name.clone(),
+                scenario: cell.scenario.name.into(),
+                workers: cell.workers,
+                connections: cell.connections,
+                status: status.into(),
+                reason,
+                round,
+            };
+            if let Some(reason) = guard(cell, &limits) {
+                eprintln!("      skipped: {reason}");
+                results.skips.push(skip("skipped", reason));
+                results.save()?;
+                continue;
+            }
+            let first_step = results.steps.len();
+            let progress = earlier.map_or_else(Progress::default, Progress::confirming);
+            let outcome = run_ladder(plan, cell, setup, &mut results, round, progress);
+            let predictions = Predictions {
+                little: cell.scenario.backend_ms.map(|ms| {
+                    let concurrency = if cell.model.serves_one_connection_per_worker() {
+                        cell.workers.unwrap_or(1)
+                    } else {
+                        cell.connections
+                    };
+                    (concurrency as f64, ms as f64 / 1e3)
+                }),
+                generator_ceiling_rps: ceiling,
+            };
+            match outcome {
+                Ok(()) => {
+                    if let Some(knee) = rows::knee(&results.steps[first_step..], &predictions) {
+                        eprintln!("      {}", describe_knee(&knee));
+                        if round == 1 {
+                            brackets[i] = Some(Bracket {
+                                knee: knee.knee_rps,
+                                broke: knee.broke_at_rps,
+                            });
+                        }
+                        results.knees.push(knee);
+                    }
+                }
+                Err(e) => {
+                    let reason = format!("{e:#}");
+                    eprintln!("      FAILED: {reason}");
+                    results.skips.push(skip("failed", reason));
                 }
             }
-            Err(e) => {
-                let reason = format!("{e:#}");
-                eprintln!("      FAILED: {reason}");
-                results.skips.push(skip("failed", reason));
-            }
+            results.save()?;
         }
-        results.save()?;
     }
     eprintln!("== serve sweep done in {:.0?}", started.elapsed());
     let failed = results
@@ -486,14 +522,21 @@ fn server_args(cell: &Cell, backend: &str) -> Vec<String> {
     args
 }
 
-/// One ladder on a fresh server: steps until [`next_rate`] says done, each pushed to
-/// `results` and saved; then the server is stopped and its summary line kept.
-fn run_ladder(plan: &Plan, cell: &Cell, setup: &Setup, results: &mut Results) -> Result<()> {
+/// One ladder of one round on a fresh server: steps until `progress` says done, each
+/// pushed to `results` and saved; then the server is stopped and its summary line kept.
+fn run_ladder(
+    plan: &Plan,
+    cell: &Cell,
+    setup: &Setup,
+    results: &mut Results,
+    round: u64,
+    mut progress: Progress,
+) -> Result<()> {
     let scenario = cell.scenario;
     let (program, mut args) = cell.model.serve_command_line(setup.bin_dir);
     args.extend(server_args(cell, setup.backend));
     let tag = format!(
-        "{}-{}-{}-{}",
+        "{}-{}-{}-{}-round{round}",
         cell.model.name,
         scenario.name,
         cell.workers.map_or("default".into(), |k| k.to_string()),
@@ -513,7 +556,6 @@ fn run_ladder(plan: &Plan, cell: &Cell, setup: &Setup, results: &mut Results) ->
     };
     let (mut server, mut idle_pss, mut held) = start()?;
     let mut url = format!("http://{}{}", server.addr, scenario.path);
-    let mut progress = Progress::default();
     let mut last_broke = false;
     let mut step_number = 0;
     while let Some((rate, a_rerun)) = progress.next(&scenario.ladder) {
@@ -595,6 +637,7 @@ fn run_ladder(plan: &Plan, cell: &Cell, setup: &Setup, results: &mut Results) ->
             generator_saturated: saturated.into(),
             within_budget: within.into(),
             rerun: again.into(),
+            round,
         };
         eprintln!("      {}", describe_step(&row, open));
         results.steps.push(row);
@@ -696,6 +739,7 @@ fn generator_ceiling(
                 connections,
                 status: "failed".into(),
                 reason,
+                round: 1,
             });
             results.save()?;
             Ok(None)

@@ -102,6 +102,9 @@ pub struct StepRow {
     /// `yes`: this step broke and was run again at the same rate on a fresh server (the
     /// next step of the ladder), and the ladder judged the rate by that run alone.
     pub rerun: YesNo,
+    /// The round: 1 climbs the whole ladder; 2 checks round 1's knee on a fresh server,
+    /// later in the sweep ([`super::ladder::next_confirming`]).
+    pub round: u64,
 }
 
 /// How a ladder ended.
@@ -154,6 +157,8 @@ pub struct KneeRow {
     pub predicted_rps: Option<f64>,
     #[serde(serialize_with = "fixed::<0, _>")]
     pub generator_ceiling_rps: Option<f64>,
+    /// The round whose steps this knee comes from: one row per round of each ladder.
+    pub round: u64,
 }
 
 /// One row of serve-skips.csv: a ladder not run (and why), or one that failed.
@@ -166,6 +171,8 @@ pub struct SkipRow {
     /// `skipped` (a guard said no) or `failed` (the server or the generator failed).
     pub status: String,
     pub reason: String,
+    /// The round the ladder was to run in.
+    pub round: u64,
 }
 
 /// What a knee is predicted from, besides the steps: the ladder's Little's-law
@@ -238,6 +245,7 @@ pub fn knee(steps: &[StepRow], predictions: &Predictions) -> Option<KneeRow> {
         bound,
         predicted_rps,
         generator_ceiling_rps: predictions.generator_ceiling_rps,
+        round: first.round,
     })
 }
 

@@ -1,4 +1,4 @@
-use super::ladder::{next_rate, Ladder, Progress, Verdict};
+use super::ladder::{next_confirming, next_rate, Bracket, Ladder, Progress, Verdict};
 use super::oha;
 use super::rows::{self, Bound, BrokeBy, KneeRow, Predictions, SkipRow, StepRow, YesNo};
 use crate::table;
@@ -41,6 +41,103 @@ fn a_ladder_climbs_by_its_factor_then_bisects() {
     // A fixed rate is one step, whatever it shows.
     assert_eq!(climb(&Ladder::fixed(100.0), 1e9), [100.0]);
     assert_eq!(climb(&Ladder::fixed(100.0), 1.0), [100.0]);
+}
+
+/// Every rate a later round tries when the server breaks above `limit`, checking `earlier`.
+fn confirm(ladder: &Ladder, earlier: Bracket, limit: f64) -> Vec<f64> {
+    let mut steps = Vec::new();
+    while let Some(rate) = next_confirming(ladder, earlier, &steps) {
+        assert!(steps.len() < 50, "a round that does not end: {steps:?}");
+        let verdict = if rate <= limit {
+            Verdict::Within
+        } else {
+            Verdict::Broke
+        };
+        steps.push((rate, verdict));
+    }
+    steps.into_iter().map(|s| s.0).collect()
+}
+
+/// Round 2 checks round 1's knee: two steps where it repeats (the knee within budget, the
+/// break broken). Where it does not, round 2 finds its own knee to the same resolution
+/// (rates 19% apart), up from a knee that held past round 1's break, down from one that
+/// broke, so that the report can set the two rounds side by side.
+#[test]
+fn a_later_round_checks_the_first_rounds_knee() {
+    let ladder = Ladder {
+        start: 250.0,
+        factor: 4.0,
+        top: 64_000.0,
+        refinements: 3,
+    };
+    assert!((ladder.resolution() - 4f64.powf(0.125)).abs() < 1e-12);
+    let limit = 17_000.0;
+    let first = climb(&ladder, limit);
+    assert_eq!(
+        first,
+        [250.0, 1000.0, 4000.0, 16_000.0, 64_000.0, 32_000.0, 22_627.0, 19_027.0]
+    );
+    let earlier = Bracket {
+        knee: Some(16_000.0),
+        broke: Some(19_027.0),
+    };
+    // The same server: the knee holds, the break breaks. Two steps.
+    assert_eq!(confirm(&ladder, earlier, limit), [16_000.0, 19_027.0]);
+    // Faster this time: up by the factor from round 1's break, then bisection.
+    assert_eq!(
+        confirm(&ladder, earlier, 40_000.0),
+        [16_000.0, 19_027.0, 64_000.0, 34_896.0, 47_258.0, 40_609.0]
+    );
+    // Slower: down by the factor from round 1's knee, then bisection.
+    assert_eq!(
+        confirm(&ladder, earlier, 5_000.0),
+        [16_000.0, 4_000.0, 8_000.0, 5_657.0, 4_757.0]
+    );
+    // Round 1 reached the top unbroken: the top again, once.
+    let top = Bracket {
+        knee: Some(64_000.0),
+        broke: None,
+    };
+    assert_eq!(confirm(&ladder, top, 1e9), [64_000.0]);
+    // Round 1 broke even one step under its start: that step again, and it breaks.
+    let none = Bracket {
+        knee: None,
+        broke: Some(63.0),
+    };
+    assert_eq!(confirm(&ladder, none, 10.0), [63.0]);
+    // One fixed rate: one step, whatever it shows.
+    let fixed = Bracket {
+        knee: Some(100.0),
+        broke: None,
+    };
+    assert_eq!(confirm(&Ladder::fixed(100.0), fixed, 1.0), [100.0]);
+    assert_eq!(confirm(&Ladder::fixed(100.0), fixed, 1e9), [100.0]);
+}
+
+/// In a later round a break where round 1 broke too has repeated already: it is not run
+/// again. A break at or under round 1's knee contradicts it, and is.
+#[test]
+fn a_later_round_reruns_only_a_break_that_contradicts_the_first() {
+    let ladder = Ladder {
+        start: 250.0,
+        factor: 4.0,
+        top: 64_000.0,
+        refinements: 3,
+    };
+    let earlier = Bracket {
+        knee: Some(16_000.0),
+        broke: Some(19_027.0),
+    };
+    let mut agrees = Progress::confirming(earlier);
+    assert_eq!(agrees.next(&ladder), Some((16_000.0, false)));
+    assert!(!agrees.record(16_000.0, Verdict::Within, false, true));
+    assert_eq!(agrees.next(&ladder), Some((19_027.0, false)));
+    assert!(!agrees.record(19_027.0, Verdict::Broke, false, true));
+    assert_eq!(agrees.next(&ladder), None);
+    let mut contradicts = Progress::confirming(earlier);
+    assert_eq!(contradicts.next(&ladder), Some((16_000.0, false)));
+    assert!(contradicts.record(16_000.0, Verdict::Broke, false, true));
+    assert_eq!(contradicts.next(&ladder), Some((16_000.0, true)));
 }
 
 /// A step within budget but with the generator saturated ends the climb: a higher rate
@@ -277,6 +374,7 @@ fn the_csvs_have_the_contracts_columns() {
     let dir = crate::test_dir("serve-csv");
     let mut row = step(40.0, true);
     row.step = 3;
+    row.round = 2;
     row.error_kinds = "status_503:2;connection reset:1".into();
     let knee = rows::knee(
         &[row.clone()],
@@ -293,6 +391,7 @@ fn the_csvs_have_the_contracts_columns() {
         connections: 10_000,
         status: "skipped".into(),
         reason: "10000 threads, a lot, \"quoted\"".into(),
+        round: 1,
     };
     rows::write_csvs(
         &dir,
@@ -308,18 +407,18 @@ fn the_csvs_have_the_contracts_columns() {
         "model,scenario,workers,connections,keepalive,step,offered_rps,achieved_rps,duration_s,\
 requests,ok,errors,error_rate,error_kinds,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,\
 server_cpu_ms,server_cpu_us_per_req,server_pss_bytes,server_threads,pss_per_conn_bytes,\
-generator_cpu_share,generator_saturated,within_budget,rerun"
+generator_cpu_share,generator_saturated,within_budget,rerun,round"
     );
     assert_eq!(
         lines.next().unwrap(),
-        "procs,backend,2,1000,yes,3,40,,,100,100,0,0.00000,status_503:2;connection reset:1,,,60.000,,,,250.00,,,,,no,yes,no"
+        "procs,backend,2,1000,yes,3,40,,,100,100,0,0.00000,status_503:2;connection reset:1,,,60.000,,,,250.00,,,,,no,yes,no,2"
     );
     let knees = std::fs::read_to_string(dir.join("serve-knees.csv")).unwrap();
     assert_eq!(
         knees,
         "model,scenario,workers,connections,knee_rps,broke_at_rps,broke_by,cpu_us_per_req,\
-cpu_bound_rps,little_bound_rps,bound,predicted_rps,generator_ceiling_rps\n\
-procs,backend,2,1000,40,,none,250.00,4000,40,little,40,\n"
+cpu_bound_rps,little_bound_rps,bound,predicted_rps,generator_ceiling_rps,round\n\
+procs,backend,2,1000,40,,none,250.00,4000,40,little,40,,2\n"
     );
     let back = table::Table::<StepRow>::read(&dir.join("serve.csv"), &[]).unwrap();
     assert_eq!(back.rows[0].row, row);
@@ -463,11 +562,12 @@ fn guards_skip_what_the_limits_do_not_allow() {
     }
 }
 
-/// A scenario measured at one fixed rate (connections) holds enough requests in its one
-/// step for its p99 to rest on ten of them or more: 1,000 requests at least. At 100/s a
-/// 2 s step held 200, and p99 was the second slowest: one stall decided the claim.
+/// A scenario measured at one fixed rate (connections) holds enough requests in each
+/// round's step for its p99 to rest on five of them (500 requests), and in all rounds
+/// together 1,000 or more. At 100/s a 2 s step held 200, and p99 was the second slowest:
+/// one stall decided the claim.
 #[test]
-fn a_fixed_rate_step_holds_a_thousand_requests() {
+fn a_fixed_rate_step_holds_five_hundred_requests_a_round() {
     let plan = super::Plan::full();
     let fixed: Vec<_> = plan
         .scenarios
@@ -478,9 +578,15 @@ fn a_fixed_rate_step_holds_a_thousand_requests() {
     for s in fixed {
         let requests = s.ladder.start * s.step.unwrap_or(plan.step).as_secs_f64();
         assert!(
-            requests >= 1000.0,
+            requests >= 500.0,
             "{}: {requests} requests in its step",
             s.name
+        );
+        assert!(
+            requests * plan.rounds as f64 >= 1000.0,
+            "{}: {requests} requests in each of {} rounds",
+            s.name,
+            plan.rounds
         );
     }
 }
