@@ -110,7 +110,7 @@ pub fn section(steps: &[&ServeRow], charts_dir: &Path) -> Result<String> {
     if rounds > 1 {
         let _ = writeln!(
             md,
-            "Each cell gives its p99 in each of the {rounds} rounds, in order; the chart shows round 1.\n"
+            "Each cell gives its p99 in each round it ran, in order: round 2 checks the fewest and the most connections, the two counts the claim compares. The chart shows round 1.\n"
         );
     }
     let header: Vec<String> = counts

@@ -590,3 +590,20 @@ fn a_fixed_rate_step_holds_five_hundred_requests_a_round() {
         );
     }
 }
+
+/// A later round checks every cell, but for the scenario that holds connections open: only
+/// its fewest and its most (the two counts its claim compares), not the one between.
+#[test]
+fn a_later_round_checks_the_held_connections_at_the_ends_only() {
+    let plan = super::Plan::full();
+    let find = |name: &str| plan.scenarios.iter().find(|s| s.name == name).unwrap();
+    let held = find("connections");
+    assert_eq!(held.connections, [100, 1_000, 10_000]);
+    let checked: Vec<bool> = held
+        .connections
+        .iter()
+        .map(|c| held.checked_at(*c))
+        .collect();
+    assert_eq!(checked, [true, false, true]);
+    assert!(find("backend").checked_at(1000));
+}
