@@ -280,8 +280,8 @@ fn the_serve_files_render_the_servers_section() {
         "## Servers: every model under open-loop load\n\n_Measured by `make bench-serve` on 2026-11-28T13:00:00Z, commit 0000000, on Golden CPU Model, 2 cores, 6.1.0-golden (serve-settings.txt)._",
         "**The generator's ceiling: 20,000 req/s**",
         // procs at K=8: knee 128, broke at 160 = 8 / 50 ms, the Little's-law bound.
-        "| procs | 8 | 128 req/s | 160 req/s | p99 over budget | Little's law: concurrency / service time (CPU: 6,667 req/s) | 160 req/s | 0.80x |",
-        "| tokio-async | – | 16,000 req/s | 32,000 req/s | p99 over budget | the generator, saturated at the knee or busy at the break | 20,000 req/s | 0.80x |",
+        "| procs | 8 | 128 req/s | 160 req/s | p99 over budget | 1 | Little's law: concurrency / service time (CPU: 6,667 req/s) | 160 req/s | 0.80x |",
+        "| tokio-async | – | 16,000 req/s | 32,000 req/s | p99 over budget | 1 | the generator, saturated at the knee or busy at the break | 20,000 req/s | 0.80x |",
         "| threads | 0.70 ms | 1.5 ms | skipped | 16.6 KiB (at 1,000) |",
         "- threads at 10,000: 10000 threads would exceed half of threads-max 9000",
         "| aiohttp was 26x faster than Flask | the seed article | hello: python-asyncio 2,000 req/s against python-sync 400 req/s: 5.0x (2.5x to 10.0x by the steps); backend: python-asyncio 640 req/s against python-sync 16.0 req/s: 40.0x (32.0x to 50.0x by the steps) | holds in backend; under 26x in hello |",
