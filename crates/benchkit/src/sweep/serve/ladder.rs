@@ -49,11 +49,7 @@ pub fn next_rate(ladder: &Ladder, steps: &[(f64, Verdict)]) -> Option<f64> {
     if last_verdict == Verdict::Saturated {
         return None;
     }
-    let good = steps
-        .iter()
-        .filter(|s| s.1 != Verdict::Broke)
-        .map(|s| s.0)
-        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+    let good = highest_good(steps);
     let first_break = steps.iter().position(|s| s.1 == Verdict::Broke);
     let Some(first_break) = first_break else {
         // Still climbing.
@@ -63,11 +59,7 @@ pub fn next_rate(ladder: &Ladder, steps: &[(f64, Verdict)]) -> Option<f64> {
         return Some((last * ladder.factor).min(ladder.top).round());
     };
     let refined = (steps.len() - 1 - first_break) as u32;
-    let bad = steps
-        .iter()
-        .filter(|s| s.1 == Verdict::Broke && good.is_none_or(|g| s.0 > g))
-        .map(|s| s.0)
-        .fold(f64::INFINITY, f64::min);
+    let bad = lowest_bad(steps, good).unwrap_or(f64::INFINITY);
     match good {
         // Even the first rate broke: one step down, by the factor, then stop.
         None if refined == 0 && ladder.factor > 1.0 => {
@@ -82,6 +74,24 @@ pub fn next_rate(ladder: &Ladder, steps: &[(f64, Verdict)]) -> Option<f64> {
         }
         Some(_) => None,
     }
+}
+
+/// The highest rate not broken (within budget, or saturated), if any.
+fn highest_good(steps: &[(f64, Verdict)]) -> Option<f64> {
+    steps
+        .iter()
+        .filter(|s| s.1 != Verdict::Broke)
+        .map(|s| s.0)
+        .reduce(f64::max)
+}
+
+/// The lowest broken rate above `good` (any broken rate when there is no good one).
+fn lowest_bad(steps: &[(f64, Verdict)], good: Option<f64>) -> Option<f64> {
+    steps
+        .iter()
+        .filter(|s| s.1 == Verdict::Broke && good.is_none_or(|g| s.0 > g))
+        .map(|s| s.0)
+        .reduce(f64::min)
 }
 
 /// What an earlier round found for a cell: its knee (the highest rate within budget) and
@@ -111,16 +121,8 @@ pub fn next_confirming(ladder: &Ladder, earlier: Bracket, steps: &[(f64, Verdict
     if steps.last().is_some_and(|s| s.1 == Verdict::Saturated) {
         return None;
     }
-    let good = steps
-        .iter()
-        .filter(|s| s.1 != Verdict::Broke)
-        .map(|s| s.0)
-        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
-    let bad = steps
-        .iter()
-        .filter(|s| s.1 == Verdict::Broke && good.is_none_or(|g| s.0 > g))
-        .map(|s| s.0)
-        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
+    let good = highest_good(steps);
+    let bad = lowest_bad(steps, good);
     let floor = (ladder.start / ladder.factor).round().max(1.0);
     match (good, bad) {
         (None, None) => earlier.knee.or(earlier.broke),

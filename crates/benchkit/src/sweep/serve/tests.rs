@@ -3,10 +3,10 @@ use super::oha;
 use super::rows::{self, Bound, BrokeBy, KneeRow, Predictions, SkipRow, StepRow, YesNo};
 use crate::table;
 
-/// Every rate a ladder tries when the server breaks at `limit` (a step breaks above it).
-fn climb(ladder: &Ladder, limit: f64) -> Vec<f64> {
+/// Every rate `next` asks for when the server breaks above `limit`.
+fn tried(next: impl Fn(&[(f64, Verdict)]) -> Option<f64>, limit: f64) -> Vec<f64> {
     let mut steps = Vec::new();
-    while let Some(rate) = next_rate(ladder, &steps) {
+    while let Some(rate) = next(&steps) {
         assert!(steps.len() < 50, "a ladder that does not end: {steps:?}");
         let verdict = if rate <= limit {
             Verdict::Within
@@ -16,6 +16,11 @@ fn climb(ladder: &Ladder, limit: f64) -> Vec<f64> {
         steps.push((rate, verdict));
     }
     steps.into_iter().map(|s| s.0).collect()
+}
+
+/// Every rate a ladder tries when the server breaks at `limit` (a step breaks above it).
+fn climb(ladder: &Ladder, limit: f64) -> Vec<f64> {
+    tried(|steps| next_rate(ladder, steps), limit)
 }
 
 /// x4 while within budget, then three bisections between the last good and the first
@@ -45,17 +50,7 @@ fn a_ladder_climbs_by_its_factor_then_bisects() {
 
 /// Every rate a later round tries when the server breaks above `limit`, checking `earlier`.
 fn confirm(ladder: &Ladder, earlier: Bracket, limit: f64) -> Vec<f64> {
-    let mut steps = Vec::new();
-    while let Some(rate) = next_confirming(ladder, earlier, &steps) {
-        assert!(steps.len() < 50, "a round that does not end: {steps:?}");
-        let verdict = if rate <= limit {
-            Verdict::Within
-        } else {
-            Verdict::Broke
-        };
-        steps.push((rate, verdict));
-    }
-    steps.into_iter().map(|s| s.0).collect()
+    tried(|steps| next_confirming(ladder, earlier, steps), limit)
 }
 
 /// Round 2 checks round 1's knee: two steps where it repeats (the knee within budget, the
