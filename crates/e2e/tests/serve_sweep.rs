@@ -98,6 +98,13 @@ fn rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         .collect()
 }
 
+/// The rows of round 1.
+fn round_1(
+    rows: &[std::collections::HashMap<String, String>],
+) -> Vec<std::collections::HashMap<String, String>> {
+    rows.iter().filter(|r| r["round"] == "1").cloned().collect()
+}
+
 /// A model or scenario the sweep does not know is refused in one line naming those it
 /// knows, exit 2, before anything is built or a run folder made.
 #[test]
@@ -192,11 +199,7 @@ generator_cpu_share,generator_saturated,within_budget,rerun,round\n"
     ));
     let all_steps = rows(&folder.join("serve.csv"));
     // Round 1 climbs every ladder; round 2 checks its knees (below).
-    let steps: Vec<_> = all_steps
-        .iter()
-        .filter(|r| r["round"] == "1")
-        .cloned()
-        .collect();
+    let steps = round_1(&all_steps);
     assert!(all_steps
         .iter()
         .all(|r| ["1", "2"].contains(&r["round"].as_str())));
@@ -299,11 +302,7 @@ generator_cpu_share,generator_saturated,within_budget,rerun,round\n"
     }
 
     let all_knees = rows(&folder.join("serve-knees.csv"));
-    let knees: Vec<_> = all_knees
-        .iter()
-        .filter(|k| k["round"] == "1")
-        .cloned()
-        .collect();
+    let knees = round_1(&all_knees);
     assert_eq!(knees.len(), 12, "one knee per ladder run");
     assert_eq!(
         all_knees.len(),

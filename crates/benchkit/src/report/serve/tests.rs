@@ -356,22 +356,25 @@ fn a_skip_without_a_status_column_is_read_from_its_reason() {
 
 /// serve.csv with a `rerun` column (empty in every golden row) and `extra` rows after.
 fn with_reruns(extra: &[&str]) -> String {
-    let mut text: String = SERVE
+    with_column(SERVE, "rerun", "", extra)
+}
+
+/// `text` with one more column, `name`, holding `value` in every row, and `extra` rows
+/// after (each with its own value of the column).
+fn with_column(text: &str, name: &str, value: &str, extra: &[&str]) -> String {
+    let mut out: String = text
         .lines()
         .enumerate()
-        .map(|(i, l)| {
-            if i == 0 {
-                format!("{l},rerun\n")
-            } else {
-                format!("{l},\n")
-            }
+        .map(|(i, l)| match i {
+            0 => format!("{l},{name}\n"),
+            _ => format!("{l},{value}\n"),
         })
         .collect();
     for row in extra {
-        text += row;
-        text.push('\n');
+        out += row;
+        out.push('\n');
     }
-    text
+    out
 }
 
 /// A step that broke and was run again is kept out of the charts and tables (the ladder
@@ -409,19 +412,7 @@ fn a_break_run_again_is_counted_not_charted() {
 /// The golden CSV with a `round` column (1 in every golden row) and `extra` rows after,
 /// each ending in its round.
 fn with_rounds(text: &str, extra: &[&str]) -> String {
-    let mut out: String = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| match i {
-            0 => format!("{l},round\n"),
-            _ => format!("{l},1\n"),
-        })
-        .collect();
-    for row in extra {
-        out += row;
-        out.push('\n');
-    }
-    out
+    with_column(text, "round", "1", extra)
 }
 
 /// Two rounds of a cell fold into one knee: the rate both sustained, up to the highest at
