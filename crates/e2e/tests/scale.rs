@@ -28,7 +28,7 @@ fn tiny_sweep_writes_rows_skips_with_reasons_and_fits_memory() {
     if e2e::python_venv().is_some() {
         models.extend(PYTHON_MODELS.map(String::from));
         // A Python model runs and is measured like a binary: python-threads' smallest
-        // sleep cell (2 tasks of 40 ms) is within any budget.
+        // sleep cell (2 tasks of 200 ms) is within any budget.
         assert!(scale.contains("\npython-threads,sleep,2,ok,"), "{scale}");
     } else {
         assert!(
@@ -57,13 +57,13 @@ fn tiny_sweep_writes_rows_skips_with_reasons_and_fits_memory() {
             );
         }
     }
-    // sync's sleep takes N x 40 ms: 8 x 40 ms is predicted over the 250 ms budget.
+    // sync's sleep takes N x 200 ms: 4 x 200 ms is predicted over the 500 ms budget.
     let skipped = scale
         .lines()
-        .find(|l| l.starts_with("sync,sleep,8,"))
-        .expect("sync sleep n=8 row");
+        .find(|l| l.starts_with("sync,sleep,4,"))
+        .expect("sync sleep n=4 row");
     assert!(
-        skipped.contains(",skipped,") && skipped.contains("over the 0.25 s budget"),
+        skipped.contains(",skipped,") && skipped.contains("over the 0.50 s budget"),
         "{skipped}"
     );
     // Concurrent models run all three sleep sizes.

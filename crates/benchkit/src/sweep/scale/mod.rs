@@ -70,17 +70,20 @@ impl Plan {
     }
 
     /// A tiny sweep for the tests: seconds, and a budget small enough that sync's sleep is
-    /// skipped at the third step.
+    /// skipped at the second step (and most of the Python models' slower cells). sleep waits 200 ms, as the full sweep waits 3 s, so that
+    /// all 8 of procs' processes are still waiting when the last one starts, on a busy CI
+    /// machine too (each takes a few milliseconds to start: with 40 ms tasks, 8 of them ran
+    /// in over twice one task's wait, and the memory fit rightly left procs out).
     pub fn tiny() -> Plan {
         Plan {
             sleep_ns: vec![2, 4, 8],
-            sleep_ms: 40,
+            sleep_ms: 200,
             io_ns: vec![2, 4],
             io_delay_ms: 20,
             io_bytes: 64,
             cpu_ns: vec![1, 2],
             cpu_exp: 20_000,
-            budget: Duration::from_millis(250),
+            budget: Duration::from_millis(500),
         }
     }
 }

@@ -72,8 +72,8 @@ fn prediction_follows_the_line_through_the_last_two_cells() {
     assert!(predict(&[], 40, 0.0).is_none());
 }
 
-/// The tiny sweep's case: sleep of 40 ms tasks at n=2 and n=4 (three runs each), then
-/// n=8 against a 250 ms budget. One run of n=4 stalled for 350 ms on a busy machine
+/// The tiny sweep's case: sleep of 200 ms tasks at n=2 and n=4 (three runs each), then
+/// n=8 against a 500 ms budget. One run of n=4 stalled for 400 ms on a busy machine
 /// used to push the line through the slowest runs over the budget; the median run
 /// does not move, so the decision is the same with and without the stall.
 #[test]
@@ -82,24 +82,24 @@ fn one_stalled_run_does_not_change_the_decision() {
     let tokio = model("tokio", false);
     let a = Cell {
         n: 2,
-        ..timed(&[0.045, 0.046, 0.045])
+        ..timed(&[0.205, 0.206, 0.205])
     };
     let calm = Cell {
         n: 4,
-        ..timed(&[0.046, 0.047, 0.046])
+        ..timed(&[0.206, 0.207, 0.206])
     };
     let stalled = Cell {
         n: 4,
-        ..timed(&[0.046, 0.400, 0.046])
+        ..timed(&[0.206, 0.606, 0.206])
     };
     assert_eq!(guard(&plan, &limits(), &tokio, 8, &[&a, &calm]), None);
     assert_eq!(guard(&plan, &limits(), &tokio, 8, &[&a, &stalled]), None);
-    // The slowest run would have skipped it: 0.4 + (0.4 - 0.046) / 2 x 4 s > 0.25 s.
+    // The slowest run would have skipped it: 0.606 + (0.606 - 0.206) / 2 x 4 s > 0.5 s.
     assert!(stalled.max_s + (stalled.max_s - a.max_s) * 2.0 > plan.budget.as_secs_f64());
     // A cell whose every run is slow is still skipped.
     let slow = Cell {
         n: 4,
-        ..timed(&[0.160, 0.170, 0.165])
+        ..timed(&[0.350, 0.360, 0.355])
     };
     assert!(guard(&plan, &limits(), &tokio, 8, &[&a, &slow])
         .unwrap()
@@ -165,7 +165,7 @@ fn every_workload_gets_its_command_line() {
     );
     assert_eq!(
         arguments(&plan, "sleep", 2, "").join(" "),
-        "sleep --n 2 --ms 40"
+        "sleep --n 2 --ms 200"
     );
     assert_eq!(
         arguments(&plan, "cpu", 1, "").join(" "),
