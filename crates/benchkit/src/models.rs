@@ -304,16 +304,17 @@ mod tests {
         assert_eq!(kernel, [false, false, true]);
     }
 
-    /// `benchkit models` on this workspace: exactly the eight models, sync (the baseline)
+    /// `benchkit models` on this workspace: exactly the nine models, sync (the baseline)
     /// first, then by name; no other binary (fixture-server, benchkit) among them.
     #[test]
-    fn this_workspace_has_exactly_the_eight_models() {
+    fn this_workspace_has_exactly_the_nine_models() {
         assert_eq!(
             discover().unwrap(),
             [
                 "sync",
                 "async-std-async",
                 "green",
+                "monoio-async",
                 "procs",
                 "rayon",
                 "smol-async",

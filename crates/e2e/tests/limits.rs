@@ -122,6 +122,7 @@ fn async_runtimes_never_hang_or_abort_at_any_tight_limit() {
         "tokio-async",
         "smol-async",
         "async-std-async",
+        "monoio-async",
         "green",
         "rayon",
     ] {

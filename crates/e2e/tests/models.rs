@@ -345,3 +345,31 @@ fn rayon_waits_one_task_per_worker() {
         s.wall_ms
     );
 }
+
+/// monoio-async runs on io_uring or on monoio's epoll fallback, and the summary line names
+/// the one that ran: `MONOIO_FORCE_LEGACY_DRIVER=1` forces epoll, said as `epoll` with no
+/// complaint (it was asked for); unforced, a machine with io_uring says `io_uring`, and
+/// one without says `epoll` and one line why. Downloads and sleeps work on both; no other
+/// model writes the field.
+#[test]
+fn monoio_names_the_driver_that_ran() {
+    let server = Server::start();
+    let url = server.url("/delay/10/bytes/1000");
+    let io = ["io", "--n", "4", "--url", url.as_str()];
+    let forced = run_with_env("monoio-async", &io, &[("MONOIO_FORCE_LEGACY_DRIVER", "1")]);
+    assert_eq!(forced.stderr(), "", "forced epoll is no surprise");
+    let s = forced.summary();
+    assert_eq!((s.driver.as_deref(), s.tasks), (Some("epoll"), 4), "{s:?}");
+    let free = run("monoio-async", &["sleep", "--n", "4", "--ms", "10"]);
+    match free.summary().driver.as_deref() {
+        Some("io_uring") => assert_eq!(free.stderr(), ""),
+        Some("epoll") => assert!(
+            free.stderr().contains("io_uring is not available here"),
+            "{}",
+            free.stderr()
+        ),
+        other => panic!("monoio-async's driver: {other:?}"),
+    }
+    let tokio = run("tokio-async", &["sleep", "--n", "4", "--ms", "10"]);
+    assert_eq!(tokio.summary().driver, None);
+}

@@ -71,7 +71,16 @@ fn mixed(
 fn with_variants() -> Vec<String> {
     models()
         .into_iter()
-        .filter(|m| ["tokio-async", "smol-async", "async-std-async", "green"].contains(&m.as_str()))
+        .filter(|m| {
+            [
+                "tokio-async",
+                "smol-async",
+                "async-std-async",
+                "monoio-async",
+                "green",
+            ]
+            .contains(&m.as_str())
+        })
         .collect()
 }
 
@@ -191,7 +200,7 @@ fn each_model_offers_its_variants_and_refuses_the_rest() {
                 "block",
                 "current-thread",
             ]),
-            "smol-async" | "async-std-async" | "green" => Some(four.to_vec()),
+            "smol-async" | "async-std-async" | "monoio-async" | "green" => Some(four.to_vec()),
             "threads" => Some(vec![]),
             _ => None,
         };

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 /// The threads (or processes) the model runs its tasks on; see [`record_workers`].
 static WORKERS: AtomicU64 = AtomicU64::new(1);
 
+/// The I/O driver that ran, for a model that has a choice; see [`record_driver`].
+static DRIVER: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
 /// The model's name, for lines written outside `main`'s flow (mixed's deadline).
 static MODEL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
 
@@ -26,6 +29,14 @@ pub(crate) fn model() -> &'static str {
 /// here: `peak_threads` in the summary shows every thread that ran.
 pub fn record_workers(n: u64) {
     WORKERS.store(n, Ordering::Relaxed);
+}
+
+/// Say which I/O driver the model's runtime runs on (`io_uring` or `epoll`), for a model
+/// whose runtime picks one at start (monoio): the summary line names it, so that which
+/// one was measured is never a guess. The first call wins; models that never call it
+/// print no `driver` field.
+pub fn record_driver(driver: &'static str) {
+    let _ = DRIVER.set(driver);
 }
 
 /// Parse the command line, run the workload under `model`'s `run`, check that every task
@@ -216,6 +227,7 @@ fn execute(
         system_ms: cpu.system_ms,
         mixed: crate::mixed::take_stats(),
         serve,
+        driver: DRIVER.get().map(|d| d.to_string()),
     })
 }
 

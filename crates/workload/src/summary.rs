@@ -116,6 +116,11 @@ pub struct Summary {
     /// The `serve` workload's counts: answers by status, errors by kind, connections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serve: Option<crate::serve::stats::ServeStats>,
+    /// The I/O driver the run's runtime used, for a model that has a choice (monoio:
+    /// `io_uring`, or `epoll` where io_uring is missing or forced off); absent for the
+    /// models with one way only, so their lines are unchanged. See [`crate::record_driver`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
 }
 
 impl Summary {
@@ -176,6 +181,7 @@ mod tests {
             system_ms: 3.25,
             mixed: None,
             serve: None,
+            driver: Some("io_uring".into()),
         };
         let line = s.to_line();
         assert!(!line.contains('\n'));
@@ -202,5 +208,8 @@ mod tests {
             (s.user_ms, s.system_ms, s.peak_threads, s.unverified),
             (0.0, 0.0, 0, 0)
         );
+        assert_eq!(s.driver, None);
+        // A model with one driver writes no `driver` field at all.
+        assert!(!s.to_line().contains("driver"));
     }
 }

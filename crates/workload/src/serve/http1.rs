@@ -16,15 +16,26 @@
 //!
 //! It is generic over [`Socket`], a blocking byte stream with a read timeout: std's
 //! `TcpStream` here, may's in green (its coroutine parks where a thread would block).
+//! A model that reads and writes its sockets its own way (monoio-async, on io_uring) uses
+//! only the parts without I/O (feature `http1`): [`parse`], [`Head`], [`timed_out`] and
+//! [`answer_bytes`], so the caps and answers above are the same there.
 
-use super::stats::{self, ErrorKind};
-use super::{route, shutdown, Answer, Route, MAX_HEAD};
+use super::stats::ErrorKind;
+#[cfg(feature = "blocking")]
+use super::{route, shutdown, stats, Route};
+use super::{Answer, MAX_HEAD};
+#[cfg(feature = "blocking")]
 use anyhow::Result;
+#[cfg(feature = "blocking")]
 use std::io::{self, Read, Write};
+#[cfg(feature = "blocking")]
 use std::net::{SocketAddr, TcpListener, TcpStream};
+#[cfg(feature = "blocking")]
 use std::os::fd::AsRawFd;
+#[cfg(feature = "blocking")]
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "blocking")]
 /// A blocking byte stream whose reads can be given a timeout.
 pub trait Socket: Read + Write {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
@@ -32,6 +43,7 @@ pub trait Socket: Read + Write {
     fn shutdown_write(&mut self) -> io::Result<()>;
 }
 
+#[cfg(feature = "blocking")]
 impl Socket for TcpStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
@@ -41,6 +53,7 @@ impl Socket for TcpStream {
     }
 }
 
+#[cfg(feature = "blocking")]
 /// How a model runs its connections.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -52,7 +65,7 @@ pub struct Policy {
 }
 
 /// What waiting for a head came to.
-enum Head {
+pub enum Head {
     /// A request: its method and path, the head's length in the buffer, and whether the
     /// client asked to close after the answer.
     Request {
@@ -67,6 +80,7 @@ enum Head {
     Failed(ErrorKind, Option<Answer>),
 }
 
+#[cfg(feature = "blocking")]
 /// Serve one connection until the client closes it, a head fails, or the policy (or a
 /// shutdown) says to close. `answer` gives a route its answer: where the model runs
 /// `/work` and `/backend`.
@@ -114,6 +128,7 @@ pub fn serve_connection<S: Socket>(
     }
 }
 
+#[cfg(feature = "blocking")]
 /// Close a connection whose client may still be sending (the rest of a head over 16 KiB,
 /// say) so that it reads our answer: closing with unread bytes makes the kernel send a
 /// reset, which can reach the client before the answer and destroy it. So: FIN first,
@@ -137,15 +152,23 @@ fn close_after_reading_the_rest<S: Socket>(stream: &mut S) {
 }
 
 /// Write the answer's head and body in one go, and count it.
+#[cfg(feature = "blocking")]
 fn write_answer<S: Write>(stream: &mut S, answer: &Answer, close: bool) -> io::Result<()> {
-    let mut bytes = answer.head(close).into_bytes();
-    bytes.extend_from_slice(&answer.body);
-    stream.write_all(&bytes)?;
+    stream.write_all(&answer_bytes(answer, close))?;
     stream.flush()?;
     stats::answered(answer.status, answer.body.len());
     Ok(())
 }
 
+/// An answer's head and body as the bytes to write in one go (count it with
+/// `stats::answered` once written).
+pub fn answer_bytes(answer: &Answer, close: bool) -> Vec<u8> {
+    let mut bytes = answer.head(close).into_bytes();
+    bytes.extend_from_slice(&answer.body);
+    bytes
+}
+
+#[cfg(feature = "blocking")]
 /// Read until `buf` holds a whole head (bytes of a next, pipelined request stay in it).
 fn read_head<S: Socket>(stream: &mut S, buf: &mut Vec<u8>, timeout: Duration) -> Head {
     let deadline = Instant::now() + timeout;
@@ -188,7 +211,7 @@ fn read_head<S: Socket>(stream: &mut S, buf: &mut Vec<u8>, timeout: Duration) ->
 }
 
 /// The head's time is up: an idle connection just closes; a partial head gets 408.
-fn timed_out(buf: &[u8]) -> Head {
+pub fn timed_out(buf: &[u8]) -> Head {
     if buf.is_empty() {
         Head::Closed
     } else {
@@ -199,19 +222,22 @@ fn timed_out(buf: &[u8]) -> Head {
     }
 }
 
-fn too_large() -> Answer {
+/// The 431 of a head over [`MAX_HEAD`] bytes or 64 headers.
+pub fn too_large() -> Answer {
     Answer::text(
         431,
         format!("the request head is over {MAX_HEAD} bytes or 64 headers"),
     )
 }
 
-enum Parsed {
+/// What the bytes read so far hold: a whole head (or its failure), or not yet.
+pub enum Parsed {
     Complete(Head),
     Partial,
 }
 
-fn parse(buf: &[u8]) -> Parsed {
+/// Parse the head at the start of `buf` (a request line and at most 64 headers).
+pub fn parse(buf: &[u8]) -> Parsed {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     let bad = |why: &str| {
@@ -254,6 +280,7 @@ fn parse(buf: &[u8]) -> Parsed {
     })
 }
 
+#[cfg(feature = "blocking")]
 /// Accept connections on `listener` until SIGINT/SIGTERM, handing each to `on_connection`.
 ///
 /// The listener is non-blocking and waited on with `poll` for at most 100 ms at a time,
@@ -292,6 +319,7 @@ pub fn accept_loop(listener: &TcpListener, mut on_connection: impl FnMut(TcpStre
     Ok(())
 }
 
+#[cfg(feature = "blocking")]
 /// A blocking model's answer to a route: `/work` computed on the calling thread,
 /// `/backend` downloaded with the model's blocking `client` (ureq; may's sockets in green).
 pub fn answer(
@@ -309,7 +337,7 @@ pub fn answer(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "blocking"))]
 mod tests {
     use super::*;
     use std::io::Cursor;

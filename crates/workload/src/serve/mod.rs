@@ -19,7 +19,9 @@
 //! - [`stats`]: what was served, counted across threads, and the `serve` part of the
 //!   summary line; [`shutdown`]: SIGINT/SIGTERM, then stop accepting and drain.
 //! - [`http1`] (feature `blocking`): a blocking HTTP/1.1 connection on any socket
-//!   (std's or may's), parsed with `httparse`, with the head's size and time capped.
+//!   (std's or may's), parsed with `httparse`, with the head's size and time capped;
+//!   with feature `http1` alone, only its parsing and answer bytes, for a model that
+//!   does its own I/O (monoio-async).
 //! - [`hyper_server`] (feature `hyper-server`): the same routes as a hyper service, for
 //!   the async models, and the classification of hyper's connection errors.
 //!
@@ -36,7 +38,7 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-#[cfg(feature = "blocking")]
+#[cfg(feature = "http1")]
 pub mod http1;
 #[cfg(feature = "hyper-server")]
 pub mod hyper_server;
@@ -326,18 +328,37 @@ pub fn announce(model: &str, addr: SocketAddr, how: &str) -> Result<()> {
 /// backlog (a listener's default of 128 drops connections in a burst of thousands).
 pub fn bind_std(args: &ServeArgs) -> Result<std::net::TcpListener> {
     let addr = args.listen_addr();
+    bind(addr, false).with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// `count` listeners on the `--bind`/`--port` address, one per thread-per-core runtime,
+/// all with SO_REUSEPORT: the kernel spreads new connections over them (by a hash of the
+/// connection's addresses), so that no core accepts for another. With `--port 0` the
+/// first takes a free port and the others bind that port.
+pub fn bind_std_per_core(args: &ServeArgs, count: usize) -> Result<Vec<std::net::TcpListener>> {
+    let mut addr = args.listen_addr();
+    let mut listeners = Vec::with_capacity(count);
+    for _ in 0..count {
+        let listener = bind(addr, true).with_context(|| format!("cannot listen on {addr}"))?;
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::TcpListener> {
     let domain = match addr {
         SocketAddr::V4(_) => socket2::Domain::IPV4,
         SocketAddr::V6(_) => socket2::Domain::IPV6,
     };
-    let bind = || -> std::io::Result<std::net::TcpListener> {
-        let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
-        socket.set_reuse_address(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(BACKLOG)?;
-        Ok(socket.into())
-    };
-    bind().with_context(|| format!("cannot listen on {addr}"))
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
 }
 
 /// The listen backlog asked for; the kernel caps it at `net.core.somaxconn`.
