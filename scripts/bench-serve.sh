@@ -39,7 +39,7 @@ esac
 results=${RESULTS_DIR:-results}
 
 source scripts/lib.sh
-# The models, checked before anything is built: names of model crates, or executable files.
+# The models, checked before anything is built: model binaries' names, or executable files.
 model_list=()
 if [ -n "${MODELS:-}" ]; then
   read -r -a names <<<"$MODELS"
@@ -49,9 +49,9 @@ if [ -n "${MODELS:-}" ]; then
       [ -f "$m" ] && [ -x "$m" ] || { echo "$script: error: MODELS: $m is not an executable file" >&2; exit 2; }
     elif ! [[ $m =~ ^[A-Za-z0-9_.-]+$ ]]; then
       echo "$script: error: MODELS: '$m' is not a model name" >&2; exit 2
-    elif ! [ -d "crates/models/$m" ] && ! [[ $m == python-* && -f scripts/python/serve_${m#python-}.py ]]; then
-      # A model crate (crates/models/<name>) or a Python peer (scripts/python/serve_<x>.py).
-      echo "$script: error: MODELS: no model '$m' (the models: $(cd crates/models && echo *)$(cd scripts/python && for f in serve_*.py; do x=${f#serve_}; x=${x%.py}; [ "$x" = app ] || [ "$x" = gunicorn ] || printf ' python-%s' "$x"; done); or give a path to an executable)" >&2; exit 2
+    elif [[ " $(model_bins) " != *" $m "* ]] && ! [[ $m == python-* && -f scripts/python/serve_${m#python-}.py ]]; then
+      # A model crate's binary (lib.sh's model_bins) or a Python peer (scripts/python/serve_<x>.py).
+      echo "$script: error: MODELS: no model '$m' (the models: $(model_bins)$(cd scripts/python && for f in serve_*.py; do x=${f#serve_}; x=${x%.py}; [ "$x" = app ] || [ "$x" = gunicorn ] || printf ' python-%s' "$x"; done); or give a path to an executable)" >&2; exit 2
     fi
     model_list+=("$m")
   done

@@ -90,9 +90,9 @@ if [ -n "${MODELS:-}" ]; then
       [ -f "$m" ] && [ -x "$m" ] || { echo "$script: error: MODELS: $m is not an executable file" >&2; exit 2; }
     elif ! [[ $m =~ ^[A-Za-z0-9_.-]+$ ]]; then
       echo "$script: error: MODELS: '$m' is not a model name" >&2; exit 2
-    elif ! [ -d "crates/models/$m" ]; then
-      # A name is a model crate's binary (crates/models/<name>): known before the build.
-      echo "$script: error: MODELS: no model '$m' (the models: $(cd crates/models && echo *); or give a path to an executable)" >&2; exit 2
+    elif [[ " $(model_bins) " != *" $m "* ]]; then
+      # A name is a binary of a model crate (lib.sh's model_bins): known before the build.
+      echo "$script: error: MODELS: no model '$m' (the models: $(model_bins); or give a path to an executable)" >&2; exit 2
     fi
   done
 fi

@@ -38,8 +38,8 @@ esac
 check_int N "$n" 1 "$max_n" "the models' $workload limit"
 check_int RUNS "$runs" 1 1000
 check_int WARMUP "$warmup" 0 100
-# The model binaries: each [[bin]] of crates/models/*/Cargo.toml.
-model_bins=$(awk '/^\[\[bin\]\]/ { bin = 1; next } /^\[/ { bin = 0 } bin && /^name = / { gsub(/"/, "", $3); print $3 }' crates/models/*/Cargo.toml | sort -u | paste -sd' ' -)
+# The model binaries (lib.sh).
+model_bins=$(model_bins)
 # check_model VAR VALUE: a path to an executable (a slash in it), or the name of a model
 # binary (looked for in the release folder after the build).
 check_model() {

@@ -25,6 +25,14 @@ on_error() {
 set -E
 trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
 
+# model_bins: the model binaries, one line, by name: each [[bin]] of crates/models/*/Cargo.toml
+# (a crate may build more than one: monoio-async also builds monoio-epoll), known before the
+# build, as `benchkit models` finds them after it.
+model_bins() {
+  awk '/^\[\[bin\]\]/ { bin = 1; next } /^\[/ { bin = 0 } bin && /^name = / { gsub(/"/, "", $3); print $3 }' \
+    crates/models/*/Cargo.toml | sort -u | paste -sd' ' -
+}
+
 # check_int NAME VALUE MIN MAX [WHY]: VALUE is a whole number from MIN to MAX, or one line
 # and exit 2 (before anything is built or run).
 check_int() {

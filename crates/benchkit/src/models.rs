@@ -304,10 +304,11 @@ mod tests {
         assert_eq!(kernel, [false, false, true]);
     }
 
-    /// `benchkit models` on this workspace: exactly the nine models, sync (the baseline)
-    /// first, then by name; no other binary (fixture-server, benchkit) among them.
+    /// `benchkit models` on this workspace: exactly the nine models and monoio's epoll twin
+    /// (a second binary of the monoio-async crate), sync (the baseline) first, then by
+    /// name; no other binary (fixture-server, benchkit) among them.
     #[test]
-    fn this_workspace_has_exactly_the_nine_models() {
+    fn this_workspace_has_exactly_the_nine_models_and_the_epoll_twin() {
         assert_eq!(
             discover().unwrap(),
             [
@@ -315,6 +316,7 @@ mod tests {
                 "async-std-async",
                 "green",
                 "monoio-async",
+                "monoio-epoll",
                 "procs",
                 "rayon",
                 "smol-async",

@@ -324,7 +324,7 @@ fn bad_settings_are_refused_in_one_line_before_anything_is_built() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(
         run.stderr.starts_with(
-            "bench.sh: error: MODELS: no model 'nosuchmodel' (the models: async-std-async green monoio-async procs rayon "
+            "bench.sh: error: MODELS: no model 'nosuchmodel' (the models: async-std-async green monoio-async monoio-epoll procs rayon "
         ),
         "{}",
         run.stderr

@@ -74,8 +74,8 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The files a reader meets: the two READMEs and every source file of every model crate
-/// (only their `//!` headers are read).
+/// The files a reader meets: the two READMEs and every source file of every model crate,
+/// its second binaries' in `src/bin/` too (only their `//!` headers are read).
 fn files_read() -> Vec<(PathBuf, String)> {
     let root = root();
     let mut files = Vec::new();
@@ -87,7 +87,8 @@ fn files_read() -> Vec<(PathBuf, String)> {
     let models = root.join("crates/models");
     for model in std::fs::read_dir(&models).unwrap() {
         let src = model.unwrap().path().join("src");
-        for file in std::fs::read_dir(&src).unwrap() {
+        let bins = std::fs::read_dir(src.join("bin")).into_iter().flatten();
+        for file in std::fs::read_dir(&src).unwrap().chain(bins) {
             let path = file.unwrap().path();
             if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path).unwrap();

@@ -113,9 +113,10 @@ fn no_thread_to_spare_is_one_line_and_an_exit_for_every_model() {
     }
 }
 
-/// For every tight process limit from none to plenty, tokio-async, smol-async and
-/// async-std-async either finish or stop in one line: no limit value hits a runtime's
-/// panic, abort, or blocking pool that retries forever (both seen before, at 3 and 4).
+/// For every tight process limit from none to plenty, the async runtimes (tokio, smol,
+/// async-std, monoio on both drivers), green and rayon either finish or stop in one line:
+/// no limit value hits a runtime's panic, abort, or blocking pool that retries forever
+/// (both seen before, at 3 and 4).
 #[test]
 fn async_runtimes_never_hang_or_abort_at_any_tight_limit() {
     for model in [
@@ -123,6 +124,7 @@ fn async_runtimes_never_hang_or_abort_at_any_tight_limit() {
         "smol-async",
         "async-std-async",
         "monoio-async",
+        "monoio-epoll",
         "green",
         "rayon",
     ] {

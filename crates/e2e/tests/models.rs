@@ -347,12 +347,11 @@ fn rayon_waits_one_task_per_worker() {
 }
 
 /// monoio-async runs on io_uring or on monoio's epoll fallback, and the summary line names
-/// the one that ran: `MONOIO_FORCE_LEGACY_DRIVER=1` forces epoll, said as `epoll` with no
-/// complaint (it was asked for); unforced, a machine with io_uring says `io_uring`, and
-/// one without says `epoll` and one line why. Downloads and sleeps work on both; no other
-/// model writes the field.
+/// the one that ran: unforced, a machine with io_uring says `io_uring`, and one without
+/// says `epoll` and one line why; `MONOIO_FORCE_LEGACY_DRIVER=1` forces epoll, said as
+/// `epoll` with no complaint (it was asked for). No other model writes the field.
 #[test]
-fn monoio_names_the_driver_that_ran() {
+fn monoio_async_names_the_driver_that_ran() {
     let server = Server::start();
     let url = server.url("/delay/10/bytes/1000");
     let io = ["io", "--n", "4", "--url", url.as_str()];
@@ -372,4 +371,34 @@ fn monoio_names_the_driver_that_ran() {
     }
     let tokio = run("tokio-async", &["sleep", "--n", "4", "--ms", "10"]);
     assert_eq!(tokio.summary().driver, None);
+}
+
+/// monoio-epoll, the same model forced onto monoio's epoll driver, runs on epoll in every
+/// workload's runtime (the seed's, spawn and switch, mixed), whatever the environment
+/// says (even `MONOIO_FORCE_LEGACY_DRIVER=0`, which would let monoio pick io_uring), says
+/// so in its summary line and says nothing on stderr: a sweep row named monoio-epoll is
+/// never io_uring.
+#[test]
+fn monoio_epoll_never_runs_io_uring() {
+    let server = Server::start();
+    let url = server.url("/delay/10/bytes/1000");
+    let runs: [&[&str]; 5] = [
+        &["io", "--n", "4", "--url", url.as_str()],
+        &["sleep", "--n", "4", "--ms", "10"],
+        &["spawn", "--n", "100"],
+        &["switch", "--n", "4", "--rounds", "10"],
+        &["cpu", "--n", "2", "--exp", "2000"],
+    ];
+    for args in runs {
+        for env in [&[][..], &[("MONOIO_FORCE_LEGACY_DRIVER", "0")][..]] {
+            let r = run_with_env("monoio-epoll", args, env);
+            assert_eq!(r.stderr(), "", "{args:?} {env:?}");
+            let s = r.summary();
+            assert_eq!(
+                (s.model.as_str(), s.driver.as_deref()),
+                ("monoio-epoll", Some("epoll")),
+                "{args:?} {env:?}"
+            );
+        }
+    }
 }

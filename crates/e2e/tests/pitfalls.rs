@@ -77,6 +77,7 @@ fn with_variants() -> Vec<String> {
                 "smol-async",
                 "async-std-async",
                 "monoio-async",
+                "monoio-epoll",
                 "green",
             ]
             .contains(&m.as_str())
@@ -200,7 +201,9 @@ fn each_model_offers_its_variants_and_refuses_the_rest() {
                 "block",
                 "current-thread",
             ]),
-            "smol-async" | "async-std-async" | "monoio-async" | "green" => Some(four.to_vec()),
+            "smol-async" | "async-std-async" | "monoio-async" | "monoio-epoll" | "green" => {
+                Some(four.to_vec())
+            }
             "threads" => Some(vec![]),
             _ => None,
         };

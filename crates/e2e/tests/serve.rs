@@ -47,7 +47,7 @@ const fn model(name: &'static str, one_at_a_time: bool, trickle_408: bool) -> Mo
     }
 }
 
-const MODELS: [Model; 15] = [
+const MODELS: [Model; 16] = [
     model("sync", true, true),
     model("threads", false, true),
     model("procs", true, true),
@@ -58,6 +58,7 @@ const MODELS: [Model; 15] = [
     model("async-std-async", false, false),
     // The blocking servers' parser (serve::http1) on io_uring reads: its 408 too.
     model("monoio-async", false, true),
+    model("monoio-epoll", false, true),
     // gunicorn's sync worker, one worker and one per core.
     model("python-sync", true, false),
     model("python-procs", true, false),

@@ -111,7 +111,7 @@ fn round_1(
 fn unknown_models_and_scenarios_are_refused_before_the_build() {
     let dir = scratch("unknown");
     for (name, value, says) in [
-        ("MODELS", "sync nosuchmodel", "bench-serve.sh: error: MODELS: no model 'nosuchmodel' (the models: async-std-async green monoio-async procs rayon smol-async sync threads tokio-async python-"),
+        ("MODELS", "sync nosuchmodel", "bench-serve.sh: error: MODELS: no model 'nosuchmodel' (the models: async-std-async green monoio-async monoio-epoll procs rayon smol-async sync threads tokio-async python-"),
         ("SCENARIOS", "hello nope", "bench-serve.sh: error: SCENARIOS: no scenario 'nope': the scenarios are hello, work, backend, connections"),
     ] {
         let run = e2e::run_until(

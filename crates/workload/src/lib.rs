@@ -62,5 +62,7 @@ pub mod hyper_futures;
 mod run;
 
 pub use cli::{Command, CpuArgs, IoArgs, MixedArgs, SpawnArgs, SwitchArgs};
-pub use run::{catch_panic, gather, joined, main, record_driver, record_workers, worker_main};
+pub use run::{
+    catch_panic, gather, joined, main, model, record_driver, record_workers, worker_main,
+};
 pub use summary::{Summary, Tally};

@@ -18,7 +18,9 @@ static DRIVER: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
 /// The model's name, for lines written outside `main`'s flow (mixed's deadline).
 static MODEL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
 
-pub(crate) fn model() -> &'static str {
+/// The name the model gave [`main`] ("model" before it did): for the log lines of a crate
+/// that builds more than one model binary from the same code (monoio-async, monoio-epoll).
+pub fn model() -> &'static str {
     MODEL.get().copied().unwrap_or("model")
 }
 

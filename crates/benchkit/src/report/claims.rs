@@ -9,9 +9,15 @@ use super::scale::reach;
 use crate::stats::compare::{compare, Order};
 use std::fmt::Write as _;
 
-/// The async-runtime models: the article's "async" column.
+/// The async-runtime models and green: the article's "async" column.
 pub(crate) fn is_async(model: &str) -> bool {
-    model.ends_with("-async") || model == "green"
+    is_async_runtime(model) || model == "green"
+}
+
+/// The models on an async runtime: the `*-async` binaries, and monoio-epoll (monoio-async
+/// on monoio's epoll driver, a second binary of its crate).
+pub(crate) fn is_async_runtime(model: &str) -> bool {
+    model.ends_with("-async") || model == "monoio-epoll"
 }
 
 pub fn claims(

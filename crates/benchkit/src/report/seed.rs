@@ -23,7 +23,7 @@ fn seed_counterpart(model: &str) -> Option<&'static str> {
         "threads" => "threads",
         "procs" => "processes",
         "green" => "gevent",
-        m if m.ends_with("-async") => "asyncio",
+        m if super::claims::is_async_runtime(m) => "asyncio",
         _ => return None,
     })
 }

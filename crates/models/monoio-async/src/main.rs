@@ -81,9 +81,15 @@ const SHAPE: Shape = Shape {
 };
 
 fn main() -> ExitCode {
+    run("monoio-async")
+}
+
+/// The model under a binary's name: `main` above, and monoio-epoll's (`src/bin/`), which
+/// asks monoio for its epoll driver first and then runs this same code.
+pub fn run(model: &'static str) -> ExitCode {
     workload::mixed::offer(&pitfalls::OFFER);
     workload::budget::shape(SHAPE);
-    workload::main("monoio-async", |command| {
+    workload::main(model, |command| {
         let cores = runtime::cores();
         // A runtime thread per core, and the blocking pool needs a thread at least.
         workload::limits::check_tasks(cores as u64 + 1, "monoio's runtimes and blocking pool")?;

@@ -30,7 +30,7 @@
 //! `block`'s p99 and max grow to the jobs' length on a core, `offload`'s stay near the
 //! server's 10 ms. The figures: results/REPORT.md, 'What blocks a scheduler'.
 
-use crate::{fetch, join_all, runtime};
+use super::{fetch, join_all, runtime};
 use anyhow::Result;
 use monoio::task::JoinHandle;
 use std::future::poll_fn;
@@ -122,7 +122,7 @@ fn start_job(variant: Variant, mut job: Job) -> JoinHandle<Result<Tally>> {
             job.finish()
         }),
         // Not in OFFER: refused with exit code 2 before the run (workload::mixed::check).
-        Variant::CurrentThread => unreachable!("current-thread is not offered by monoio-async"),
+        Variant::CurrentThread => unreachable!("current-thread is not offered by monoio"),
     }
 }
 

@@ -120,9 +120,10 @@ fn record(runtime: &Runtime) {
         workload::record_driver(driver);
         if driver == "epoll" && !forced_legacy() {
             eprintln!(
-                "monoio-async: io_uring is not available here (kernel.io_uring_disabled, a \
+                "{}: io_uring is not available here (kernel.io_uring_disabled, a \
                  seccomp profile such as Docker's default, or a kernel before 5.6): running \
-                 on monoio's epoll driver"
+                 on monoio's epoll driver",
+                workload::model()
             );
         }
     });

@@ -13,7 +13,7 @@
 //! core it would stall every connection of that core. `/backend` downloads with this
 //! model's client, on a connection kept per client connection.
 
-use crate::{fetch, runtime};
+use super::{fetch, runtime};
 use anyhow::Result;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
@@ -29,7 +29,7 @@ use workload::Tally;
 pub fn run_serve(args: &ServeArgs) -> Result<Tally> {
     let listeners = serve::bind_std_per_core(args, runtime::cores())?;
     serve::announce(
-        "monoio-async",
+        workload::model(),
         listeners[0].local_addr()?,
         "a listener per core (SO_REUSEPORT), a task per connection on its core",
     )?;
@@ -59,7 +59,7 @@ pub fn run_serve(args: &ServeArgs) -> Result<Tally> {
     })?
     .into_iter()
     .collect::<Result<()>>()?;
-    serve::drain_report("monoio-async", drain);
+    serve::drain_report(workload::model(), drain);
     Ok(serve::tally())
 }
 

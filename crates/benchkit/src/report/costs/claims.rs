@@ -31,7 +31,7 @@ pub fn claims_rows(inputs: &Sources) -> String {
     let asyncs: Vec<String> = inputs
         .models()
         .into_iter()
-        .filter(|m| m.ends_with("-async"))
+        .filter(|m| crate::report::claims::is_async_runtime(m))
         .collect();
     let mut md = String::new();
     md += &spawn_row(inputs, &asyncs);
