@@ -35,6 +35,10 @@ pub fn run_serve(args: &ServeArgs) -> Result<Tally> {
     )?;
     let (timeout, backend, drain) = (args.header_timeout(), args.backend, args.drain());
     runtime::on_cores(listeners, |listener| async move {
+        // Non-blocking, as monoio's own `TcpListener::bind` makes its listeners: on the
+        // epoll driver an accept is tried at once and waited for on EAGAIN, and on a
+        // blocking listener it would park the core's thread until a client came.
+        listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(listener)?;
         loop {
             let accepted = monoio::select! {
