@@ -88,7 +88,8 @@ fn with_variants() -> Vec<String> {
 /// For every async model and green: inline and block hold the workers (their p99 far
 /// above offload's, a request waiting for most of the jobs), offload runs its jobs on
 /// threads of its own, and yield lets the requests in between steps, except on may,
-/// whose workers read their sockets only when no coroutine is ready.
+/// whose workers read their sockets only when no coroutine is ready, and on monoio,
+/// whose cores fire their timers only when no task is ready.
 #[test]
 fn each_trap_is_clearly_worse_than_offload() {
     let _turn = serial();
@@ -136,11 +137,19 @@ fn each_trap_is_clearly_worse_than_offload() {
             y_sum.peak_threads < off_sum.peak_threads,
             "yield threads: {ctx}"
         );
-        // yield: a step, not a job, between two looks at the requests (not on may).
+        // yield: a step, not a job, between two looks at the requests (not on may, nor on
+        // monoio, whose runtimes fire their timers only when a core's queue runs empty:
+        // a yielding job keeps its core's queue busy, so the requests due meanwhile, each
+        // started by a timer, start when the job is done; see monoio-async's header).
         if model == "green" {
             assert!(
                 yielded.max_ms > 0.5 * yielded.jobs_ms,
                 "may's yield lets sockets in now? {ctx}"
+            );
+        } else if model.starts_with("monoio-") {
+            assert!(
+                yielded.max_ms > 0.5 * yielded.jobs_ms,
+                "monoio's timers fire beside a yielding task now? {ctx}"
             );
         } else {
             assert!(yielded.p99_ms < 0.5 * inline.p99_ms, "yield p99: {ctx}");

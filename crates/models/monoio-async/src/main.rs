@@ -28,6 +28,17 @@
 //! in what it asks of the code: buffers are owned and lent to the kernel, and a shared
 //! value is per core (`Rc`), not `Arc` between threads.
 //!
+//! **A yield lets tasks in, not timers.** A task that yields between steps of a long
+//! computation (`mixed --variant yield`, asyncio's `await asyncio.sleep(0)`) goes to the
+//! back of its core's queue, so the core's ready tasks run in between, and its I/O is
+//! reaped between rounds of tasks. Its timers are not: monoio 0.2.4's run loop
+//! (`Runtime::block_on`) fires them only when it parks, on an empty queue. So a task that
+//! keeps yielding holds back every sleep and timeout of its core until it is done, where
+//! tokio looks at its timers every 61 task polls (`event_interval`) whatever its queue
+//! holds. In `mixed` each request starts on a timer: there monoio's yield is no better
+//! than inline, and tokio's is (pitfalls.rs; the e2e test asserts both). `inline` is
+//! alike in both when every core computes; stealing helps tokio only where a worker idles.
+//!
 //! **When to pick it.** Many connections spread evenly over cores, each short and alike:
 //! proxies, caches, servers behind SO_REUSEPORT (`serve`, the design's home ground). Not
 //! for uneven work, which one core may be left to carry alone. monoio's own benchmarks
