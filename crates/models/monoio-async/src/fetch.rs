@@ -1,27 +1,32 @@
 //! The HTTP/1.1 client of monoio-async: a GET on monoio's own TCP socket, so that every
 //! connect, write and read is an io_uring operation (or an epoll one on the fallback).
 //!
-//! Why not monoio-http-client 0.3.3, monoio's own client: it reads every body whole into
-//! memory before it hands back the response (so a body cannot stream through the
-//! verifier, and a truncated one reports nothing of what arrived), has no whole-request
-//! deadline, and brings its own rustls 0.21 beside the workspace's 0.23. Why not hyper over
-//! monoio-compat: it drives the socket through readiness (`into_poll_io`), which is epoll
-//! with an extra copy, not io_uring. So this file speaks HTTP/1.1 itself, with `httparse`
-//! (hyper's parser, no I/O of its own) for the response head and the chunk sizes; every
-//! body streams through [`Verifier`] exactly as in the other models.
+//! Why not monoio-http-client (0.3.3, its newest release), monoio's own client: it reads
+//! every body whole into memory before it hands back the response (`send_request` loops
+//! over the body's frames first), so a body cannot stream through the verifier, and a
+//! body cut short comes back as an error with nothing of what arrived; it has no deadline
+//! for a whole request; and it brings rustls 0.21 beside the workspace's 0.23. Why not
+//! hyper over monoio-compat: it drives the socket through readiness (`into_poll_io`),
+//! which is epoll with an extra copy, not io_uring. So this file speaks HTTP/1.1 itself,
+//! with `httparse` (hyper's parser, no I/O of its own) for the response head and the
+//! chunk sizes; every body streams through [`Verifier`] exactly as in the other models.
 //!
 //! The policy every client here shares (see `workload::io::Target`): one deadline for the
 //! whole download, connect to last body byte (monoio's `timeout`; with `async-cancel` the
 //! operation in flight is cancelled in the ring); no proxy; no redirect followed (a 3xx
 //! goes to the verifier, which names it); URL credentials as `Authorization: Basic`; a
-//! task's connection kept open for its next URL to the same host. Plain http only: an
-//! https URL is refused before the run (no TLS stack on monoio's sockets here).
+//! task's connection kept open for its next URL to the same scheme, host and port. https
+//! through `monoio-rustls`: rustls on ring with the Mozilla roots, as every client here,
+//! its records read and written with monoio's own reads and writes ([`Stream`]).
 //! Host names are resolved with std's blocking resolver on the core's thread (monoio 0.2.4
 //! has no other); the fixture server is an IP address, which needs no lookup.
 
-use anyhow::Result;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
+use monoio::BufResult;
+use monoio_rustls::{ClientTlsStream, TlsConnector};
+use rustls::pki_types::ServerName;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use workload::io::{Cause, FetchError, Target, Verifier};
 use workload::Tally;
@@ -31,28 +36,77 @@ const READ_SIZE: usize = 16 * 1024;
 /// The largest response head read; over it the download fails.
 const MAX_HEAD: usize = 64 * 1024;
 
+/// Where a connection goes: https or not, host, port.
+type Endpoint = (bool, String, u16);
+
 /// One open connection: where it goes, its socket, the bytes read past the last response.
 pub struct Conn {
-    to: (String, u16),
-    stream: TcpStream,
+    to: Endpoint,
+    stream: Stream,
     buf: Vec<u8>,
 }
 
-/// Refuse https URLs before the run, in one line (exit 2, like a bad argument).
-pub fn refuse_https(urls: &[Target]) -> Result<()> {
-    match urls.iter().find(|t| t.url.starts_with("https://")) {
-        // Leaked once, as the process ends right after: Unsupported holds a &'static str.
-        Some(t) => Err(workload::costs::Unsupported(Box::leak(
-            format!(
-                "{}: monoio-async's client speaks plain http only (no TLS on monoio's \
-                 sockets here)",
-                t.url
-            )
-            .into_boxed_str(),
-        ))
-        .into()),
-        None => Ok(()),
+/// A connection's socket: plain TCP, or TLS over it. Both read into a buffer lent to the
+/// kernel and handed back with the result; TLS decrypts what the socket read.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<ClientTlsStream<TcpStream>>),
+}
+
+impl Stream {
+    async fn read(&mut self, buf: Vec<u8>) -> BufResult<usize, Vec<u8>> {
+        match self {
+            Stream::Plain(tcp) => tcp.read(buf).await,
+            Stream::Tls(tls) => tls.read(buf).await,
+        }
     }
+
+    async fn write_all(&mut self, buf: Vec<u8>) -> BufResult<usize, Vec<u8>> {
+        match self {
+            Stream::Plain(tcp) => tcp.write_all(buf).await,
+            Stream::Tls(tls) => tls.write_all(buf).await,
+        }
+    }
+}
+
+/// The TLS client setup, made on the first https URL and shared by every core (rustls'
+/// configuration is read-only; each connection has its own session).
+static TLS: OnceLock<Result<TlsConnector, String>> = OnceLock::new();
+
+fn tls() -> Result<&'static TlsConnector, Cause> {
+    let roots = || rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let built = TLS.get_or_init(|| connector(roots()));
+    built.as_ref().map_err(|e| Cause::Other(e.clone()))
+}
+
+/// rustls on ring, trusting `roots`, no client certificate.
+fn connector(roots: rustls::RootCertStore) -> Result<TlsConnector, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// Open a connection to `to`: TCP, then for https the TLS handshake on it.
+async fn connect(to: &Endpoint, timeout: Duration) -> Result<Stream, Cause> {
+    let io = |e: std::io::Error| Cause::from_io(&e, timeout);
+    let (https, host, port) = to;
+    let tcp = TcpStream::connect((host.as_str(), *port))
+        .await
+        .map_err(io)?;
+    let _ = tcp.set_nodelay(true);
+    if !https {
+        return Ok(Stream::Plain(tcp));
+    }
+    let name = ServerName::try_from(host.clone())
+        .map_err(|e| Cause::Other(format!("bad TLS server name {host}: {e}")))?;
+    let tls = tls()?.connect(name, tcp).await.map_err(|e| io(e.into()))?;
+    Ok(Stream::Tls(Box::new(tls)))
 }
 
 /// One task of the io workload: download every URL in turn, over one kept-alive connection
@@ -105,10 +159,7 @@ async fn fetch(
     let mut reused = slot.is_some();
     let head = loop {
         if slot.is_none() {
-            let stream = TcpStream::connect(to.clone())
-                .await
-                .map_err(|e| fail(io(e)))?;
-            let _ = stream.set_nodelay(true);
+            let stream = connect(&to, timeout).await.map_err(fail)?;
             *slot = Some(Conn {
                 to: to.clone(),
                 stream,
@@ -321,19 +372,20 @@ async fn read_more(conn: &mut Conn) -> Result<(), Cause> {
 }
 
 /// Split a URL into where to connect, its Host header, and its path with query.
-fn split_url(url: &str) -> Result<((String, u16), String, String), Cause> {
+fn split_url(url: &str) -> Result<(Endpoint, String, String), Cause> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| Cause::Other(format!("bad URL: {e}")))?;
     let host = uri
         .host()
         .ok_or_else(|| Cause::Other("URL has no host".into()))?;
-    let port = uri.port_u16().unwrap_or(80);
+    let https = uri.scheme_str() == Some("https");
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let authority = uri.authority().map_or(host, |a| a.as_str());
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     // An IPv6 literal is bracketed in a URL, bare in a socket address.
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    Ok(((host.into(), port), authority.into(), path.into()))
+    Ok(((https, host.into(), port), authority.into(), path.into()))
 }
 
 #[cfg(test)]
@@ -383,6 +435,74 @@ mod tests {
     }
 
     const T: Duration = Duration::from_millis(300);
+
+    // https against a rustls server on 127.0.0.1:0. The certificates in testdata/ were
+    // made once with openssl: two CAs (EC P-256, 100 years), each signing a leaf for
+    // IP 127.0.0.1 (serverAuth); the client trusts the first CA only, never the Mozilla
+    // roots here (every https test of this binary shares the one connector).
+    const CA: &[u8] = include_bytes!("../testdata/ca.der");
+    const TRUSTED: (&[u8], &[u8]) = (
+        include_bytes!("../testdata/leaf1.der"),
+        include_bytes!("../testdata/leaf1.key.der"),
+    );
+    const UNTRUSTED: (&[u8], &[u8]) = (
+        include_bytes!("../testdata/leaf2.der"),
+        include_bytes!("../testdata/leaf2.key.der"),
+    );
+
+    /// Serve one TLS connection with `leaf`: read the request, write `reply`, close.
+    fn serve_tls_once(leaf: (&'static [u8], &'static [u8]), reply: &'static [u8]) -> String {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let _ = TLS.get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(CertificateDer::from(CA)).unwrap();
+            connector(roots)
+        });
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(leaf.0)],
+                PrivateKeyDer::Pkcs8(leaf.1.to_vec().into()),
+            )
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}/x", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (socket, _) = listener.accept().unwrap();
+            let session = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+            let mut tls = rustls::StreamOwned::new(session, socket);
+            let mut buf = [0u8; 1024];
+            if tls.read(&mut buf).is_ok() {
+                let _ = tls.write_all(reply);
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn https_bodies_are_read_and_verified_through_tls() {
+        let url = serve_tls_once(
+            TRUSTED,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nfoobar",
+        );
+        let t = tally_of(&url);
+        let foobar = workload::io::fnv1a(workload::io::FNV_START, b"foobar");
+        assert_eq!((t.tasks, t.bytes, t.checksum), (1, 6, foobar));
+    }
+
+    #[test]
+    fn an_untrusted_certificate_is_refused_naming_why() {
+        let url = serve_tls_once(UNTRUSTED, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        assert_eq!(
+            cause_of(&url),
+            Cause::Other("invalid peer certificate: UnknownIssuer".into())
+        );
+    }
 
     #[test]
     fn a_body_cut_short_is_truncated_counting_what_arrived() {

@@ -134,7 +134,6 @@ fn run_cpu(args: &CpuArgs) -> Result<Tally> {
 fn run_io(args: &IoArgs) -> Result<Tally> {
     // Every task is in flight at once, each holding a socket: one open file each.
     workload::limits::check_files(args.n, &format!("{} tasks with a socket each", args.n))?;
-    fetch::refuse_https(&args.urls)?;
     let timeout = args.timeout();
     spawn_all(args.n, || {
         // The URL list is read-only: each core's tasks share it through an `Rc` (a count
