@@ -243,8 +243,11 @@ describe_env() {
   echo "memory_total=$(awk '/MemTotal/ {printf "%.1f_GiB", $2 / 1048576}' /proc/meminfo)"
   echo "kernel=$(token "$(uname -r)")"
   echo "rustc=$(token "$(rustc --version | sed 's/^rustc //')")"
-  echo "crates=$(awk '/^name = /{n=$3} /^version = /{gsub(/"/,"",n); v=$3; gsub(/"/,"",v); print n"@"v}' Cargo.lock | grep -E '^(tokio|reqwest|hyper|ureq|may|smol|async-std|rayon|num-bigint|plotters)@' | paste -sd, -)"
+  echo "crates=$(awk '/^name = /{n=$3} /^version = /{gsub(/"/,"",n); v=$3; gsub(/"/,"",v); print n"@"v}' Cargo.lock | grep -E '^(tokio|reqwest|hyper|ureq|may|smol|async-std|monoio|rayon|num-bigint|plotters)@' | paste -sd, -)"
   echo "open_files=$(ulimit -n)/$(ulimit -Hn) pid_max=$(cat /proc/sys/kernel/pid_max) threads_max=$(cat /proc/sys/kernel/threads-max) somaxconn=$(cat /proc/sys/net/core/somaxconn) max_map_count=$(cat /proc/sys/vm/max_map_count)"
+  # Whether monoio-async can have io_uring here (0: allowed; absent on kernels before 6.6,
+  # where a seccomp profile may still block it: each summary line's `driver` says what ran).
+  echo "io_uring_disabled=$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo absent) memlock=$(ulimit -l)"
 }
 
 # describe_python PYTHON: the Python models' interpreter and packages, as tokens.

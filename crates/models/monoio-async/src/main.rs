@@ -51,8 +51,12 @@
 //! ```
 //!
 //! The client (`fetch.rs`) is HTTP/1.1 on monoio's own sockets, so its reads and writes
-//! are io_uring operations. `spawn` and `switch` are in `costs.rs`; `mixed` (what blocks a
-//! core) in `pitfalls.rs`; `serve` (a listener per core) in `serve.rs`.
+//! are io_uring operations, and https is rustls on them (monoio-rustls), as in every other
+//! model. It is ours, not monoio-http-client (0.3.3, the newest): that one reads a body
+//! whole before it returns and has no deadline for a whole request, and the client policy
+//! every model shares needs both (fetch.rs says more). `spawn` and `switch` are in
+//! `costs.rs`; `mixed` (what blocks a core) in `pitfalls.rs`; `serve` (a listener per
+//! core) in `serve.rs`. `src/bin/monoio-epoll.rs` is this model on monoio's epoll driver.
 //!
 //! **What to observe.** io about one task's time while N is small, as in tokio, and the
 //! summary's `system_ms` for what io_uring saves or not in the kernel; a million sleeping

@@ -1,7 +1,7 @@
 //! The seed's two claims about blocking a scheduler, as rows of the report's claims table:
 //! the one-second stall, and `await asyncio.sleep(0)` inside long loops.
 
-use super::{ms, of, ratio_of, same, secs, Row};
+use super::{ms, of, ratio_of, same, secs, why_yield_waits, Row};
 
 /// The seed's two claims, as rows of the claims table.
 pub fn claims(rows: &[Row], bench: &[&Row]) -> Vec<String> {
@@ -64,9 +64,12 @@ pub fn claims(rows: &[Row], bench: &[&Row]) -> Vec<String> {
         let verdict = match (helped.is_empty(), not.is_empty()) {
             (false, true) => "holds: a yield between steps lets waiting tasks run (the jobs' time beside inline's is one run each, not ranked); offloading the job lets them run too, with no change to the job".to_string(),
             (false, false) => format!(
-                "holds in {} (a yield lets waiting tasks run; the jobs' time beside inline's is one run each, not ranked), not in {}, whose scheduler reads sockets only when its queue is empty; offloading the job works in all",
+                "holds in {} (a yield lets waiting tasks run; the jobs' time beside inline's is one run each, not ranked), not in {}; offloading the job works in all",
                 helped.join(", "),
-                not.join(", ")
+                not.iter()
+                    .map(|m| why_yield_waits(m))
+                    .collect::<Vec<_>>()
+                    .join("; nor in ")
             ),
             (true, _) => "not reproduced here: yield did not bring p99 near offload's".to_string(),
         };

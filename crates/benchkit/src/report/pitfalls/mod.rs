@@ -40,6 +40,21 @@ const ORDER: [&str; 6] = [
     "current-thread",
 ];
 
+/// Why a yield between a job's steps did not let a model's requests in, where its
+/// scheduler is known to work that way (its pitfalls.rs says more): green's may reads
+/// sockets only when no coroutine is ready; monoio fires a core's timers only when no task
+/// is ready, and every request of `mixed` starts on a timer.
+fn why_yield_waits(model: &str) -> String {
+    let why = match model {
+        "green" => "whose scheduler reads sockets only when its queue is empty",
+        m if m.starts_with("monoio-") => {
+            "whose runtime fires a core's timers only when its queue is empty, and each request starts on a timer"
+        }
+        _ => "whose scheduler does not look at what waits between yields",
+    };
+    format!("{model}, {why}")
+}
+
 /// The section for the rows of mixed.csv, its chart written to CHARTS/mixed.svg.
 pub fn section(rows: &[Row], charts_dir: &Path) -> Result<Section> {
     let mut bench: Vec<&Row> = rows

@@ -164,3 +164,33 @@ fn the_chart_is_written() {
         assert!(svg.contains(label), "{label} missing from the chart");
     }
 }
+
+/// Where a yield did not help, each model is named with its own reason: may's sockets for
+/// green, monoio's timers for monoio-async and monoio-epoll (their requests start on a
+/// timer that fires only when a core's queue is empty), in the claim and in the sentence.
+#[test]
+fn a_yield_that_did_not_help_is_explained_per_model() {
+    let monoio = "\
+monoio-async,offload,bench,ok,200,600,4,100000,0,12.5,14.0,16.4,17.0,17.7,218,216,3008,2,
+monoio-async,inline,bench,ok,200,600,4,100000,0,13.1,200.0,222.7,226.0,227.5,216,111,3010,2,
+monoio-async,yield,bench,ok,200,600,4,100000,0,12.6,210.0,229.4,235.0,239.1,228,124,3010,2,
+";
+    let (s, _) = run("monoio-yield", &format!("{CSV}{monoio}"));
+    let claim = &s.claims[1];
+    assert!(
+        claim.contains("not in green, whose scheduler reads sockets only when its queue is empty; nor in monoio-async, whose runtime fires a core's timers only when its queue is empty, and each request starts on a timer;"),
+        "{claim}"
+    );
+    let y = s
+        .markdown
+        .lines()
+        .find(|l| l.starts_with("- **yield**"))
+        .unwrap_or_else(|| panic!("{}", s.markdown));
+    assert!(
+        y.contains("in green, monoio-async it did not help")
+            && y.contains(
+                "in monoio-async, whose runtime fires a core's timers only when its queue is empty"
+            ),
+        "{y}"
+    );
+}

@@ -183,11 +183,15 @@ impl Cells<'_> {
             let rs: Vec<&Row> = not.iter().map(|h| h.0).collect();
             let _ = write!(
                 s,
-                "{}in {} it did not help (p99 {}, {} of inline's excess taken back): that scheduler does not look at sockets between yields, so a request's reply waits for the job anyway (see the model's pitfalls.rs).",
+                "{}in {} it did not help (p99 {}, {} of inline's excess taken back): in {}, a request waits for the job anyway (see the model's pitfalls.rs).",
                 if s.is_empty() { "" } else { " But " },
                 names(&rs),
                 p99(&rs),
                 span_pct(not.iter().map(|h| h.1)),
+                rs.iter()
+                    .map(|r| super::why_yield_waits(&r.model))
+                    .collect::<Vec<_>>()
+                    .join("; in "),
             );
         }
         if s.is_empty() {
