@@ -4,13 +4,14 @@
 //! monoio has no multi-thread runtime to hand work to: a `Runtime` is a thread's own
 //! executor and driver. So `on_cores` is the model's `#[tokio::main]`: it starts C
 //! threads, builds a runtime on each (`RuntimeBuilder::<FusionDriver>`: io_uring if the
-//! kernel offers it, else epoll) and `block_on`s that core's future, then joins them.
+//! kernel offers it, else epoll), lets them start together once all are built, and
+//! `block_on`s each core's future, then joins them.
 
 use anyhow::{anyhow, Context, Result};
 use monoio::blocking::{BlockingTask, ThreadPool};
 use monoio::{FusionDriver, FusionRuntime, RuntimeBuilder};
 use std::future::Future;
-use std::sync::Once;
+use std::sync::{Condvar, Mutex, MutexGuard, Once, PoisonError};
 
 /// The cores this process may run on (its CPU affinity, as every runtime here counts them).
 pub fn cores() -> usize {
@@ -32,35 +33,116 @@ where
     T: Send,
     F: Future<Output = T>,
 {
+    on_cores_after(inputs, || Ok(()), core)
+}
+
+/// [`on_cores`], with `ready` called on this thread once every core's runtime is built
+/// and before any core runs: serve announces its address there. No core starts before
+/// all can: work dealt out up front starts together, and a server's first clients never
+/// meet a core that is still making its ring (out of file descriptors by then, the ring
+/// could not be made at all).
+pub fn on_cores_after<I, T, F>(
+    inputs: Vec<I>,
+    ready: impl FnOnce() -> Result<()>,
+    core: impl Fn(I) -> F + Sync,
+) -> Result<Vec<T>>
+where
+    I: Send,
+    T: Send,
+    F: Future<Output = T>,
+{
+    let gate = Gate::default();
     std::thread::scope(|scope| {
-        let core = &core;
+        let (core, gate) = (&core, &gate);
         let threads: Vec<_> = inputs
             .into_iter()
             .enumerate()
             .map(|(i, input)| {
                 std::thread::Builder::new()
                     .name(format!("monoio-core-{i}"))
-                    .spawn_scoped(scope, move || -> Result<T> {
-                        let mut runtime = build()?;
+                    .spawn_scoped(scope, move || -> Result<Option<T>> {
+                        let built = build();
+                        if !gate.arrive(built.is_ok()) {
+                            // Another core (or `ready`) failed: this one never starts.
+                            return built.map(|_| None);
+                        }
+                        let mut runtime = built?;
                         // block_on: this thread drives the core's future and every task it
                         // spawns; it returns when the future is done (its tasks joined).
                         // `core` is called inside it: monoio::spawn needs the runtime set.
-                        Ok(runtime.block_on(async move { core(input).await }))
+                        Ok(Some(runtime.block_on(async move { core(input).await })))
                     })
                     .context("cannot start a core's thread")
             })
             .collect();
-        // Every thread joined before any error is looked at: one left unjoined would make
-        // the scope itself panic.
-        let joined: Vec<Result<T>> = threads
+        let started = threads.iter().filter(|t| t.is_ok()).count();
+        let built = gate.all_arrived(started) && started == threads.len();
+        let ready = if built { ready() } else { Ok(()) };
+        gate.open(built && ready.is_ok());
+        let joined: Vec<Result<Option<T>>> = threads
             .into_iter()
             .map(|thread| match thread?.join() {
                 Ok(result) => result,
                 Err(_) => Err(anyhow!("a task panicked")),
             })
             .collect();
-        joined.into_iter().collect()
+        ready?;
+        let mut outputs = Vec::with_capacity(joined.len());
+        for output in joined {
+            outputs.extend(output?);
+        }
+        Ok(outputs)
     })
+}
+
+/// Where the cores' threads meet before any of them starts: each says whether its
+/// runtime was built, then waits for the word to go (or to stop).
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    arrived: usize,
+    failed: bool,
+    go: Option<bool>,
+}
+
+impl Gate {
+    /// A core's thread: say whether its runtime was built; then wait for the word.
+    fn arrive(&self, built: bool) -> bool {
+        let mut state = self.lock();
+        state.arrived += 1;
+        state.failed |= !built;
+        self.changed.notify_all();
+        let state = self
+            .changed
+            .wait_while(state, |s| s.go.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        state.go == Some(true)
+    }
+
+    /// The starting thread: wait until `threads` cores have arrived; whether every one
+    /// built its runtime.
+    fn all_arrived(&self, threads: usize) -> bool {
+        let state = self
+            .changed
+            .wait_while(self.lock(), |s| s.arrived < threads)
+            .unwrap_or_else(PoisonError::into_inner);
+        !state.failed
+    }
+
+    /// The word: go, or stop.
+    fn open(&self, go: bool) {
+        self.lock().go = Some(go);
+        self.changed.notify_all();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 type Runtime = FusionRuntime<

@@ -28,13 +28,14 @@ use workload::Tally;
 /// flight finish.
 pub fn run_serve(args: &ServeArgs) -> Result<Tally> {
     let listeners = serve::bind_std_per_core(args, runtime::cores())?;
-    serve::announce(
-        workload::model(),
-        listeners[0].local_addr()?,
-        "a listener per core (SO_REUSEPORT), a task per connection on its core",
-    )?;
+    let addr = listeners[0].local_addr()?;
+    // The address goes out once every core's runtime is ready to accept.
+    let announce = || {
+        let how = "a listener per core (SO_REUSEPORT), a task per connection on its core";
+        serve::announce(workload::model(), addr, how)
+    };
     let (timeout, backend, drain) = (args.header_timeout(), args.backend, args.drain());
-    runtime::on_cores(listeners, |listener| async move {
+    runtime::on_cores_after(listeners, announce, |listener| async move {
         // Non-blocking, as monoio's own `TcpListener::bind` makes its listeners: on the
         // epoll driver an accept is tried at once and waited for on EAGAIN, and on a
         // blocking listener it would park the core's thread until a client came.
