@@ -111,6 +111,12 @@ fn the_issues_out_of_memory_commands_are_refused_naming_the_limit() {
             "async-std-async",
             &["sleep", "--n", "1000000", "--ms", "100"],
         ),
+        (
+            200_000_000,
+            "monoio-async",
+            &["sleep", "--n", "1000000", "--ms", "100"],
+        ),
+        (200_000_000, "monoio-epoll", &["spawn", "--n", "1000000"]),
         (200_000_000, "tokio-async", &["spawn", "--n", "1000000"]),
         (
             100_000_000,
@@ -169,7 +175,13 @@ fn every_address_space_limit_is_an_end_never_an_abort_or_a_crawl() {
 /// threads computing powers of several MiB meet it together.
 #[test]
 fn out_of_memory_during_a_run_is_one_line_and_exit_3() {
-    for model in ["threads", "tokio-async", "smol-async", "rayon"] {
+    for model in [
+        "threads",
+        "tokio-async",
+        "smol-async",
+        "monoio-async",
+        "rayon",
+    ] {
         let args = ["cpu", "--n", "8", "--exp", "2000000"];
         let r = run_with_env(model, &args, &[("WORKLOAD_FAULT", "out-of-memory")]);
         let stderr = r.stderr();

@@ -42,8 +42,9 @@
 //! **When to pick it.** Many connections spread evenly over cores, each short and alike:
 //! proxies, caches, servers behind SO_REUSEPORT (`serve`, the design's home ground). Not
 //! for uneven work, which one core may be left to carry alone. monoio's own benchmarks
-//! put it slightly ahead of tokio on one core, about 2x at four, and behind tokio with one
-//! core and few connections <!-- outside: monoio's README -->; results/REPORT.md has ours.
+//! put it slightly ahead of tokio on one core but behind it with few connections, and
+//! about 2x ahead at four cores <!-- outside: monoio's README -->; results/REPORT.md has
+//! ours, `monoio-async` (io_uring) beside `monoio-epoll` and the other models.
 //!
 //! ```sh
 //! target/release/monoio-async io --n 10 --url http://127.0.0.1:PORT/delay/100/bytes/51200
