@@ -353,6 +353,26 @@ impl Cpus {
 /// one pipe and waits on another; a thread here opens the counters on that pid, then lets
 /// it go on to exec (or, if they cannot be opened, makes it fail, and says why).
 pub fn spawn(command: &mut Command, tracepoints: &Tracepoints, cpus: Cpus) -> Result<Counted> {
+    match start(command, tracepoints, cpus)? {
+        (Ok(child), Ok(counters)) => Ok(Counted { child, counters }),
+        // Not reached while the gate holds: without its counters the child never execs.
+        (Ok(mut child), Err(why)) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{why}")
+        }
+        (Err(_), Err(why)) => bail!("{why}"),
+        (Err(e), Ok(_)) => Err(e)
+            .with_context(|| format!("cannot start {}", command.get_program().to_string_lossy())),
+    }
+}
+
+/// [`spawn`]'s two halves: the child as `Command::spawn` returned it (an error with
+/// ECANCELED when its counters could not be opened: it stopped before its exec), and its
+/// counters.
+type Started = (std::io::Result<Child>, Result<Counters, String>);
+
+fn start(command: &mut Command, tracepoints: &Tracepoints, cpus: Cpus) -> Result<Started> {
     let (pid_out, pid_in) = pipe()?;
     let (go_out, go_in) = pipe()?;
     let (pid_fd, go_fd, set) = (pid_in.as_raw_fd(), go_out.as_raw_fd(), cpus.set());
@@ -400,17 +420,7 @@ pub fn spawn(command: &mut Command, tracepoints: &Tracepoints, cpus: Cpus) -> Re
     let counters = opener
         .join()
         .unwrap_or_else(|_| Err("the thread opening the counters panicked".into()));
-    match (spawned, counters) {
-        (Ok(child), Ok(counters)) => Ok(Counted { child, counters }),
-        (Ok(mut child), Err(why)) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("{why}")
-        }
-        (Err(_), Err(why)) => bail!("{why}"),
-        (Err(e), Ok(_)) => Err(e)
-            .with_context(|| format!("cannot start {}", command.get_program().to_string_lossy())),
-    }
+    Ok((spawned, counters))
 }
 
 /// A pipe whose two ends close at exec: (read end, write end).
@@ -535,18 +545,25 @@ mod tests {
         );
     }
 
-    /// Counters that cannot be opened stop the child before its exec, and say why.
+    /// Counters that cannot be opened stop the child before its exec (its start fails
+    /// with ECANCELED, from between fork and exec), and say why.
     #[test]
     fn a_child_whose_counters_cannot_open_never_runs() {
         let Some(mut tp) = tracepoints_here() else {
             return;
         };
         tp.total = u64::MAX; // no such tracepoint
-        let marker = crate::test_dir("never-runs").join("ran");
-        let mut command = Command::new("/bin/sh");
-        command.args(["-c", &format!("touch {}", marker.display())]);
+        let mut command = Command::new("/bin/true");
+        let (spawned, counters) = start(&mut command, &tp, Cpus::All).unwrap();
+        assert!(counters.is_err());
+        match spawned {
+            Ok(mut child) => {
+                let _ = child.wait();
+                panic!("the child went on to exec without its counters");
+            }
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ECANCELED), "{e}"),
+        }
         let err = spawn(&mut command, &tp, Cpus::All).err().unwrap();
         assert!(err.to_string().contains("perf_event_open"), "{err:#}");
-        assert!(!marker.exists(), "the child ran without its counters");
     }
 }
