@@ -563,7 +563,10 @@ mod tests {
             }
             Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ECANCELED), "{e}"),
         }
-        let err = spawn(&mut command, &tp, Cpus::All).err().unwrap();
+        // A fresh command: pre_exec hooks add up, and the first one's pipes are closed.
+        let err = spawn(&mut Command::new("/bin/true"), &tp, Cpus::All)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("perf_event_open"), "{err:#}");
     }
 }
