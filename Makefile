@@ -1,5 +1,5 @@
 # Every target a user or CI needs; `make help` lists them.
-.PHONY: help build bench bench-quick bench-scale bench-serve bench-python bench-by-hand compare report test lint
+.PHONY: help build bench bench-quick bench-scale bench-serve bench-syscalls bench-python bench-by-hand compare report test lint
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -25,6 +25,9 @@ bench-scale: ## Scale sweep of time and memory per task (under 15 min): results/
 
 bench-serve: ## Every model as a server under open-loop load (oha 1.16 into target/tools once; under 25 min): results/serve*.csv
 	scripts/bench-serve.sh full
+
+bench-syscalls: ## System calls per download and per served request, every model, counted by the kernel (needs root or CAP_PERFMON; a few minutes): results/syscalls.csv
+	scripts/bench-syscalls.sh full
 
 bench-by-hand: ## The runs no sweep makes (a switch pinned to one CPU against unpinned): results/by-hand.csv
 	scripts/by-hand.sh

@@ -11,6 +11,7 @@
 //! target/release/benchkit costs --out results/runs/STAMP
 //! target/release/benchkit mixed --server 127.0.0.1:PORT --out results/runs/STAMP
 //! target/release/benchkit serve --backend 127.0.0.1:PORT --oha target/tools/bin/oha --out results/runs/STAMP
+//! target/release/benchkit syscalls --server 127.0.0.1:PORT --out results/runs/STAMP
 //! ```
 //!
 //! The layout, one folder per role:
@@ -21,8 +22,9 @@
 //!   PSS, worker and OS thread counts) into cpu.csv, io.csv and summary.csv.
 //! - [`sweep`]: the sweeps side by side, each writing its CSVs: `scale` (how far each
 //!   model goes as N grows), `costs` (spawn and switch, fitted), `mixed` (latency beside
-//!   CPU jobs), `serve` (every model as a server under open-loop load), and the one way
-//!   they all start a model (`runner`).
+//!   CPU jobs), `serve` (every model as a server under open-loop load), `syscalls`
+//!   (system calls per download and per served request, counted by the kernel), and the
+//!   one way they all start a model (`runner`).
 //! - [`table`]: every CSV in results/, read and written with the `csv` crate as typed rows.
 //! - [`stats`]: the least-squares fit.
 //! - [`charts`]: every SVG chart, drawn with plotters.
@@ -139,6 +141,29 @@ enum Cmd {
         /// unchecked.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=5))]
         rounds: Option<u64>,
+    },
+    /// Count every Rust model's system calls per download and per served request (perf
+    /// counters on the kernel's syscall tracepoints); write syscalls.csv to OUT. Where the
+    /// kernel does not allow counting, write OUT/syscalls-skipped.txt with the reason and
+    /// exit 0.
+    Syscalls {
+        /// The fixture server's address (host:port): the downloads' server, the servers'
+        /// backend.
+        #[arg(long, value_parser = models::loopback_addr)]
+        server: String,
+        /// Folder for syscalls.csv, syscalls-plan.txt and syscalls-summaries.jsonl.
+        #[arg(long)]
+        out: PathBuf,
+        /// Small runs of sync and tokio-async (a smoke run for tests).
+        #[arg(long)]
+        tiny: bool,
+        /// Only these models, comma-separated: names, or paths to a model executable.
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        /// The tracefs folder to read tracepoint ids from [default: /sys/kernel/tracing,
+        /// else /sys/kernel/debug/tracing].
+        #[arg(long)]
+        tracefs: Option<PathBuf>,
     },
     /// Write RESULTS/REPORT.md and RESULTS/charts/*.svg from the CSVs in RESULTS.
     Report {
@@ -316,6 +341,24 @@ fn run(cli: Cli) -> Result<()> {
                 out: &out,
             };
             sweep::serve::sweep(&plan, &models, &setup)
+        }
+        Cmd::Syscalls {
+            server,
+            out,
+            tiny,
+            models,
+            tracefs,
+        } => {
+            use sweep::syscalls::{self, Plan, Setup};
+            let plan = if tiny { Plan::tiny() } else { Plan::full() };
+            let models = syscalls::models(&plan, &models::discover_models()?, &models)?;
+            let setup = Setup {
+                bin_dir: &bin_dir()?,
+                server: &server,
+                out: &out,
+                tracefs: tracefs.as_deref(),
+            };
+            syscalls::sweep(&plan, &models, &setup).map(|_| ())
         }
         Cmd::Report { results, readme } => report::report(&results, readme.as_deref()),
     }

@@ -84,14 +84,18 @@ impl Sampler {
         let peaks = Arc::new(Mutex::new(Peaks::default()));
         sample_into(&peaks, Sample::All);
         let (stop2, peaks2) = (Arc::clone(&stop), Arc::clone(&peaks));
-        let thread = std::thread::Builder::new()
-            .name("mem-sampler".into())
-            .spawn(move || {
-                sample_until(&stop2, tick.max(TICK), |what| sample_into(&peaks2, what));
+        let thread = sampler_wanted()
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("mem-sampler".into())
+                    .spawn(move || {
+                        sample_until(&stop2, tick.max(TICK), |what| sample_into(&peaks2, what));
+                    })
+                    // Without a thread (at a thread limit) the run still goes on: the start
+                    // and end samples below still bound the figure from below.
+                    .ok()
             })
-            // Without a thread (at a thread limit) the run still goes on: the start and
-            // end samples below still bound the figure from below.
-            .ok();
+            .flatten();
         Sampler {
             stop,
             peaks,
@@ -112,6 +116,18 @@ impl Sampler {
         peaks.pss_bytes = peaks.pss_bytes.max(own_peak_pss().unwrap_or(0));
         peaks
     }
+}
+
+/// `WORKLOAD_SAMPLER=off` in a model's environment: no sampler thread, only the samples
+/// at the start and the end of the run, so its peaks are lower bounds. For runs that
+/// measure the model itself rather than its memory: `benchkit syscalls` counts every
+/// system call of the model's process, and the sampler's reads of /proc (thousands a
+/// second at its 10 ms pace) would be counted as the model's.
+pub const SAMPLER_ENV: &str = "WORKLOAD_SAMPLER";
+
+/// Whether the sampler thread runs: unless [`SAMPLER_ENV`] says `off`.
+fn sampler_wanted() -> bool {
+    std::env::var_os(SAMPLER_ENV).is_none_or(|v| v != "off")
 }
 
 /// The sampler's pace: one sample per [`TICK`] at most.

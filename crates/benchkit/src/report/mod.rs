@@ -9,7 +9,9 @@
 //! `mixed.csv`; from `make bench-python`, `python-summary.csv`, `python-uvloop.csv` and
 //! `python-bench-settings.txt` (the Python bars in the charts, the seed section's Python
 //! column, the Python claims); from `make bench-serve`, `serve.csv`, `serve-knees.csv`
-//! and `serve-settings.txt` (the servers section and its claims; no section without them).
+//! and `serve-settings.txt` (the servers section and its claims; no section without them);
+//! from `make bench-syscalls`, `syscalls.csv` and `syscalls-settings.txt` (the system calls
+//! section; none without them).
 //!
 //! REPORT.md, section by section, one file each:
 //! - [`answer`]: the findings, also the README's block ([`readme`]);
@@ -24,7 +26,8 @@
 //! - [`costs`]: what one task costs (spawn, switch, CPU per download), with
 //!   its three rows of the claims table;
 //! - [`serve`]: every model as a server under open-loop load, with the four server
-//!   claims under the claims table.
+//!   claims under the claims table;
+//! - [`syscalls`]: system calls per download and per served request.
 
 mod answer;
 mod by_hand;
@@ -40,6 +43,7 @@ mod runs;
 mod scale;
 mod seed;
 mod serve;
+mod syscalls;
 #[cfg(test)]
 mod tests;
 mod workloads;
@@ -74,6 +78,9 @@ struct Inputs {
     serve: Option<Serve>,
     /// serve-settings.txt as written, for the environment section.
     serve_settings: String,
+    /// syscalls.csv, when `make bench-syscalls` has run, and its settings as written.
+    syscalls: Option<Vec<syscalls::Row>>,
+    syscalls_settings: String,
 }
 
 /// The run behind each family of results files: `make bench` (summary.csv, mixed.csv),
@@ -84,6 +91,7 @@ struct Origins {
     python: Option<Source>,
     scale: Option<Source>,
     serve: Option<Source>,
+    syscalls: Option<Source>,
 }
 
 impl Origins {
@@ -95,14 +103,21 @@ impl Origins {
             python: read("make bench-python", "python-bench-settings.txt"),
             scale: read("make bench-scale", "scale-settings.txt"),
             serve: read("make bench-serve", "serve-settings.txt"),
+            syscalls: read("make bench-syscalls", "syscalls-settings.txt"),
         }
     }
 
     fn all(&self) -> Vec<&Source> {
-        [&self.bench, &self.python, &self.scale, &self.serve]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            &self.bench,
+            &self.python,
+            &self.scale,
+            &self.serve,
+            &self.syscalls,
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 
@@ -162,6 +177,11 @@ impl Inputs {
                 .transpose()?,
             serve: Serve::read(results)?,
             serve_settings: std::fs::read_to_string(results.join("serve-settings.txt"))
+                .unwrap_or_default(),
+            syscalls: optional("syscalls.csv")
+                .map(|p| syscalls::read(&p))
+                .transpose()?,
+            syscalls_settings: std::fs::read_to_string(results.join("syscalls-settings.txt"))
                 .unwrap_or_default(),
         })
     }
@@ -283,6 +303,13 @@ fn document(
     if let Some(serve) = &inputs.serve {
         md += &sourced(serve::section(serve, charts_dir)?, &[&src.serve]);
     }
+    if let Some(rows) = &inputs.syscalls {
+        let order: Vec<String> = format::unique(cells.iter().map(|c| c.model.as_str()))
+            .into_iter()
+            .map(String::from)
+            .collect();
+        md += &sourced(syscalls::section(rows, &order), &[&src.syscalls]);
+    }
     md += &environment(inputs);
     Ok((md, claims))
 }
@@ -325,6 +352,16 @@ fn environment(inputs: &Inputs) -> String {
             md,
             "`make bench-serve` (serve-settings.txt):\n\n```text\n{}```",
             inputs.serve_settings
+        );
+    }
+    if !inputs.syscalls_settings.is_empty() {
+        if !md.ends_with("\n\n") {
+            md.push('\n');
+        }
+        let _ = writeln!(
+            md,
+            "`make bench-syscalls` (syscalls-settings.txt):\n\n```text\n{}```",
+            inputs.syscalls_settings
         );
     }
     md

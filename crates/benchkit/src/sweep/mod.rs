@@ -7,10 +7,14 @@
 //! - [`mixed`]: request latency beside CPU jobs, per model and variant (mixed.csv);
 //! - [`serve`]: every model as a server under open-loop load, rate raised until latency
 //!   breaks (serve.csv, serve-knees.csv);
-//! - [`runner`]: one run of a model under a deadline, the one way every sweep starts one.
+//! - [`syscalls`]: system calls per download and per served request, counted by the
+//!   kernel in runs of their own (syscalls.csv);
+//! - [`runner`]: one run of a model under a deadline, the one way every sweep starts one
+//!   (the syscall step starts its own, under its counters).
 
 pub mod costs;
 pub mod mixed;
 pub mod runner;
 pub mod scale;
 pub mod serve;
+pub mod syscalls;
