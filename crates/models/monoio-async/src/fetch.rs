@@ -27,7 +27,7 @@ use monoio::BufResult;
 use monoio_rustls::{ClientTlsStream, TlsConnector};
 use rustls::pki_types::ServerName;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use workload::io::{Cause, FetchError, Target, Verifier};
 use workload::Tally;
 
@@ -39,11 +39,14 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Where a connection goes: https or not, host, port.
 type Endpoint = (bool, String, u16);
 
-/// One open connection: where it goes, its socket, the bytes read past the last response.
+/// One open connection: where it goes, its socket, the bytes read past the last response,
+/// and the deadline of the download under way on it (see [`fill`]).
 pub struct Conn {
     to: Endpoint,
     stream: Stream,
     buf: Vec<u8>,
+    deadline: Instant,
+    timeout: Duration,
 }
 
 /// A connection's socket: plain TCP, or TLS over it. Both read into a buffer lent to the
@@ -142,6 +145,7 @@ async fn fetch(
     timeout: Duration,
     slot: &mut Option<Conn>,
 ) -> Result<Tally, FetchError> {
+    let deadline = Instant::now() + timeout;
     let url = target.url.as_str();
     let fail = |cause| FetchError::new(url, cause);
     let io = |e: std::io::Error| Cause::from_io(&e, timeout);
@@ -164,9 +168,12 @@ async fn fetch(
                 to: to.clone(),
                 stream,
                 buf: Vec::new(),
+                deadline,
+                timeout,
             });
         }
         let conn = slot.as_mut().expect("filled just above");
+        (conn.deadline, conn.timeout) = (deadline, timeout);
         let (written, _) = conn.stream.write_all(request.clone().into_bytes()).await;
         let head = match written {
             Ok(_) => read_head(conn).await,
@@ -238,9 +245,17 @@ impl Head {
 
 /// Read one more buffer's worth from the socket onto `conn.buf`: an io_uring read into a
 /// buffer lent to the kernel and handed back with the result. `Ok(0)` is the server's close.
-async fn fill(conn: &mut Conn) -> std::io::Result<usize> {
+///
+/// Past the download's deadline it reads no more. The timer around the download cannot
+/// always say so: it fires only when the core's queue runs empty (see main.rs), and on the
+/// epoll driver a read whose bytes are already there completes at once, without waiting,
+/// so a body that never stops (or a core whose tasks never all wait) would never let it.
+async fn fill(conn: &mut Conn) -> Result<usize, Cause> {
+    if Instant::now() >= conn.deadline {
+        return Err(Cause::Timeout(conn.timeout));
+    }
     let (read, chunk) = conn.stream.read(Vec::with_capacity(READ_SIZE)).await;
-    let n = read?;
+    let n = read.map_err(|e| Cause::from_io(&e, conn.timeout))?;
     conn.buf.extend_from_slice(&chunk[..n]);
     Ok(n)
 }
@@ -284,11 +299,9 @@ async fn read_head(conn: &mut Conn) -> Result<Head, Cause> {
             Ok(httparse::Status::Partial) => {}
             Err(e) => return Err(Cause::Other(format!("bad response head: {e}"))),
         }
-        match fill(conn).await {
+        if fill(conn).await? == 0 {
             // Closed before (or during) the head: the server hung up on the request.
-            Ok(0) => return Err(Cause::Reset),
-            Ok(_) => {}
-            Err(e) => return Err(Cause::from_io(&e, Duration::ZERO)),
+            return Err(Cause::Reset);
         }
     }
 }
@@ -313,11 +326,7 @@ async fn read_to_close(conn: &mut Conn, verifier: &mut Verifier) -> Result<(), C
     loop {
         verifier.update(&conn.buf);
         conn.buf.clear();
-        if fill(conn)
-            .await
-            .map_err(|e| Cause::from_io(&e, Duration::ZERO))?
-            == 0
-        {
+        if fill(conn).await? == 0 {
             return Ok(());
         }
     }
@@ -364,10 +373,9 @@ async fn read_chunked(conn: &mut Conn, verifier: &mut Verifier) -> Result<(), Ca
 
 /// Read more body bytes: the server's close here cuts the body short.
 async fn read_more(conn: &mut Conn) -> Result<(), Cause> {
-    match fill(conn).await {
-        Ok(0) => Err(Cause::Reset),
-        Ok(_) => Ok(()),
-        Err(e) => Err(Cause::from_io(&e, Duration::ZERO)),
+    match fill(conn).await? {
+        0 => Err(Cause::Reset),
+        _ => Ok(()),
     }
 }
 
