@@ -62,7 +62,7 @@ fn every_results_column_is_described() {
 /// `syscalls.rs` checks against every run it makes), so each of their columns is
 /// described before the first run.
 #[test]
-fn the_serve_columns_are_described() {
+fn the_uncommitted_files_columns_are_described() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let doc = std::fs::read_to_string(root.join("../../results/README.md")).unwrap();
     let mut missing = Vec::new();
