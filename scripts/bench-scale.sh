@@ -6,8 +6,10 @@
 #   scripts/bench-scale.sh tiny   # seconds: small N, short waits (used by the tests)
 #
 # Every model binary, and the six Python models of scripts/python/ when their environment
-# (target/python-venv, made by scripts/python-env.sh or make bench-python) is ready: it is
-# never created here. benchkit says on stderr why the Python models are left out, if they are.
+# (target/python-venv, scripts/python-env.sh) is ready. The full sweep, the reference, makes
+# it first (pip, once); where it cannot (no python3), that sweep runs the Rust models and
+# leaves results/ alone (lib.sh's python_for_reference). benchkit says on stderr why the
+# Python models are left out, if they are.
 # Writes results/runs/<UTC time>-scale-<mode>-<pid>/{scale.csv,scale-fit.csv,
 # scale-limits.txt,costs.csv,costs-fit.csv,scale-settings.txt}; a full sweep, the reference,
 # then copies them to results/ (and writes the report there, if make bench has run). A full
@@ -37,15 +39,13 @@ take_lock "$mode"
 build_release
 new_run_dir "$results" "scale-$mode"
 start_server
+python_for_reference
 settings=$run_dir/scale-settings.txt
 {
   echo "mode=$mode reference=$reference"
   echo "binaries=$bin"
   describe_env
-  venv=$target_dir/python-venv
-  if [ -x "$venv/bin/python" ] && cmp -s scripts/python/requirements.txt "$venv/requirements.installed"; then
-    describe_python "$venv/bin/python"
-  fi
+  [ -z "$python_line" ] || echo "$python_line"
 } >"$settings"
 if [ "$reference" = yes ] && [ "$git_dirty" != no ]; then
   echo "== ALLOW_DIRTY=1: this reference sweep is marked git_dirty=$git_dirty (commit $git_commit)" >&2
@@ -54,7 +54,7 @@ echo "== run folder: $run_dir" >&2
 "$bin/benchkit" scale --server "$addr" --out "$run_dir" $tiny
 # What one task costs: spawn and switch swept in every model (no server; ~2 min on 2 cores).
 "$bin/benchkit" costs --out "$run_dir" $tiny
-if [ "$mode" = full ]; then
+if [ "$reference" = yes ]; then
   cp "$run_dir"/scale.csv "$run_dir"/scale-fit.csv "$run_dir"/scale-limits.txt "$results"/
   cp "$settings" "$results"/
   cp "$run_dir"/costs.csv "$run_dir"/costs-fit.csv "$results"/

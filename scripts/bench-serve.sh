@@ -9,8 +9,8 @@
 # The server under test runs alone on CPU 0 (taskset -c 0); oha 1.16.0 (installed once into
 # target/tools, see lib.sh's ensure_oha) and the fixture server, the servers' backend, on
 # CPU 1. Every model binary, and the six Python models of scripts/python/ when their
-# environment (target/python-venv, made by scripts/python-env.sh or make bench-python) is
-# ready: it is never created here. MODELS="a b" runs only these (names, or paths to a server
+# environment (target/python-venv, scripts/python-env.sh) is ready; the reference sweep
+# makes it first, and where it cannot (no python3) leaves results/ alone. MODELS="a b" runs only these (names, or paths to a server
 # executable, started as `PATH serve ...`), SCENARIOS="hello backend" only these
 # scenarios, and ROUNDS=1 each cell once instead of twice (round 2 checks round 1's knee):
 # such a run, like a quick one, writes only its run folder.
@@ -93,16 +93,14 @@ else
 fi
 new_run_dir "$results" "serve-$mode"
 start_server taskset -c 1
+python_for_reference
 settings=$run_dir/serve-settings.txt
 {
   echo "mode=$mode reference=$reference models=$(token "${model_list[*]:-all}") scenarios=$(token "${scenario_list[*]:-all}") rounds=${ROUNDS:-plan}"
   echo "binaries=$bin"
   echo "generator=$(token "$oha") generator_version=$(token "$oha_version") server_cpu=0 generator_cpu=1 fixture_server_cpu=1 generator_env=TOKIO_WORKER_THREADS=1"
   describe_env
-  venv=$target_dir/python-venv
-  if [ -x "$venv/bin/python" ] && cmp -s scripts/python/requirements.txt "$venv/requirements.installed"; then
-    describe_python "$venv/bin/python"
-  fi
+  [ -z "$python_line" ] || echo "$python_line"
 } >"$settings"
 if [ "$reference" = yes ] && [ "$git_dirty" != no ]; then
   echo "== ALLOW_DIRTY=1: this reference sweep is marked git_dirty=$git_dirty (commit $git_commit)" >&2

@@ -250,6 +250,27 @@ describe_env() {
   echo "io_uring_disabled=$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo absent) memlock=$(ulimit -l)"
 }
 
+# python_for_reference: a reference sweep (reference=yes) measures the Python models too,
+# so it makes their environment first (scripts/python-env.sh: pip, once); where that fails
+# (no python3 or venv module), the sweep goes on with the Rust models but sets reference=no:
+# a run without the Python models never replaces results/ that hold them. Any other run
+# takes the environment only if it is ready. Sets $python_line, describe_python's line for
+# the settings ("" without the environment). Call it before the settings are written.
+python_for_reference() {
+  local venv=$target_dir/python-venv why
+  python_line=""
+  if [ "$reference" = yes ] && ! { [ -x "$venv/bin/python" ] && cmp -s scripts/python/requirements.txt "$venv/requirements.installed"; }; then
+    echo "== the Python models' environment: scripts/python-env.sh (pip, once)" >&2
+    if ! why=$(scripts/python-env.sh 2>&1 >/dev/null); then
+      echo "== Python models left out (${why##*$'\n'}): this run will not replace $results/; install what that line names and run again" >&2
+      reference=no
+    fi
+  fi
+  if [ -x "$venv/bin/python" ] && cmp -s scripts/python/requirements.txt "$venv/requirements.installed"; then
+    python_line=$(describe_python "$venv/bin/python")
+  fi
+}
+
 # describe_python PYTHON: the Python models' interpreter and packages, as tokens.
 describe_python() {
   echo "python=$(token "$("$1" --version 2>&1 | sed 's/^Python //')") python_packages=$(grep -E '^(gevent|aiohttp|uvloop)==' scripts/python/requirements.txt | paste -sd, -)"

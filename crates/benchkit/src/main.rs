@@ -293,7 +293,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let bin_dir = bin_dir()?;
             let mut all = models::discover_models()?;
-            // The Python models too, where their environment is ready; never created here.
+            // The Python models too, where their environment is ready (the scripts make it).
             match models::python_models(&bin_dir) {
                 Ok(python) => all.extend(python),
                 Err(why) => eprintln!("== Python models left out: {why:#}"),

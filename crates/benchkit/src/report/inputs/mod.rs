@@ -26,6 +26,51 @@ pub use serve::{KneeRow, Serve, ServeRow};
 
 use std::path::Path;
 
+/// The I/O driver a model is named for: `monoio-async` is the thread-per-core model on
+/// io_uring (its twin `monoio-epoll` runs the same code on epoll). Where io_uring is
+/// missing (Docker's default seccomp profile, `kernel.io_uring_disabled`) monoio falls back
+/// to epoll, and a row of `monoio-async` would then be epoll under the io_uring name: the
+/// report leaves such rows out and says so ([`wrong_driver`]). None: any driver, or none.
+pub fn named_driver(model: &str) -> Option<&'static str> {
+    match model {
+        "monoio-async" => Some("io_uring"),
+        "monoio-epoll" => Some("epoll"),
+        _ => None,
+    }
+}
+
+/// Whether a row of `model` that ran `driver` (the summary line's `driver`, empty where a
+/// file predates the column or the model names none) measured another driver than the
+/// one its name stands for.
+pub fn wrong_driver(model: &str, driver: &str) -> bool {
+    !driver.is_empty() && named_driver(model).is_some_and(|named| named != driver)
+}
+
+/// The sentence for rows left out by [`wrong_driver`]: `what` names them ("serve.csv: 12
+/// steps of monoio-async").
+pub fn wrong_driver_note(what: &str, model: &str, driver: &str) -> String {
+    format!(
+        "_{what} ran on {driver}, not on {}, the driver its name stands for (io_uring was not available: see io_uring_disabled in the run's settings): left out here; `monoio-epoll` measures that driver._\n\n",
+        named_driver(model).unwrap_or("its driver")
+    )
+}
+
+#[cfg(test)]
+mod driver_tests {
+    use super::*;
+
+    #[test]
+    fn a_monoio_async_row_that_ran_epoll_is_the_wrong_driver() {
+        assert!(wrong_driver("monoio-async", "epoll"));
+        assert!(!wrong_driver("monoio-async", "io_uring"));
+        assert!(wrong_driver("monoio-epoll", "io_uring"));
+        assert!(!wrong_driver("monoio-epoll", "epoll"));
+        // A file from before the column, and models that name no driver.
+        assert!(!wrong_driver("monoio-async", ""));
+        assert!(!wrong_driver("tokio-async", "epoll"));
+    }
+}
+
 /// A `key=value ...` text: what `make bench` recorded about itself (bench-settings.txt),
 /// or the sweep's plan line (scale-limits.txt).
 pub struct Settings {
