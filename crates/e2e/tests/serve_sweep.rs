@@ -195,9 +195,12 @@ fn check_quick_sweep(dir: &Path, run: &e2e::ScriptRun, oha: &Path, version: &str
         "model,scenario,workers,connections,keepalive,step,offered_rps,achieved_rps,duration_s,\
 requests,ok,errors,error_rate,error_kinds,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,\
 server_cpu_ms,server_cpu_us_per_req,server_pss_bytes,server_threads,pss_per_conn_bytes,\
-generator_cpu_share,generator_saturated,within_budget,rerun,round\n"
+generator_cpu_share,generator_saturated,within_budget,rerun,round,driver\n"
     ));
     let all_steps = rows(&folder.join("serve.csv"));
+    // No model of the quick sweep picks an I/O driver: the column is empty (monoio's
+    // `io_uring` or `epoll` comes from its summary line, e2e `models.rs` checks it).
+    assert!(all_steps.iter().all(|r| r["driver"].is_empty()));
     // Round 1 climbs every ladder; round 2 checks its knees (below).
     let steps = round_1(&all_steps);
     assert!(all_steps

@@ -63,6 +63,10 @@ pub struct ServeRow {
     /// The round of the sweep (empty in files from before rounds: round 1).
     #[serde(default)]
     pub round: Option<u64>,
+    /// The I/O driver the server ran on (monoio's: `io_uring` or `epoll`); empty for a
+    /// model that names none, and in files from before the column.
+    #[serde(default)]
+    pub driver: String,
 }
 
 impl ServeRow {
@@ -108,6 +112,9 @@ pub struct KneeRow {
     /// The round whose steps this knee comes from (empty in files from before rounds: 1).
     #[serde(default)]
     pub round: Option<u64>,
+    /// The driver the ladder's server ran on (as in serve.csv).
+    #[serde(default)]
+    pub driver: String,
     /// Not in the file: after [`merge_rounds`], each round's own knee and break, in round
     /// order.
     #[serde(skip)]
@@ -151,6 +158,9 @@ pub struct Serve {
     pub knees: Vec<KneeRow>,
     /// Steps that broke and were run again at the same rate.
     pub reruns: Vec<ServeRow>,
+    /// The sentences for rows left out because their server ran another driver than its
+    /// name stands for ([`super::wrong_driver`]): one per model and driver.
+    pub wrong_driver: Vec<String>,
 }
 
 impl Serve {
@@ -189,9 +199,27 @@ impl Serve {
         match (steps.exists(), knees.exists()) {
             (false, false) => Ok(None),
             (true, true) => {
-                let (reruns, mut rows): (Vec<ServeRow>, Vec<ServeRow>) = read_serve(&steps)?
-                    .into_iter()
-                    .partition(|r| r.rerun == "yes");
+                let mut all = read_serve(&steps)?;
+                let mut knee_rows = read_knees(&knees)?;
+                // A monoio-async server that fell back to epoll measured epoll under the
+                // io_uring name: its steps and knees are left out, and the section says so.
+                let mut wrong_driver = Vec::new();
+                for r in &all {
+                    if super::wrong_driver(&r.model, &r.driver) {
+                        let note = super::wrong_driver_note(
+                            &format!("serve.csv: the steps of {}", r.model),
+                            &r.model,
+                            &r.driver,
+                        );
+                        if !wrong_driver.contains(&note) {
+                            wrong_driver.push(note);
+                        }
+                    }
+                }
+                all.retain(|r| !super::wrong_driver(&r.model, &r.driver));
+                knee_rows.retain(|k| !super::wrong_driver(&k.model, &k.driver));
+                let (reruns, mut rows): (Vec<ServeRow>, Vec<ServeRow>) =
+                    all.into_iter().partition(|r| r.rerun == "yes");
                 // The cells the sweep skipped or that failed, with why, as rows not
                 // measured (the sweep writes them to serve-skips.csv).
                 let skips = results.join("serve-skips.csv");
@@ -200,8 +228,9 @@ impl Serve {
                 }
                 Ok(Some(Serve {
                     rows,
-                    knees: merge_rounds(read_knees(&knees)?),
+                    knees: merge_rounds(knee_rows),
                     reruns,
+                    wrong_driver,
                 }))
             }
             (true, false) => bail!(
@@ -368,6 +397,7 @@ fn read_skips(path: &Path) -> Result<Vec<ServeRow>> {
             status: r.status,
             reason: r.reason,
             round: r.round,
+            driver: String::new(),
         })
         .collect())
 }

@@ -42,6 +42,9 @@ fn what(scenario: &str) -> &'static str {
 pub fn section(serve: &Serve, charts_dir: &Path) -> Result<String> {
     let mut md = String::from("## Servers: every model under open-loop load\n\n");
     md += "Every model serves HTTP (`<model> serve`) alone on one CPU, while oha, an open-loop generator, and the fixture server share the other. oha sends requests at a fixed rate and counts each one's latency from when it was due, so a stalled server shows as latency, not as fewer requests. The rate is raised step by step until p99 passes the scenario's budget or errors pass 0.1% (results/serve.csv has every step). The knee is the highest rate within budget; the rate a server sustains lies between its knee and the step at which it broke, so two knees are ranked only when those intervals do not overlap, and otherwise are \"within one step\" (serve-knees.csv).\n\n";
+    for note in &serve.wrong_driver {
+        md += note;
+    }
     md += &disturbances(serve);
     md += &knees::ceiling(&serve.knees);
     for scenario in scenarios(serve) {

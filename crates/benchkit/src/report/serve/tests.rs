@@ -519,3 +519,48 @@ fn the_connections_claim_needs_every_round() {
         "{md}"
     );
 }
+
+/// The golden files with a `driver` column, and tokio-async's hello ladder and knee again
+/// as `monoio-async` that ran `driver`.
+fn with_monoio(driver: &str) -> (String, String) {
+    let add = |text: &str| -> String {
+        let mut lines = text.lines();
+        let mut out = format!("{},driver\n", lines.next().unwrap());
+        let mut monoio = String::new();
+        for line in lines {
+            out += &format!("{line},\n");
+            if line.starts_with("tokio-async,hello,") {
+                monoio += &format!(
+                    "{},{driver}\n",
+                    line.replacen("tokio-async", "monoio-async", 1)
+                );
+            }
+        }
+        out + &monoio
+    };
+    (add(SERVE), add(KNEES))
+}
+
+#[test]
+fn a_monoio_async_server_that_fell_back_to_epoll_is_left_out_and_named() {
+    let charts = crate::test_dir("serve-driver-charts");
+    for (driver, kept) in [("io_uring", true), ("epoll", false)] {
+        let (steps, knees) = with_monoio(driver);
+        let (s, dir) = serve(&format!("driver-{driver}"), &steps, &knees);
+        assert_eq!(
+            s.knees.iter().any(|k| k.model == "monoio-async"),
+            kept,
+            "{driver}"
+        );
+        assert_eq!(s.rows.iter().any(|r| r.model == "monoio-async"), kept);
+        let md = section(&s, &charts).unwrap();
+        assert_eq!(md.contains("| monoio-async |"), kept, "{driver}");
+        assert_eq!(
+            md.contains("the steps of monoio-async ran on epoll, not on io_uring"),
+            !kept,
+            "{md}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    std::fs::remove_dir_all(charts).unwrap();
+}

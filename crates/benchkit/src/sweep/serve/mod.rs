@@ -571,6 +571,8 @@ fn run_ladder(
         Ok((server, idle_pss, held))
     };
     let (mut server, mut idle_pss, mut held) = start()?;
+    // The steps of the server now running, which get its driver when it stops.
+    let mut its_steps = results.steps.len();
     let mut url = format!("http://{}{}", server.addr, scenario.path);
     let mut last_broke = false;
     let mut step_number = 0;
@@ -582,6 +584,7 @@ fn run_ladder(
             drop(held.take());
             let summary = server.stop()?;
             append_summary(setup.out, &tag, &summary)?;
+            its_steps = mark_driver(results, its_steps, &summary)?;
             (server, idle_pss, held) = start()?;
             url = format!("http://{}{}", server.addr, scenario.path);
         }
@@ -654,6 +657,7 @@ fn run_ladder(
             within_budget: within.into(),
             rerun: again.into(),
             round,
+            driver: String::new(),
         };
         eprintln!("      {}", describe_step(&row, open));
         results.steps.push(row);
@@ -662,7 +666,19 @@ fn run_ladder(
     }
     drop(held);
     let summary = server.stop()?;
-    append_summary(setup.out, &tag, &summary)
+    append_summary(setup.out, &tag, &summary)?;
+    mark_driver(results, its_steps, &summary).map(|_| ())
+}
+
+/// The driver named in a stopped server's summary line, written into the steps it served
+/// (`results.steps[from..]`), and saved; returns where the next server's steps begin.
+fn mark_driver(results: &mut Results, from: usize, summary: &str) -> Result<usize> {
+    let driver = server::driver(summary);
+    for step in &mut results.steps[from..] {
+        step.driver.clone_from(&driver);
+    }
+    results.save()?;
+    Ok(results.steps.len())
 }
 
 /// Whether a step that broke is run once more at the same rate (on a fresh server) before

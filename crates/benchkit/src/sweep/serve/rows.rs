@@ -105,6 +105,9 @@ pub struct StepRow {
     /// The round: 1 climbs the whole ladder; 2 checks round 1's knee on a fresh server,
     /// later in the sweep ([`super::ladder::next_confirming`]).
     pub round: u64,
+    /// The I/O driver the server ran on, from its summary line (`io_uring` or `epoll` for
+    /// monoio's binaries; empty for a model that names none).
+    pub driver: String,
 }
 
 /// How a ladder ended.
@@ -159,6 +162,8 @@ pub struct KneeRow {
     pub generator_ceiling_rps: Option<f64>,
     /// The round whose steps this knee comes from: one row per round of each ladder.
     pub round: u64,
+    /// The driver the ladder's server ran on (as in serve.csv).
+    pub driver: String,
 }
 
 /// One row of serve-skips.csv: a ladder not run (and why), or one that failed.
@@ -246,6 +251,7 @@ pub fn knee(steps: &[StepRow], predictions: &Predictions) -> Option<KneeRow> {
         predicted_rps,
         generator_ceiling_rps: predictions.generator_ceiling_rps,
         round: first.round,
+        driver: first.driver.clone(),
     })
 }
 

@@ -158,6 +158,15 @@ impl Server {
     }
 }
 
+/// The I/O driver a stopped server's summary line names (monoio's binaries: `io_uring` or
+/// `epoll`); empty for a model that names none.
+pub fn driver(summary: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(summary)
+        .ok()
+        .and_then(|v| v.get("driver")?.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 impl Drop for Server {
     /// A server not stopped (an error on the way) is killed, never left running.
     fn drop(&mut self) {

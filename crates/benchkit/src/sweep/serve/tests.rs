@@ -370,6 +370,7 @@ fn the_csvs_have_the_contracts_columns() {
     let mut row = step(40.0, true);
     row.step = 3;
     row.round = 2;
+    row.driver = "epoll".into();
     row.error_kinds = "status_503:2;connection reset:1".into();
     let knee = rows::knee(
         &[row.clone()],
@@ -402,18 +403,18 @@ fn the_csvs_have_the_contracts_columns() {
         "model,scenario,workers,connections,keepalive,step,offered_rps,achieved_rps,duration_s,\
 requests,ok,errors,error_rate,error_kinds,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,\
 server_cpu_ms,server_cpu_us_per_req,server_pss_bytes,server_threads,pss_per_conn_bytes,\
-generator_cpu_share,generator_saturated,within_budget,rerun,round"
+generator_cpu_share,generator_saturated,within_budget,rerun,round,driver"
     );
     assert_eq!(
         lines.next().unwrap(),
-        "procs,backend,2,1000,yes,3,40,,,100,100,0,0.00000,status_503:2;connection reset:1,,,60.000,,,,250.00,,,,,no,yes,no,2"
+        "procs,backend,2,1000,yes,3,40,,,100,100,0,0.00000,status_503:2;connection reset:1,,,60.000,,,,250.00,,,,,no,yes,no,2,epoll"
     );
     let knees = std::fs::read_to_string(dir.join("serve-knees.csv")).unwrap();
     assert_eq!(
         knees,
         "model,scenario,workers,connections,knee_rps,broke_at_rps,broke_by,cpu_us_per_req,\
-cpu_bound_rps,little_bound_rps,bound,predicted_rps,generator_ceiling_rps,round\n\
-procs,backend,2,1000,40,,none,250.00,4000,40,little,40,,2\n"
+cpu_bound_rps,little_bound_rps,bound,predicted_rps,generator_ceiling_rps,round,driver\n\
+procs,backend,2,1000,40,,none,250.00,4000,40,little,40,,2,epoll\n"
     );
     let back = table::Table::<StepRow>::read(&dir.join("serve.csv"), &[]).unwrap();
     assert_eq!(back.rows[0].row, row);
