@@ -47,23 +47,10 @@ settings=$run_dir/scale-settings.txt
   describe_env
   [ -z "$python_line" ] || echo "$python_line"
 } >"$settings"
-if [ "$reference" = yes ] && [ "$git_dirty" != no ]; then
-  echo "== ALLOW_DIRTY=1: this reference sweep is marked git_dirty=$git_dirty (commit $git_commit)" >&2
-fi
+note_dirty
 echo "== run folder: $run_dir" >&2
 "$bin/benchkit" scale --server "$addr" --out "$run_dir" $tiny
 # What one task costs: spawn and switch swept in every model (no server; ~2 min on 2 cores).
 "$bin/benchkit" costs --out "$run_dir" $tiny
-if [ "$reference" = yes ]; then
-  cp "$run_dir"/scale.csv "$run_dir"/scale-fit.csv "$run_dir"/scale-limits.txt "$results"/
-  cp "$settings" "$results"/
-  cp "$run_dir"/costs.csv "$run_dir"/costs-fit.csv "$results"/
-  echo "== results: $results/scale.csv $results/scale-fit.csv" >&2
-  if [ -f "$results/summary.csv" ]; then
-    report "$results"
-  else
-    echo "== no summary.csv yet: make bench writes it, then the report" >&2
-  fi
-else
-  echo "== results: $run_dir/scale.csv" >&2
-fi
+promote "$run_dir"/scale.csv "$run_dir"/scale-fit.csv "$run_dir"/scale-limits.txt \
+  "$run_dir"/costs.csv "$run_dir"/costs-fit.csv "$settings"

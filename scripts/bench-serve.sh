@@ -39,23 +39,9 @@ esac
 results=${RESULTS_DIR:-results}
 
 source scripts/lib.sh
-# The models, checked before anything is built: model binaries' names, or executable files.
-model_list=()
-if [ -n "${MODELS:-}" ]; then
-  read -r -a names <<<"$MODELS"
-  for m in "${names[@]}"; do
-    if [[ $m == */* ]]; then
-      [[ $m == /* ]] || m=$OLDPWD/$m
-      [ -f "$m" ] && [ -x "$m" ] || { echo "$script: error: MODELS: $m is not an executable file" >&2; exit 2; }
-    elif ! [[ $m =~ ^[A-Za-z0-9_.-]+$ ]]; then
-      echo "$script: error: MODELS: '$m' is not a model name" >&2; exit 2
-    elif [[ " $(model_bins) " != *" $m "* ]] && ! [[ $m == python-* && -f scripts/python/serve_${m#python-}.py ]]; then
-      # A model crate's binary (lib.sh's model_bins) or a Python peer (scripts/python/serve_<x>.py).
-      echo "$script: error: MODELS: no model '$m' (the models: $(model_bins)$(cd scripts/python && for f in serve_*.py; do x=${f#serve_}; x=${x%.py}; [ "$x" = app ] || [ "$x" = gunicorn ] || printf ' python-%s' "$x"; done); or give a path to an executable)" >&2; exit 2
-    fi
-    model_list+=("$m")
-  done
-fi
+# The models, checked before anything is built: model binaries, the Python peers, or
+# executable files.
+read_models python
 scenario_list=()
 if [ -n "${SCENARIOS:-}" ]; then
   read -r -a scenario_list <<<"$SCENARIOS"
@@ -102,9 +88,7 @@ settings=$run_dir/serve-settings.txt
   describe_env
   [ -z "$python_line" ] || echo "$python_line"
 } >"$settings"
-if [ "$reference" = yes ] && [ "$git_dirty" != no ]; then
-  echo "== ALLOW_DIRTY=1: this reference sweep is marked git_dirty=$git_dirty (commit $git_commit)" >&2
-fi
+note_dirty
 echo "== run folder: $run_dir" >&2
 models_arg=()
 if [ "${#model_list[@]}" -gt 0 ]; then
@@ -126,14 +110,4 @@ if [ "$status" -ne 0 ]; then
   echo "== the serve sweep did not complete: results/ left as it was; what was measured is in $run_dir" >&2
   exit "$status"
 fi
-if [ "$reference" = yes ]; then
-  cp "$run_dir"/serve.csv "$run_dir"/serve-knees.csv "$run_dir"/serve-skips.csv "$settings" "$results"/
-  echo "== results: $results/serve.csv $results/serve-knees.csv" >&2
-  if [ -f "$results/summary.csv" ]; then
-    report "$results"
-  else
-    echo "== no summary.csv yet: make bench writes it, then the report" >&2
-  fi
-else
-  echo "== results: $run_dir/serve.csv $run_dir/serve-knees.csv" >&2
-fi
+promote "$run_dir"/serve.csv "$run_dir"/serve-knees.csv "$run_dir"/serve-skips.csv "$settings"

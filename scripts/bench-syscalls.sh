@@ -42,21 +42,7 @@ results=${RESULTS_DIR:-results}
 source scripts/lib.sh
 # The models, checked before anything is built: a model binary's name (a crate under
 # crates/models/, or a [[bin]] one of them builds), or an executable file.
-model_list=()
-if [ -n "${MODELS:-}" ]; then
-  read -r -a names <<<"$MODELS"
-  for m in "${names[@]}"; do
-    if [[ $m == */* ]]; then
-      [[ $m == /* ]] || m=$OLDPWD/$m
-      [ -f "$m" ] && [ -x "$m" ] || { echo "$script: error: MODELS: $m is not an executable file" >&2; exit 2; }
-    elif ! [[ $m =~ ^[A-Za-z0-9_.-]+$ ]]; then
-      echo "$script: error: MODELS: '$m' is not a model name" >&2; exit 2
-    elif ! [ -d "crates/models/$m" ] && ! grep -qsxF "name = \"$m\"" crates/models/*/Cargo.toml; then
-      echo "$script: error: MODELS: no model '$m' (the models: $(cd crates/models && echo *); the Python peers are not counted here; or give a path to an executable)" >&2; exit 2
-    fi
-    model_list+=("$m")
-  done
-fi
+read_models
 if [ -n "${TRACEFS:-}" ]; then
   [[ $TRACEFS == /* ]] || TRACEFS=$OLDPWD/$TRACEFS
 fi
@@ -76,9 +62,7 @@ settings=$run_dir/syscalls-settings.txt
   describe_env
   echo "perf_event_paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo unknown) io_uring_disabled=$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo absent)"
 } >"$settings"
-if [ "$reference" = yes ] && [ "$git_dirty" != no ]; then
-  echo "== ALLOW_DIRTY=1: this reference run is marked git_dirty=$git_dirty (commit $git_commit)" >&2
-fi
+note_dirty
 echo "== run folder: $run_dir" >&2
 args=(--server "$addr" --out "$run_dir")
 [ -z "$tiny" ] || args+=("$tiny")
@@ -99,14 +83,4 @@ if [ "$status" -ne 0 ]; then
   echo "== the syscall step did not complete: results/ left as it was; what was counted is in $run_dir" >&2
   exit "$status"
 fi
-if [ "$reference" = yes ]; then
-  cp "$run_dir/syscalls.csv" "$settings" "$results"/
-  echo "== results: $results/syscalls.csv" >&2
-  if [ -f "$results/summary.csv" ]; then
-    report "$results"
-  else
-    echo "== no summary.csv yet: make bench writes it, then the report" >&2
-  fi
-else
-  echo "== results: $run_dir/syscalls.csv" >&2
-fi
+promote "$run_dir/syscalls.csv" "$settings"

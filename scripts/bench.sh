@@ -78,24 +78,8 @@ if [ -n "${IO_URLS:-}" ]; then
       echo "$script: error: IO_URLS: '$u' is not an http:// or https:// URL" >&2; exit 2; }
   done
 fi
-model_names=()
-if [ -n "${MODELS:-}" ]; then
-  read -r -a model_names <<<"$MODELS"
-  for i in "${!model_names[@]}"; do
-    m=${model_names[$i]}
-    if [[ $m == */* ]]; then
-      # A relative path is the caller's: this script has moved to the repository root.
-      [[ $m == /* ]] || m=$OLDPWD/$m
-      model_names[$i]=$m
-      [ -f "$m" ] && [ -x "$m" ] || { echo "$script: error: MODELS: $m is not an executable file" >&2; exit 2; }
-    elif ! [[ $m =~ ^[A-Za-z0-9_.-]+$ ]]; then
-      echo "$script: error: MODELS: '$m' is not a model name" >&2; exit 2
-    elif [[ " $(model_bins) " != *" $m "* ]]; then
-      # A name is a binary of a model crate (lib.sh's model_bins): known before the build.
-      echo "$script: error: MODELS: no model '$m' (the models: $(model_bins); or give a path to an executable)" >&2; exit 2
-    fi
-  done
-fi
+read_models
+model_names=("${model_list[@]}")
 # A python run measures the six Python models of scripts/python/; MODELS is for Rust runs.
 if [ "$set_name" = python ] && [ "${#model_names[@]}" -gt 0 ]; then
   echo "$script: error: MODELS applies to Rust runs, not to a python run" >&2; exit 2
@@ -187,9 +171,7 @@ fi
     echo "uvloop_cell: one URL per task, $delay ms delay, 1024 bytes; $warmup warm-up + $io_runs rounds"
   fi
 } >"$settings"
-if [ "$reference" = yes ] && [ "$git_dirty" != no ]; then
-  echo "== ALLOW_DIRTY=1: this reference run is marked git_dirty=$git_dirty (commit $git_commit)" >&2
-fi
+note_dirty
 
 # Ctrl-C mid-workload: drop the round under way, every cell of it (a round measured in
 # part would weigh its models unevenly), turn the whole rounds measured so far into CSVs,

@@ -1,4 +1,4 @@
-# Shared by scripts/bench.sh and scripts/bench-scale.sh: checked settings, where cargo puts
+# Shared by every bench script (bench.sh, bench-scale.sh, bench-serve.sh, bench-syscalls.sh): checked settings, where cargo puts
 # the binaries, one bench at a time, the build, hyperfine, a new run folder, and the fixture
 # server (always stopped on exit, error or Ctrl-C). Source it from the repository root after
 # `set -euo pipefail`.
@@ -31,6 +31,40 @@ trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
 model_bins() {
   awk '/^\[\[bin\]\]/ { bin = 1; next } /^\[/ { bin = 0 } bin && /^name = / { gsub(/"/, "", $3); print $3 }' \
     crates/models/*/Cargo.toml | sort -u | paste -sd' ' -
+}
+
+# python_peers: the Python servers' model names (python-<x> for scripts/python/serve_<x>.py),
+# each after a space.
+python_peers() {
+  local f x
+  for f in scripts/python/serve_*.py; do
+    x=${f#scripts/python/serve_}
+    x=${x%.py}
+    [ "$x" = app ] || [ "$x" = gunicorn ] || printf ' python-%s' "$x"
+  done
+}
+
+# read_models [python]: MODELS="a b", checked before anything is built, into the array
+# model_list: each a model binary's name (model_bins), a path to an executable (a relative
+# path is the caller's: the scripts have moved to the repository root), or with `python`
+# a Python peer (python_peers). Anything else is one line and exit 2.
+read_models() {
+  model_list=()
+  [ -n "${MODELS:-}" ] || return 0
+  local names m peers=""
+  [ "${1:-}" != python ] || peers=$(python_peers)
+  read -r -a names <<<"$MODELS"
+  for m in "${names[@]}"; do
+    if [[ $m == */* ]]; then
+      [[ $m == /* ]] || m=$OLDPWD/$m
+      [ -f "$m" ] && [ -x "$m" ] || { echo "$script: error: MODELS: $m is not an executable file" >&2; exit 2; }
+    elif ! [[ $m =~ ^[A-Za-z0-9_.-]+$ ]]; then
+      echo "$script: error: MODELS: '$m' is not a model name" >&2; exit 2
+    elif [[ " $(model_bins)$peers " != *" $m "* ]]; then
+      echo "$script: error: MODELS: no model '$m' (the models: $(model_bins)$peers; or give a path to an executable)" >&2; exit 2
+    fi
+    model_list+=("$m")
+  done
 }
 
 # check_int NAME VALUE MIN MAX [WHY]: VALUE is a whole number from MIN to MAX, or one line
@@ -274,6 +308,31 @@ python_for_reference() {
 # describe_python PYTHON: the Python models' interpreter and packages, as tokens.
 describe_python() {
   echo "python=$(token "$("$1" --version 2>&1 | sed 's/^Python //')") python_packages=$(grep -E '^(gevent|aiohttp|uvloop)==' scripts/python/requirements.txt | paste -sd, -)"
+}
+
+# note_dirty: a reference run of a checkout with uncommitted changes (ALLOW_DIRTY=1) says
+# so on stderr, as its settings do (git_dirty, set by describe_env).
+note_dirty() {
+  if [ "$reference" = yes ] && [ "$git_dirty" != no ]; then
+    echo "== ALLOW_DIRTY=1: this reference run is marked git_dirty=$git_dirty (commit $git_commit)" >&2
+  fi
+}
+
+# promote FILE...: a reference run (reference=yes) copies these files of its run folder
+# into $results/ and writes the report there (once make bench has written summary.csv);
+# any other run leaves $results/ alone and names its run folder's files.
+promote() {
+  if [ "$reference" != yes ]; then
+    echo "== results: $* (results/ left as it was)" >&2
+    return 0
+  fi
+  cp "$@" "$results"/
+  echo "== results: $(for f in "$@"; do printf '%s ' "$results/${f##*/}"; done)" >&2
+  if [ -f "$results/summary.csv" ]; then
+    report "$results"
+  else
+    echo "== no summary.csv yet: make bench writes it, then the report" >&2
+  fi
 }
 
 # report RESULTS: REPORT.md and charts from the CSVs in RESULTS; the README's findings

@@ -27,7 +27,9 @@
 //!   its three rows of the claims table;
 //! - [`serve`]: every model as a server under open-loop load, with the four server
 //!   claims under the claims table;
-//! - [`syscalls`]: system calls per download and per served request.
+//! - [`syscalls`]: system calls per download and per served request;
+//! - [`thread_per_core`]: the ninth model (monoio on io_uring) beside its epoll driver
+//!   and tokio on every measure above, and where it wins and where it loses.
 
 mod answer;
 mod by_hand;
@@ -46,6 +48,7 @@ mod serve;
 mod syscalls;
 #[cfg(test)]
 mod tests;
+mod thread_per_core;
 mod workloads;
 
 use anyhow::{Context, Result};
@@ -309,6 +312,21 @@ fn document(
             .map(String::from)
             .collect();
         md += &sourced(syscalls::section(rows, &order), &[&src.syscalls]);
+    }
+    let tpc = thread_per_core::section(&thread_per_core::Sources {
+        cells,
+        scale: inputs.scale.as_deref(),
+        fits: inputs.fits.as_deref(),
+        cost_fits: &inputs.cost_fits,
+        mixed: inputs.mixed.as_deref(),
+        serve: inputs.serve.as_ref(),
+        syscalls: inputs.syscalls.as_deref(),
+    });
+    if let Some(section) = tpc {
+        md += &sourced(
+            section,
+            &[&src.bench, &src.scale, &src.serve, &src.syscalls],
+        );
     }
     md += &environment(inputs);
     Ok((md, claims))

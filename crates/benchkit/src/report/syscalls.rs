@@ -153,6 +153,17 @@ fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
+/// The calls per unit of `model` in `cell` over its rounds (median, range, rounds); None
+/// where no round was counted.
+pub fn per_unit(rows: &[Row], model: &str, cell: &str) -> Option<Spread> {
+    let mine: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.model == model && r.cell == cell)
+        .collect();
+    let total = fold(model, &mine).total;
+    (total.runs > 0).then_some(total)
+}
+
 /// One model in one cell, its rounds folded.
 struct Model<'a> {
     name: &'a str,

@@ -44,6 +44,17 @@ pub fn cpu_us_per_download(cpu_s: f64, downloads: u64) -> Option<f64> {
     (downloads > 0).then(|| cpu_s * 1e6 / downloads as f64)
 }
 
+/// A fitted cost in µs and its spread: the fit through the fastest runs and the one
+/// through the medians, each widened by its standard error. None where it was not fitted.
+pub fn spread_of(f: &CostFit) -> Option<Spread> {
+    Some(Spread::of_fit(
+        f.cost_us?,
+        f.r2?,
+        f.points as u64,
+        f.median_cost_us,
+    ))
+}
+
 /// URLs per io task in `make bench`, from bench-settings.txt's first line: the count of
 /// `io_urls=` when real URLs were given, else `urls=` (the fixture server's).
 pub fn bench_urls(settings: &str) -> Option<u64> {
@@ -114,13 +125,7 @@ impl<'a> Sources<'a> {
     /// The fitted cost in µs and its spread: the fit through the fastest runs and the one
     /// through the medians, each widened by its standard error.
     fn spread(&self, model: &str, workload: &str) -> Option<Spread> {
-        let f = self.fit(model, workload)?;
-        Some(Spread::of_fit(
-            f.cost_us?,
-            f.r2?,
-            f.points as u64,
-            f.median_cost_us,
-        ))
+        spread_of(self.fit(model, workload)?)
     }
 
     /// How `a`'s cost stands against `b`'s, when both were fitted.

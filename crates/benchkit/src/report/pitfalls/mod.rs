@@ -21,6 +21,7 @@ use claims::claims;
 use std::fmt::Write as _;
 use std::path::Path;
 use variants::explain;
+pub(super) use variants::tail;
 
 /// What the report gets from mixed.csv.
 pub struct Section {

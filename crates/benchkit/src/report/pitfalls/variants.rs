@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 /// cells' p99 are ranked only where the slowest tenth of one run's requests all took
 /// longer than every request of the other (one's p90 above the other's max). A cell is
 /// one run of hundreds of requests, so its tail is its noise.
-fn tail(r: &Row) -> Option<Spread> {
+pub(crate) fn tail(r: &Row) -> Option<Spread> {
     Some(Spread {
         value: r.p99_ms?,
         lo: r.p90_ms?,

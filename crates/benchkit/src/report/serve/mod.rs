@@ -77,6 +77,15 @@ pub fn section(serve: &Serve, charts_dir: &Path) -> Result<String> {
     Ok(md)
 }
 
+/// The rows of `model` (its default workers) at `conns` held connections, one per round.
+pub(super) fn connections_at<'a>(
+    steps: &[&'a ServeRow],
+    model: &str,
+    conns: u64,
+) -> Vec<&'a ServeRow> {
+    connections::at(steps, model, None, conns)
+}
+
 /// The scenarios of either file, in [`ORDER`] first.
 fn scenarios(serve: &Serve) -> Vec<&str> {
     let all = unique(
