@@ -201,7 +201,15 @@ fn rounds(serve: &Serve) -> String {
             )
         })
         .collect();
-    let only_one = measured - checked.len();
+    // Round 1's knees at the generator's limit or the ladder's top are not checked again
+    // (a later round could only find them lower, if disturbed): counted apart.
+    let at_limit = serve
+        .knees
+        .iter()
+        .filter(|k| k.measured() && k.by_round.len() == 1)
+        .filter(|k| k.bound == "generator" || k.broke_at_rps.is_none())
+        .count();
+    let only_one = measured - checked.len() - at_limit;
     let mut md = format!("**Rounds.** Every cell ran in {rounds} rounds: round 1 climbed its ladder; then, after all of round 1 and in reverse order, round 2 checked each knee on a fresh server (the knee, then the rate that broke: two steps where it repeats). A knee below is the rate every round sustained, and its interval reaches the highest rate at which a round broke, so two cells are ranked only where every round agrees. ");
     if disagree.is_empty() {
         let _ = write!(
@@ -216,6 +224,13 @@ fn rounds(serve: &Serve) -> String {
             disagree.len(),
             checked.len(),
             disagree.join("; ")
+        );
+    }
+    if at_limit > 0 {
+        let _ = write!(
+            md,
+            " {at_limit} cell{} not checked again: round 1's knee was at the generator's limit or the top of the ladder, as high as the sweep measures, and a later round could only find it lower.",
+            if at_limit == 1 { " was" } else { "s were" }
         );
     }
     if only_one > 0 {

@@ -564,3 +564,34 @@ fn a_monoio_async_server_that_fell_back_to_epoll_is_left_out_and_named() {
     }
     std::fs::remove_dir_all(charts).unwrap();
 }
+
+/// A knee at the generator's limit in round 1 is not checked again by the sweep (a later
+/// round could only find it lower): the rounds paragraph counts it apart from the cells
+/// whose later round failed or did not run.
+#[test]
+fn a_knee_at_the_limit_is_counted_apart_from_a_missing_round() {
+    let knees = with_rounds(
+        &with(
+            KNEES,
+            "tokio-async,work,,64,500,1000,p99,1010,990.1,,cpu,990.1,20000",
+            "tokio-async,work,,64,500,1000,p99,1010,990.1,,generator,20000,20000",
+        ),
+        &[
+            "sync,hello,,64,16000,32000,p99,80,12500.0,,cpu,12500.0,20000,2",
+            "tokio-async,hello,,64,16000,32000,p99,25,40000.0,,generator,20000,20000,2",
+        ],
+    );
+    let (s, dir) = serve("at-limit", &with_rounds(SERVE, &[]), &knees);
+    std::fs::remove_dir_all(dir).unwrap();
+    let charts = crate::test_dir("serve-at-limit-charts");
+    let md = section(&s, &charts).unwrap();
+    std::fs::remove_dir_all(charts).unwrap();
+    assert!(
+        md.contains(" 1 cell was not checked again: round 1's knee was at the generator's limit"),
+        "{md}"
+    );
+    assert!(
+        md.contains(" 14 cells were measured in round 1 only"),
+        "{md}"
+    );
+}

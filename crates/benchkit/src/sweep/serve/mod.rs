@@ -282,7 +282,7 @@ impl Plan {
     /// The plan as lines for serve-plan.txt.
     fn describe(&self) -> String {
         let mut text = format!(
-            "mode={} step_ms={} rounds={} later_rounds=check_round_1_knee,reverse_order,held_connections_fewest_and_most max_error_rate={MAX_ERROR_RATE} generator_saturated_above={SATURATED} generator_busy={GENERATOR_BUSY} rerun_a_break=yes server_cpu={SERVER_CPU} generator_cpu={GENERATOR_CPU}\n",
+            "mode={} step_ms={} rounds={} later_rounds=check_round_1_knee,reverse_order,held_connections_fewest_and_most,not_at_the_generators_limit_or_the_top max_error_rate={MAX_ERROR_RATE} generator_saturated_above={SATURATED} generator_busy={GENERATOR_BUSY} rerun_a_break=yes server_cpu={SERVER_CPU} generator_cpu={GENERATOR_CPU}\n",
             self.mode,
             self.step.as_millis(),
             self.rounds
@@ -454,7 +454,7 @@ pub fn sweep(plan: &Plan, models: &[Model], setup: &Setup) -> Result<()> {
                 Ok(()) => {
                     if let Some(knee) = rows::knee(&results.steps[first_step..], &predictions) {
                         eprintln!("      {}", describe_knee(&knee));
-                        if round == 1 {
+                        if round == 1 && !at_the_limit(&knee) {
                             brackets[i] = Some(Bracket {
                                 knee: knee.knee_rps,
                                 broke: knee.broke_at_rps,
@@ -536,6 +536,14 @@ fn server_args(cell: &Cell, backend: &str) -> Vec<String> {
         args.extend(["--header-timeout-ms".into(), "60000".into()]);
     }
     args
+}
+
+/// Whether round 1's knee is as high as the sweep can measure: at the generator's limit,
+/// or the top of the ladder reached within budget. A later round checks a knee against
+/// a disturbance that lowered it; it cannot find such a knee higher, only lower if it is
+/// itself disturbed, so it does not check it (the report counts these cells apart).
+pub fn at_the_limit(knee: &KneeRow) -> bool {
+    knee.bound == Some(rows::Bound::Generator) || knee.broke_at_rps.is_none()
 }
 
 /// One ladder of one round on a fresh server: steps until `progress` says done, each

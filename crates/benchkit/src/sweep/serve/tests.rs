@@ -603,3 +603,21 @@ fn a_later_round_checks_the_held_connections_at_the_ends_only() {
     assert_eq!(checked, [true, false, true]);
     assert!(find("backend").checked_at(1000));
 }
+
+/// Round 1's knee at the generator's limit, or at the ladder's top, is as high as the
+/// sweep measures: a later round does not check it (it could only find it lower).
+#[test]
+fn a_knee_at_the_generators_limit_or_the_top_is_not_checked_again() {
+    let mut k = KneeRow {
+        bound: Some(Bound::Cpu),
+        knee_rps: Some(4000.0),
+        broke_at_rps: Some(4700.0),
+        ..KneeRow::default()
+    };
+    assert!(!super::at_the_limit(&k));
+    k.bound = Some(Bound::Generator);
+    assert!(super::at_the_limit(&k));
+    k.bound = Some(Bound::Cpu);
+    k.broke_at_rps = None;
+    assert!(super::at_the_limit(&k));
+}
