@@ -49,7 +49,8 @@ struct HyperfineResult {
 }
 
 /// One row of cpu.csv, io.csv and summary.csv: one (workload, model) cell. A failed
-/// cell keeps its model, workload, n and checksum, and leaves every number empty.
+/// cell keeps its model, workload, n and checksum, and leaves every number (and the
+/// driver) empty.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchRow {
     pub model: String,
@@ -91,6 +92,12 @@ pub struct BenchRow {
     /// Largest OS thread count over the runs, blocking pools and helpers included.
     #[serde(default)]
     pub peak_threads: Option<u64>,
+    /// The I/O driver every run of the cell ran on, as the model's summary line says
+    /// (monoio: `io_uring` or `epoll`); empty for the models that name none, and in CSVs
+    /// written before the column. The report leaves out a row whose driver is not the one
+    /// its model's name stands for (`monoio-async` that fell back to epoll).
+    #[serde(default)]
+    pub driver: String,
     /// Downloads of a run that could not be verified (no Content-Length or x-checksum,
     /// from a server other than the fixture server), the most of any run; 0 against the
     /// fixture server, where such a download fails the run. Not in older CSVs.
@@ -447,6 +454,7 @@ fn read_cell(run_dir: &Path, stem: &str, files: &[RoundFile]) -> Result<Measured
         workers: Some(max(|s| s.workers)).filter(|x| *x > 0),
         peak_threads: Some(max(|s| s.peak_threads)).filter(|x| *x > 0),
         unverified: Some(max(|s| s.unverified)),
+        driver: first.driver.clone().unwrap_or_default(),
         checksum: first.checksum.clone(),
         ..BenchRow::default()
     };
@@ -461,6 +469,15 @@ fn read_cell(run_dir: &Path, stem: &str, files: &[RoundFile]) -> Result<Measured
         row.failed(format!("exit status {code} in {round} (hyperfine's JSON)"))
     } else if summaries.iter().any(|s| s.checksum != first.checksum) {
         row.failed("checksum differs between runs".into())
+    } else if let Some(other) = summaries.iter().find(|s| s.driver != first.driver) {
+        // Not one driver's figures: the cell measured a mix (monoio that fell back to
+        // epoll in some runs only).
+        let name = |s: &Summary| s.driver.clone().unwrap_or_else(|| "none".into());
+        row.failed(format!(
+            "driver differs between runs: {} and {}",
+            name(first),
+            name(other)
+        ))
     } else {
         row
     };
@@ -701,7 +718,7 @@ mod tests {
 
         let cpu = read(&dir, "cpu.csv");
         let text = std::fs::read_to_string(dir.join("cpu.csv")).unwrap();
-        assert!(text.starts_with("model,workload,n,status,runs,rounds,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,peak_pss_bytes,workers,peak_threads,unverified,speedup_vs_sync,checksum,reason\nsync,cpu,10,ok,2,2,0.550000,"), "{text}");
+        assert!(text.starts_with("model,workload,n,status,runs,rounds,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,peak_pss_bytes,workers,peak_threads,driver,unverified,speedup_vs_sync,checksum,reason\nsync,cpu,10,ok,2,2,0.550000,"), "{text}");
         let model = |m: &str| cpu.iter().find(|r| r.model == m).unwrap();
         assert_eq!(cpu[0].model, "sync");
         let threads = model("threads");
@@ -812,6 +829,48 @@ mod tests {
             .find(|l| l.starts_with("python-procs,"))
             .unwrap();
         assert!(procs.contains("differs from python-sync's 0xab"), "{procs}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `driver` added to every summary line of one round of a cell, as monoio writes it.
+    fn set_driver(dir: &Path, round: u32, stem: &str, driver: &str) {
+        let path = dir.join(format!("summaries/round-{round}/{stem}.jsonl"));
+        let lines = std::fs::read_to_string(&path).unwrap();
+        let field = format!(r#","driver":"{driver}"}}"#);
+        std::fs::write(&path, lines.replace('}', &field)).unwrap();
+    }
+
+    /// A cell keeps the driver its runs name (empty for the models that name none); a
+    /// cell whose rounds ran on two drivers measured neither: it fails, naming both.
+    #[test]
+    fn the_driver_is_the_runs_and_two_drivers_fail_the_cell() {
+        let dir = crate::test_dir("driver");
+        for model in ["sync", "monoio-async", "monoio-epoll"] {
+            cell(&dir, ("io", model), &[&[1.0], &[1.0]], "0x1", &[5, 6]);
+        }
+        for round in [1, 2] {
+            set_driver(&dir, round, "io-monoio-epoll", "epoll");
+        }
+        set_driver(&dir, 1, "io-monoio-async", "io_uring");
+        set_driver(&dir, 2, "io-monoio-async", "epoll");
+        collect(&dir).unwrap();
+        let summary = read(&dir, "summary.csv");
+        let row = |m: &str| summary.iter().find(|r| r.model == m).unwrap();
+        assert_eq!(
+            (row("sync").status, row("sync").driver.as_str()),
+            (Status::Ok, "")
+        );
+        let epoll = row("monoio-epoll");
+        assert_eq!((epoll.status, epoll.driver.as_str()), (Status::Ok, "epoll"));
+        let mixed = row("monoio-async");
+        assert_eq!(
+            (mixed.status, mixed.reason.as_str(), mixed.driver.as_str()),
+            (
+                Status::Failed,
+                "driver differs between runs: io_uring and epoll",
+                ""
+            )
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -248,6 +248,26 @@ pub fn expected_checksum(n: u64) -> u64 {
     workload::io::fnv1a(workload::io::FNV_START, &body)
 }
 
+/// The `driver` column of `model`'s measured rows in a CSV the benchmarks write
+/// (summary.csv, scale.csv), read by the header's names. Measured rows have no quoted
+/// field, so a plain split is enough. Panics when the file has no `driver` column.
+pub fn drivers_of(csv: &str, model: &str) -> Vec<String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|c| *c == name)
+            .unwrap_or_else(|| panic!("no {name} column in:\n{csv}"))
+    };
+    let (driver, status) = (column("driver"), column("status"));
+    lines
+        .map(|l| l.split(',').collect::<Vec<&str>>())
+        .filter(|f| f[0] == model && f.get(status) == Some(&"ok"))
+        .map(|f| f[driver].to_string())
+        .collect()
+}
+
 /// The repository's root folder (this crate is `crates/e2e`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

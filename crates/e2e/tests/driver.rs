@@ -135,6 +135,18 @@ fn quick_bench_measures_every_model_on_both_workloads() {
             "{file}:\n{csv}"
         );
     }
+    // Each row says which I/O driver it ran on: monoio-epoll epoll, monoio-async io_uring
+    // (or epoll, where this machine has no io_uring); a model that names none, nothing.
+    assert_eq!(
+        e2e::drivers_of(&summary, "monoio-epoll"),
+        ["epoll", "epoll"]
+    );
+    let uring = e2e::drivers_of(&summary, "monoio-async");
+    assert!(
+        uring.len() == 2 && uring.iter().all(|d| d == "io_uring" || d == "epoll"),
+        "{summary}"
+    );
+    assert_eq!(e2e::drivers_of(&summary, "tokio-async"), ["", ""]);
     // The server the driver started is gone: its address no longer answers.
     let addr = std::fs::read_to_string(run.join("server.addr")).unwrap();
     assert!(

@@ -129,6 +129,7 @@ fn fixed_rounds_collect_into_the_expected_figures() {
             ("peak_pss_bytes", "4100000"),
             ("workers", "1"),
             ("peak_threads", "2"),
+            ("driver", ""), // sync names no I/O driver
             ("speedup_vs_sync", "1.000"),
             ("checksum", "0x7bab6ec681be57e"),
             ("reason", ""),

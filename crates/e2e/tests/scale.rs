@@ -73,6 +73,21 @@ fn tiny_sweep_writes_rows_skips_with_reasons_and_fits_memory() {
         .count();
     assert_eq!(ok, 3, "{scale}");
 
+    // Each measured row says which I/O driver it ran on, as in summary.csv.
+    let epoll = e2e::drivers_of(&scale, "monoio-epoll");
+    assert!(
+        !epoll.is_empty() && epoll.iter().all(|d| d == "epoll"),
+        "{scale}"
+    );
+    let uring = e2e::drivers_of(&scale, "monoio-async");
+    assert!(
+        !uring.is_empty() && uring.iter().all(|d| d == "io_uring" || d == "epoll"),
+        "{scale}"
+    );
+    assert!(e2e::drivers_of(&scale, "threads")
+        .iter()
+        .all(|d| d.is_empty()));
+
     let fit = std::fs::read_to_string(run.join("scale-fit.csv")).unwrap();
     assert!(
         fit.starts_with(

@@ -57,11 +57,18 @@ use provenance::Source;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Everything `make report` reads from one results folder.
+/// Everything `make report` reads from one results folder. Rows measured on another
+/// driver than their model's name stands for ([`inputs::wrong_driver`]) are taken out as
+/// they are read, so no table, chart or claim sees them; the sections of their files say
+/// so ([`inputs::left_out_notes`]).
 struct Inputs {
     cells: Vec<Cell>,
+    /// summary.csv's cells left out for their driver.
+    left_out: Vec<Cell>,
     settings: Settings,
     scale: Option<Vec<ScaleCell>>,
+    /// scale.csv's cells left out for their driver (their fits in scale-fit.csv too).
+    scale_left_out: Vec<ScaleCell>,
     fits: Option<Vec<Fit>>,
     /// scale-limits.txt: the host's limits, then the sweep's plan line.
     limits: Settings,
@@ -149,15 +156,38 @@ impl Inputs {
                 .unwrap_or(1.0)
         });
         let optional = |name: &str| Some(results.join(name)).filter(|p| p.exists());
+        let (cells, left_out) =
+            inputs::split_wrong_driver(inputs::read_bench(&results.join("summary.csv"))?, |c| {
+                (&c.model, &c.driver)
+            });
+        let (scale, scale_left_out) = match optional("scale.csv") {
+            Some(p) => {
+                let (kept, left) =
+                    inputs::split_wrong_driver(inputs::read_scale(&p)?, |c| (&c.model, &c.driver));
+                (Some(kept), left)
+            }
+            None => (None, Vec::new()),
+        };
+        // A fit through cells of the wrong driver measured that driver: out with them.
+        let fits = optional("scale-fit.csv")
+            .map(|p| inputs::read_fits(&p))
+            .transpose()?
+            .map(|fits| {
+                fits.into_iter()
+                    .filter(|f| {
+                        !scale_left_out
+                            .iter()
+                            .any(|c| c.model == f.model && c.workload == f.workload)
+                    })
+                    .collect()
+            });
         Ok(Inputs {
-            cells: inputs::read_bench(&results.join("summary.csv"))?,
+            cells,
+            left_out,
             settings,
-            scale: optional("scale.csv")
-                .map(|p| inputs::read_scale(&p))
-                .transpose()?,
-            fits: optional("scale-fit.csv")
-                .map(|p| inputs::read_fits(&p))
-                .transpose()?,
+            scale,
+            scale_left_out,
+            fits,
             limits: Settings::read(&results.join("scale-limits.txt")),
             scale_settings: std::fs::read_to_string(results.join("scale-settings.txt"))
                 .unwrap_or_default(),
@@ -246,7 +276,12 @@ fn document(
                 charts_dir,
                 python,
             )?;
-            md += &sourced(section, &[&src.bench, &src.python]);
+            let left_out = inputs.left_out.iter().filter(|c| c.workload == workload);
+            let notes = inputs::left_out_notes(
+                "summary.csv",
+                left_out.map(|c| (c.model.as_str(), c.driver.as_str())),
+            );
+            md += &sourced(noted(section, &notes), &[&src.bench, &src.python]);
         }
     }
     md += &sourced(
@@ -297,7 +332,12 @@ fn document(
     match &inputs.scale {
         Some(scale) => {
             let section = scale::section(scale, inputs.fits.as_deref(), charts_dir, inputs.cores)?;
-            md += &sourced(section, &[&src.scale]);
+            let left_out = inputs.scale_left_out.iter();
+            let notes = inputs::left_out_notes(
+                "scale.csv",
+                left_out.map(|c| (c.model.as_str(), c.driver.as_str())),
+            );
+            md += &sourced(noted(section, &notes), &[&src.scale]);
         }
         None => {
             md += "## Scale\n\nNot measured yet: `make bench-scale` writes results/scale.csv.\n\n"
@@ -330,6 +370,17 @@ fn document(
     }
     md += &environment(inputs);
     Ok((md, claims))
+}
+
+/// `section` (a Markdown section opening with its heading) with `note` (whole paragraphs,
+/// or nothing) under its heading.
+fn noted(section: String, note: &str) -> String {
+    match section.split_once('\n') {
+        Some((heading, rest)) if heading.starts_with('#') && !note.is_empty() => {
+            format!("{heading}\n\n{note}{}", rest.trim_start_matches('\n'))
+        }
+        _ => section,
+    }
 }
 
 /// A chart as REPORT.md and the README show it: the image, then a caption naming the CSV

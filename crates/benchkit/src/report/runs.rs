@@ -2,7 +2,7 @@
 //! side, so the spread of this machine's noise is in plain view.
 
 use super::format::{ratio, unique};
-use super::inputs::{read_bench, Cell};
+use super::inputs::{left_out_notes, read_bench, split_wrong_driver, Cell};
 use crate::stats::compare::{compare, Order};
 use anyhow::Result;
 use std::fmt::Write as _;
@@ -14,12 +14,24 @@ pub fn across_runs(runs_dir: &Path) -> Result<String> {
     if runs.len() < 2 {
         return Ok(String::new());
     }
-    let mut all = Vec::new();
+    // A run's cells measured on another driver than their model's name says are left out,
+    // as in the other sections ([`super::inputs::wrong_driver`]).
+    let (mut all, mut left_out) = (Vec::new(), Vec::new());
     for run in &runs {
-        all.push(read_bench(&run.join("summary.csv"))?);
+        let (kept, left) = split_wrong_driver(read_bench(&run.join("summary.csv"))?, |c| {
+            (&c.model, &c.driver)
+        });
+        all.push(kept);
+        left_out.extend(left);
     }
+    let notes = left_out_notes(
+        "runs/*/summary.csv",
+        left_out
+            .iter()
+            .map(|c| (c.model.as_str(), c.driver.as_str())),
+    );
     let mut md = format!(
-        "## From run to run\n\nSpeedup over sync (each run's median of per-round ratios) across the {} full runs kept in results/runs: the middle run's, then the lowest and highest. The spread is this machine's noise; a difference between two models smaller than it means nothing.\n\n| model | cpu | io |\n| --- | --- | --- |\n",
+        "## From run to run\n\n{notes}Speedup over sync (each run's median of per-round ratios) across the {} full runs kept in results/runs: the middle run's, then the lowest and highest. The spread is this machine's noise; a difference between two models smaller than it means nothing.\n\n| model | cpu | io |\n| --- | --- | --- |\n",
         runs.len()
     );
     for model in unique(all.iter().flatten().map(|c| c.model.as_str())) {

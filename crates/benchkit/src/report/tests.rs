@@ -215,6 +215,86 @@ fn runs_are_compared_from_run_to_run() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
+/// summary.csv with the driver column: monoio-async fell back to epoll (io_uring was not
+/// available), monoio-epoll ran on epoll as its name says. monoio-async's figures are the
+/// best of every kind, so that any table, chart or claim that kept it would name it.
+const SUMMARY_DRIVERS: &str = "model,workload,n,status,runs,mean_s,stddev_s,median_s,min_s,max_s,user_s,system_s,peak_rss_bytes,peak_pss_bytes,workers,peak_threads,driver,speedup_vs_sync,checksum,reason
+sync,cpu,10,ok,5,0.52,0.01,0.5,0.49,0.6,0.5,0.01,5000000,4000000,1,1,,1.000,0xab,
+threads,cpu,10,ok,5,0.27,0.01,0.25,0.24,0.3,0.5,0.01,20000000,18000000,10,11,,2.000,0xab,
+monoio-async,cpu,10,ok,5,0.11,0.01,0.1,0.1,0.12,0.5,0.01,1000000,900000,2,3,epoll,5.000,0xab,
+monoio-epoll,cpu,10,ok,5,0.27,0.01,0.26,0.25,0.3,0.5,0.01,2000000,1900000,2,3,epoll,1.923,0xab,
+sync,io,10,ok,3,4.1,0.001,4.0,4.0,4.3,0.01,0.01,4000000,3500000,1,1,,1.000,0x1,
+threads,io,10,ok,3,0.45,0.001,0.41,0.41,0.5,0.01,0.01,4500000,4400000,10,11,,9.756,0x1,
+monoio-async,io,10,ok,3,0.2,0.001,0.2,0.2,0.21,0.01,0.01,1000000,900000,2,3,epoll,20.000,0x1,
+monoio-epoll,io,10,ok,3,0.43,0.001,0.42,0.42,0.45,0.01,0.01,2000000,1900000,2,3,epoll,9.524,0x1,
+";
+
+/// scale.csv with the driver column, monoio-async on epoll at every N.
+const SCALE_DRIVERS: &str = "model,workload,n,status,runs,mean_s,median_s,min_s,max_s,peak_rss_bytes,peak_pss_bytes,workers,peak_threads,driver,listen_overflows,syn_retrans,time_wait_at_start,reason
+threads,sleep,10,ok,3,1.0,1.0,1.0,1.0,3000000,2900000,10,11,,0,0,0,
+threads,sleep,100,ok,3,1.0,1.0,1.0,1.0,4000000,3900000,100,101,,0,0,0,
+monoio-async,sleep,10,ok,3,1.0,1.0,1.0,1.0,1000000,1000000,2,3,epoll,0,0,0,
+monoio-async,sleep,100,ok,3,1.0,1.0,1.0,1.0,1010000,1010000,2,3,epoll,0,0,0,
+monoio-epoll,sleep,10,ok,3,1.0,1.0,1.0,1.0,3000000,3000000,2,3,epoll,0,0,0,
+monoio-epoll,sleep,100,ok,3,1.0,1.0,1.0,1.0,3050000,3050000,2,3,epoll,0,0,0,
+";
+
+const FITS_DRIVERS: &str =
+    "model,workload,bytes_per_task,base_bytes,r2,points,fitted_on,rss_bytes_per_task
+threads,sleep,10240,2800000,1.0,2,pss,11000
+monoio-async,sleep,111,1000000,1.0,2,pss,111
+monoio-epoll,sleep,555,3000000,1.0,2,pss,555
+";
+
+/// A monoio-async row that ran on epoll (io_uring missing: monoio fell back) measured
+/// monoio-epoll's driver under io_uring's name. It is left out of every table, chart and
+/// claim (summary.csv's, the kept runs', scale.csv's and its fit), and each section it
+/// would have been in says so once; monoio-epoll's rows on epoll stay.
+#[test]
+fn rows_measured_on_the_wrong_driver_are_left_out_and_named() {
+    let d = results(
+        "report-driver",
+        &[
+            ("summary.csv", SUMMARY_DRIVERS),
+            ("scale.csv", SCALE_DRIVERS),
+            ("scale-fit.csv", FITS_DRIVERS),
+            ("bench-settings.txt", SETTINGS),
+        ],
+    );
+    for run in ["a-full-1", "b-full-2"] {
+        std::fs::create_dir_all(d.join("runs").join(run)).unwrap();
+        std::fs::write(
+            d.join("runs").join(run).join("summary.csv"),
+            SUMMARY_DRIVERS,
+        )
+        .unwrap();
+    }
+    let md = report_of(&d);
+    let note = |what: &str| super::inputs::wrong_driver_note(what, "monoio-async", "epoll");
+    // Each section once: cpu, io, from run to run (two runs), the scale sweep.
+    for (what, times) in [
+        ("summary.csv: 1 cell of monoio-async", 2),
+        ("runs/*/summary.csv: 4 cells of monoio-async", 1),
+        ("scale.csv: 2 cells of monoio-async", 1),
+    ] {
+        assert_eq!(md.matches(&note(what)).count(), times, "{what}\n---\n{md}");
+    }
+    // No other line names it: no table row, no figure, no claim.
+    let named: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("monoio-async") && !l.contains("ran on epoll, not on io_uring"))
+        .collect();
+    assert!(named.is_empty(), "{named:#?}\n---\n{md}");
+    assert!(md.contains("| monoio-epoll | 0.270 ± 0.010 s |"), "{md}");
+    assert!(md.contains("| monoio-epoll | sleep | 555 B |"), "{md}");
+    for chart in std::fs::read_dir(d.join("charts")).unwrap() {
+        let path = chart.unwrap().path();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(!svg.contains("monoio-async"), "{}", path.display());
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
 #[test]
 fn a_missing_or_malformed_csv_is_named_with_its_line() {
     let d = crate::test_dir("report-bad");

@@ -25,6 +25,9 @@ pub struct Cell {
     pub pss: Option<f64>,
     pub workers: Option<u64>,
     pub peak_threads: Option<u64>,
+    /// The I/O driver the runs ran on; empty where the model names none or the CSV
+    /// predates the column ([`super::wrong_driver`]).
+    pub driver: String,
     /// Downloads that could not be verified (None in CSVs from before the column).
     pub unverified: Option<u64>,
     /// speedup_vs_sync as collect wrote it: the median of the per-round ratios.
@@ -136,6 +139,7 @@ fn bench_cell(path: &str, line: &Line<BenchRow>) -> Result<Cell> {
         pss: check.optional_bytes("peak_pss_bytes", r.peak_pss_bytes)?,
         workers: r.workers.filter(|w| *w > 0),
         peak_threads: r.peak_threads.filter(|t| *t > 0),
+        driver: r.driver.clone(),
         unverified: r.unverified,
         speedup: if ok {
             check.optional("speedup_vs_sync", r.speedup_vs_sync, Check::time)?

@@ -24,6 +24,7 @@ pub use scale::{read_fits, read_scale, Fit, Measure, ScaleCell};
 pub use serve::read_serve;
 pub use serve::{KneeRow, Serve, ServeRow};
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The I/O driver a model is named for: `monoio-async` is the thread-per-core model on
@@ -53,6 +54,37 @@ pub fn wrong_driver_note(what: &str, model: &str, driver: &str) -> String {
         "_{what} ran on {driver}, not on {}, the driver its name stands for (io_uring was not available: see io_uring_disabled in the run's settings): left out here; `monoio-epoll` measures that driver._\n\n",
         named_driver(model).unwrap_or("its driver")
     )
+}
+
+/// `rows` split in two: those measured on the driver their model's name stands for (or
+/// on any, for a model that names none), which the report shows, and those it leaves out
+/// ([`wrong_driver`]), which it names with [`left_out_notes`]. `of` gives a row's model
+/// and driver.
+pub fn split_wrong_driver<T>(rows: Vec<T>, of: impl Fn(&T) -> (&str, &str)) -> (Vec<T>, Vec<T>) {
+    rows.into_iter().partition(|r| {
+        let (model, driver) = of(r);
+        !wrong_driver(model, driver)
+    })
+}
+
+/// What a section says of the rows it left out: one [`wrong_driver_note`] per (model,
+/// driver), naming the file and how many cells ("scale.csv: 14 cells of monoio-async");
+/// empty when none was left out.
+pub fn left_out_notes<'a>(
+    file: &str,
+    left_out: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for key in left_out {
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((model, driver), n)| {
+            let cells = if n == 1 { "cell" } else { "cells" };
+            wrong_driver_note(&format!("{file}: {n} {cells} of {model}"), model, driver)
+        })
+        .collect()
 }
 
 #[cfg(test)]

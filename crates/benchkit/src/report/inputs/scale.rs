@@ -18,6 +18,9 @@ pub struct ScaleCell {
     pub rss: f64,
     pub pss: Option<f64>,
     pub overflows: f64,
+    /// The I/O driver the runs ran on; empty where the model names none or the sweep
+    /// predates the column ([`super::wrong_driver`]).
+    pub driver: String,
     /// CPU time of a run, user + system, as the model counted it; None in old sweeps and
     /// where the model reported none.
     pub cpu_s: Option<f64>,
@@ -113,6 +116,7 @@ pub fn read_scale(path: &Path) -> Result<Vec<ScaleCell>> {
             },
             pss: check.optional_bytes("peak_pss_bytes", r.peak_pss_bytes)?,
             overflows: r.listen_overflows.unwrap_or(0) as f64,
+            driver: r.driver.clone(),
             cpu_s: r.user_s.zip(r.system_s).map(|(u, s)| u + s).filter(|_| ok),
             reason: r.reason.clone(),
         });

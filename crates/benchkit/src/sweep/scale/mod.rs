@@ -104,6 +104,9 @@ pub struct Cell {
     pub peak_pss_bytes: u64,
     pub workers: u64,
     pub peak_threads: u64,
+    /// The I/O driver the runs ran on, as their summary lines say (monoio: `io_uring` or
+    /// `epoll`); empty for the models that name none.
+    pub driver: String,
     /// CPU time of the model's processes (user and system), mean over the cell's runs,
     /// as the model counts it itself (getrusage, its reaped workers included).
     pub user_s: f64,

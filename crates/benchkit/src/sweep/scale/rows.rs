@@ -37,6 +37,10 @@ pub struct ScaleRow {
     pub workers: Option<u64>,
     #[serde(default)]
     pub peak_threads: Option<u64>,
+    /// The I/O driver the runs ran on (monoio: `io_uring` or `epoll`), as in summary.csv;
+    /// empty for the models that name none, and in sweeps written before the column.
+    #[serde(default)]
+    pub driver: String,
     /// CPU time, user and system, mean over the runs. Not in sweeps written before the
     /// models reported it.
     #[serde(default, serialize_with = "fixed::<4, _>")]
@@ -73,6 +77,7 @@ impl From<&Cell> for ScaleRow {
             peak_pss_bytes: f(c.peak_pss_bytes as f64).filter(|x| *x > 0.0),
             workers: u(c.workers).filter(|x| *x > 0),
             peak_threads: u(c.peak_threads).filter(|x| *x > 0),
+            driver: c.driver.clone(),
             // 0 s of CPU in all: not reported by the model (a run always uses some).
             user_s: f(c.user_s).filter(|_| c.user_s + c.system_s > 0.0),
             system_s: f(c.system_s).filter(|_| c.user_s + c.system_s > 0.0),
@@ -280,7 +285,7 @@ mod tests {
         let text = table::to_text(&[ScaleRow::from(&skipped)]).unwrap();
         assert_eq!(
             text.lines().nth(1),
-            Some(",,8,skipped,,,,,,,,,,,,,,,\"predicted 2 s, over the budget\"")
+            Some(",,8,skipped,,,,,,,,,,,,,,,,\"predicted 2 s, over the budget\"")
         );
     }
 }

@@ -56,8 +56,22 @@ pub fn run_cell(
 }
 
 /// A measured cell from its runs' times and summary lines: time statistics, and the
-/// largest memory and thread counts of any run.
+/// largest memory and thread counts of any run. Runs on two I/O drivers (monoio that
+/// fell back to epoll in some runs only) measured neither: the cell fails, naming both.
 pub fn measured(times: &[f64], summaries: &[Summary]) -> Cell {
+    let driver = summaries.first().and_then(|s| s.driver.clone());
+    if let Some(other) = summaries.iter().find(|s| s.driver != driver) {
+        let name = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".into());
+        return Cell {
+            status: Status::Failed,
+            reason: format!(
+                "driver differs between runs: {} and {}",
+                name(&driver),
+                name(&other.driver)
+            ),
+            ..Cell::default()
+        };
+    }
     let mut sorted = times.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;
@@ -81,6 +95,7 @@ pub fn measured(times: &[f64], summaries: &[Summary]) -> Cell {
         peak_pss_bytes: max(|s| s.peak_pss_bytes),
         workers: max(|s| s.workers),
         peak_threads: max(|s| s.peak_threads),
+        driver: driver.unwrap_or_default(),
         user_s: mean(|s| s.user_ms) / 1e3,
         system_s: mean(|s| s.system_ms) / 1e3,
         ..Cell::default()
@@ -109,6 +124,28 @@ mod tests {
         );
         assert_eq!((cell.peak_rss_bytes, cell.peak_pss_bytes), (30, 4));
         assert_eq!(measured(&[0.1, 0.3], &[]).median_s, 0.2);
+    }
+
+    /// A cell keeps the driver its runs name (none: empty); runs on two drivers measured
+    /// neither, and fail the cell.
+    #[test]
+    fn a_cell_keeps_its_driver_and_two_drivers_fail_it() {
+        let line = r#"{"model":"m","workload":"sleep","n":1,"wall_ms":1.0,"checksum":"0x0","bytes":0,"tasks":1,"processes":1,"peak_rss_bytes":0}"#;
+        let on = |driver: Option<&str>| Summary {
+            driver: driver.map(String::from),
+            ..Summary::from_line(line).unwrap()
+        };
+        let epoll = measured(&[0.1, 0.2], &[on(Some("epoll")), on(Some("epoll"))]);
+        assert_eq!((epoll.status, epoll.driver.as_str()), (Status::Ok, "epoll"));
+        assert_eq!(measured(&[0.1], &[on(None)]).driver, "");
+        let mixed = measured(&[0.1, 0.2], &[on(Some("io_uring")), on(Some("epoll"))]);
+        assert_eq!(
+            (mixed.status, mixed.reason.as_str()),
+            (
+                Status::Failed,
+                "driver differs between runs: io_uring and epoll"
+            )
+        );
     }
 
     /// A quick cell runs three times, unless it must not repeat (an io cell of 10,000
