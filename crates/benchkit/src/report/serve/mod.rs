@@ -206,7 +206,7 @@ fn rounds(serve: &Serve) -> String {
     let at_limit = serve
         .knees
         .iter()
-        .filter(|k| k.measured() && k.by_round.len() == 1)
+        .filter(|k| k.measured() && k.by_round.len() == 1 && k.scenario != "connections")
         .filter(|k| k.bound == "generator" || k.broke_at_rps.is_none())
         .count();
     let only_one = measured - checked.len() - at_limit;

@@ -78,6 +78,12 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Whether the scenario climbs a ladder of rates to a knee (hello, work, backend), not
+    /// one fixed rate (connections, whose later round checks p99 and memory, not a knee).
+    pub fn climbs(&self) -> bool {
+        self.ladder.top > self.ladder.start
+    }
+
     /// Whether a later round checks this scenario's cell at `connections`: every cell,
     /// except that a scenario that holds connections open is checked only at its fewest
     /// and its most, the two counts its claim compares (the counts between draw its
@@ -454,7 +460,7 @@ pub fn sweep(plan: &Plan, models: &[Model], setup: &Setup) -> Result<()> {
                 Ok(()) => {
                     if let Some(knee) = rows::knee(&results.steps[first_step..], &predictions) {
                         eprintln!("      {}", describe_knee(&knee));
-                        if round == 1 && !at_the_limit(&knee) {
+                        if round == 1 && !(cell.scenario.climbs() && at_the_limit(&knee)) {
                             brackets[i] = Some(Bracket {
                                 knee: knee.knee_rps,
                                 broke: knee.broke_at_rps,
@@ -541,7 +547,9 @@ fn server_args(cell: &Cell, backend: &str) -> Vec<String> {
 /// Whether round 1's knee is as high as the sweep can measure: at the generator's limit,
 /// or the top of the ladder reached within budget. A later round checks a knee against
 /// a disturbance that lowered it; it cannot find such a knee higher, only lower if it is
-/// itself disturbed, so it does not check it (the report counts these cells apart).
+/// itself disturbed, so it does not check it (the report counts these cells apart). Not
+/// for a scenario at one fixed rate ([`Scenario::climbs`]): its later round checks the
+/// p99 and memory its claim compares.
 pub fn at_the_limit(knee: &KneeRow) -> bool {
     knee.bound == Some(rows::Bound::Generator) || knee.broke_at_rps.is_none()
 }

@@ -620,4 +620,15 @@ fn a_knee_at_the_generators_limit_or_the_top_is_not_checked_again() {
     k.bound = Some(Bound::Cpu);
     k.broke_at_rps = None;
     assert!(super::at_the_limit(&k));
+    // Only where a ladder climbs: the connections scenario's one fixed rate is checked
+    // again whatever its knee (its claim compares p99 and memory by round).
+    let plan = super::Plan::full();
+    let climbs = |name: &str| {
+        plan.scenarios
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .climbs()
+    };
+    assert!(climbs("hello") && climbs("backend") && !climbs("connections"));
 }
