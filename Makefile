@@ -37,6 +37,9 @@ report: ## Regenerate results/REPORT.md, results/charts/*.svg and the README's f
 
 test: ## Build, then run every unit and end-to-end test
 	cargo build --release --workspace
+	@# hyperfine first (target/tools, once): a bench an end-to-end test starts must not
+	@# spend its test's time limit compiling it (a fresh clone's tests timed out that way)
+	bash -c 'set -euo pipefail; source scripts/lib.sh; find_target_dir; ensure_hyperfine'
 	cargo test --release --workspace
 
 lint: ## cargo fmt --check and clippy with warnings as errors
